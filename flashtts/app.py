@@ -1,0 +1,74 @@
+"""The FastAPI application: lifespan (engine start/stop), routers, errors and the web UI."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from flashtts import __version__
+from flashtts.config import ServerConfig
+from flashtts.engine import Engine
+from flashtts.engine_registry import create_engine
+from flashtts.errors import install_error_handlers
+from flashtts.metrics import Metrics
+from flashtts.paths import default_roles_dir, web_dir
+from flashtts.registry import SpeakerRegistry
+from flashtts.routes import flashtts as flashtts_routes
+from flashtts.routes import openai as openai_routes
+from flashtts.routes import system as system_routes
+from flashtts.serving import SpeechService
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
+    """Build the app; the engine (created from ``config.engine`` unless given) starts in the lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        metrics = Metrics()
+        eng = engine or create_engine(config.engine, config.engine_config, metrics)
+        eng.metrics = metrics
+        started = time.monotonic()
+        await eng.start()
+        log.info("engine %s ready in %.1f s: %s", eng.info.name, time.monotonic() - started, eng.info.model)
+        registry = SpeakerRegistry(config.role_dir, defaults=default_roles_dir())
+        app.state.service = SpeechService(config, eng, registry, metrics)
+        try:
+            yield
+        finally:
+            await eng.stop()
+
+    app = FastAPI(
+        title="flashtts",
+        version=__version__,
+        description="Self-hosted text-to-speech: FlashTTS- and OpenAI-compatible APIs over batched neural engines.",
+        lifespan=lifespan,
+    )
+    app.state.config = config
+    app.state.started = time.monotonic()
+    install_error_handlers(app)
+    app.include_router(system_routes.open_router)
+    app.include_router(system_routes.router)
+    app.include_router(openai_routes.router)
+    app.include_router(flashtts_routes.router)
+
+    web = config.web_dir or web_dir()
+    if web.is_dir():
+        app.mount("/web", StaticFiles(directory=web, html=True), name="web")
+
+        @app.get("/", include_in_schema=False)
+        async def index() -> FileResponse:
+            return FileResponse(web / "index.html")
+    else:
+        @app.get("/", include_in_schema=False)
+        async def index_docs() -> RedirectResponse:
+            return RedirectResponse("/docs")
+
+    return app

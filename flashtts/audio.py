@@ -1,0 +1,270 @@
+"""Audio with PyAV: incremental encoders for the six response formats, decoding of uploads, tempo."""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass
+from typing import Iterable
+
+import av
+import numpy as np
+
+OUTPUT_RATE = 24000
+"""Every response is 24 kHz mono, as OpenAI's."""
+
+
+@dataclass(frozen=True)
+class AudioFormat:
+    name: str
+    media_type: str
+    container: str | None
+    codec: str | None
+
+
+FORMATS: dict[str, AudioFormat] = {
+    "mp3": AudioFormat("mp3", "audio/mpeg", "mp3", "libmp3lame"),
+    "opus": AudioFormat("opus", "audio/ogg", "ogg", "libopus"),
+    "aac": AudioFormat("aac", "audio/aac", "adts", "aac"),
+    "flac": AudioFormat("flac", "audio/flac", "flac", "flac"),
+    "wav": AudioFormat("wav", "audio/wav", None, None),
+    "pcm": AudioFormat("pcm", "audio/pcm", None, None),
+}
+
+
+class AudioDecodeError(ValueError):
+    """The upload is not audio PyAV can read."""
+
+
+def _to_s16(samples: np.ndarray) -> bytes:
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def wav_header(num_samples: int | None, rate: int = OUTPUT_RATE) -> bytes:
+    """RIFF/WAVE header for 16-bit mono; ``None`` samples (a live stream) writes the maximum sizes."""
+    data_bytes = 0xFFFFFFFF - 36 if num_samples is None else num_samples * 2
+    riff = 0xFFFFFFFF if num_samples is None else 36 + data_bytes
+    return (b"RIFF" + struct.pack("<I", riff) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
+            + b"data" + struct.pack("<I", data_bytes))
+
+
+class _Sink:
+    """A write-only, non-seekable file for PyAV: bytes are taken out as they are muxed."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def write(self, data) -> int:
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def seekable(self) -> bool:
+        return False
+
+    def take(self) -> bytes:
+        out = b"".join(self._parts)
+        self._parts.clear()
+        return out
+
+
+class Resampler:
+    """Stateful float32 mono resampler (chunk joins are seamless)."""
+
+    def __init__(self, in_rate: int, out_rate: int = OUTPUT_RATE, out_format: str = "flt") -> None:
+        self.in_rate = in_rate
+        self.out_rate = out_rate
+        self._rs = av.AudioResampler(format=out_format, layout="mono", rate=out_rate)
+
+    def frames(self, samples: np.ndarray | None) -> list[av.AudioFrame]:
+        if samples is None:
+            return list(self._rs.resample(None))
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, dtype=np.float32)[None, :],
+                                           format="flt", layout="mono")
+        frame.sample_rate = self.in_rate
+        return list(self._rs.resample(frame))
+
+    def __call__(self, samples: np.ndarray | None) -> np.ndarray:
+        """Resample a chunk; ``None`` flushes what the filter still holds."""
+        if samples is not None and self.in_rate == self.out_rate:
+            return np.asarray(samples, dtype=np.float32)
+        if samples is None and self.in_rate == self.out_rate:
+            return np.zeros(0, dtype=np.float32)
+        parts = [f.to_ndarray().reshape(-1) for f in self.frames(samples)]
+        return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, dtype=np.float32)
+
+
+class Encoder:
+    """Incremental encoder: ``write`` float32 chunks at ``in_rate``, get encoded bytes back.
+
+    ``live=True`` makes a stream that can be sent as it grows (WAV with open-ended sizes, no
+    seek-back headers); ``live=False`` makes a complete file at ``finish`` (exact WAV sizes, MP3
+    with its gapless-info header).
+    """
+
+    def __init__(self, fmt: str, in_rate: int, live: bool = True, out_rate: int = OUTPUT_RATE) -> None:
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown format '{fmt}'")
+        self.format = FORMATS[fmt]
+        self.live = live
+        self.out_rate = out_rate
+        self.samples_out = 0
+        self._resample = Resampler(in_rate, out_rate)
+        self._pcm: list[bytes] = []
+        self._container = None
+        if self.format.codec is not None:
+            self._file: _Sink | io.BytesIO = _Sink() if live else io.BytesIO()
+            self._container = av.open(self._file, mode="w", format=self.format.container)
+            self._stream = self._container.add_stream(self.format.codec, rate=out_rate)
+            self._stream.layout = "mono"
+            if self.format.name == "mp3":
+                self._stream.bit_rate = 64000
+            elif self.format.name in ("aac", "opus"):
+                self._stream.bit_rate = 64000
+            self._codec_format = self._stream.codec_context.format.name
+            self._to_codec = av.AudioResampler(format=self._codec_format, layout="mono", rate=out_rate)
+
+    @property
+    def media_type(self) -> str:
+        return self.format.media_type
+
+    def header(self) -> bytes:
+        """Bytes to send before any audio (the WAV header of a live stream)."""
+        return wav_header(None, self.out_rate) if self.format.name == "wav" and self.live else b""
+
+    def _encode(self, samples: np.ndarray | None) -> bytes:
+        frames: Iterable[av.AudioFrame]
+        if samples is None:
+            frames = list(self._to_codec.resample(None)) + [None]  # type: ignore[list-item]
+        else:
+            frame = av.AudioFrame.from_ndarray(samples[None, :].astype(np.float32), format="flt", layout="mono")
+            frame.sample_rate = self.out_rate
+            frames = self._to_codec.resample(frame)
+        for frame in frames:
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+        return self._file.take() if isinstance(self._file, _Sink) else b""
+
+    def write(self, samples: np.ndarray) -> bytes:
+        out = self._resample(samples)
+        self.samples_out += len(out)
+        if self._container is None:
+            data = _to_s16(out)
+            if self.live:
+                return data
+            self._pcm.append(data)
+            return b""
+        return self._encode(out) if len(out) else b""
+
+    def finish(self) -> bytes:
+        """Flush: the rest of a live stream, or the whole file when not live."""
+        tail = self._resample(None)
+        self.samples_out += len(tail)
+        if self._container is None:
+            data = _to_s16(tail)
+            if self.live:
+                return data
+            body = b"".join(self._pcm) + data
+            return (wav_header(len(body) // 2, self.out_rate) if self.format.name == "wav" else b"") + body
+        out = self._encode(tail) if len(tail) else b""
+        out += self._encode(None)
+        self._container.close()
+        if isinstance(self._file, io.BytesIO):
+            return self._file.getvalue()
+        return out + self._file.take()
+
+
+def encode(samples: np.ndarray, in_rate: int, fmt: str) -> bytes:
+    """A complete file of ``samples`` in ``fmt`` at 24 kHz."""
+    enc = Encoder(fmt, in_rate, live=False)
+    enc.write(samples)
+    return enc.finish()
+
+
+def decode(data: bytes, rate: int) -> np.ndarray:
+    """Decode any audio file PyAV reads (wav, mp3, m4a, ogg, flac, ...) to float32 mono at ``rate``."""
+    if not data:
+        raise AudioDecodeError("audio file is empty")
+    try:
+        container = av.open(io.BytesIO(data))
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise AudioDecodeError(f"not a readable audio file ({exc.__class__.__name__})") from None
+    try:
+        if not container.streams.audio:
+            raise AudioDecodeError("file has no audio stream")
+        stream = container.streams.audio[0]
+        rs = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        parts: list[np.ndarray] = []
+        for frame in container.decode(stream):
+            frame.pts = None
+            for out in rs.resample(frame):
+                parts.append(out.to_ndarray().reshape(-1))
+        for out in rs.resample(None):
+            parts.append(out.to_ndarray().reshape(-1))
+    except av.error.FFmpegError as exc:
+        raise AudioDecodeError(f"audio could not be decoded ({exc.__class__.__name__})") from None
+    finally:
+        container.close()
+    if not parts:
+        raise AudioDecodeError("audio file holds no samples")
+    return np.concatenate(parts).astype(np.float32)
+
+
+def _atempo_chain(factor: float) -> list[float]:
+    """atempo takes 0.5-2.0 per stage: split ``factor`` into such stages."""
+    factors: list[float] = []
+    while factor > 2.0:
+        factors.append(2.0)
+        factor /= 2.0
+    while factor < 0.5:
+        factors.append(0.5)
+        factor /= 0.5
+    return factors + [factor]
+
+
+class Effects:
+    """Stateful speed change (pitch kept) and pitch shift (length kept) with ffmpeg filters.
+
+    For engines that cannot change speed or pitch themselves; chunk joins are seamless.
+    """
+
+    def __init__(self, rate: int, speed: float = 1.0, pitch: float = 1.0) -> None:
+        self.rate = rate
+        stages: list[tuple[str, str]] = []
+        if abs(pitch - 1.0) > 1e-6:
+            stages += [("asetrate", str(int(round(rate * pitch)))), ("aresample", str(rate))]
+        tempo = speed / pitch
+        if abs(tempo - 1.0) > 1e-6:
+            stages += [("atempo", f"{f:.6f}") for f in _atempo_chain(tempo)]
+        graph = av.filter.Graph()
+        node = graph.add_abuffer(format="flt", sample_rate=rate, layout="mono", time_base=f"1/{rate}")
+        for name, args in stages + [("aformat", f"sample_fmts=flt:channel_layouts=mono:sample_rates={rate}")]:
+            nxt = graph.add(name, args)
+            node.link_to(nxt)
+            node = nxt
+        sink = graph.add("abuffersink")
+        node.link_to(sink)
+        graph.configure()
+        self._graph = graph
+        self._pts = 0
+
+    def _pull(self) -> np.ndarray:
+        parts = []
+        while True:
+            try:
+                frame = self._graph.pull()
+            except (av.error.BlockingIOError, av.error.EOFError):
+                break
+            parts.append(frame.to_ndarray().reshape(-1))
+        return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, dtype=np.float32)
+
+    def __call__(self, samples: np.ndarray | None) -> np.ndarray:
+        if samples is None:
+            self._graph.push(None)
+            return self._pull()
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, dtype=np.float32)[None, :],
+                                           format="flt", layout="mono")
+        frame.sample_rate = self.rate
+        frame.pts = self._pts
+        self._pts += len(samples)
+        self._graph.push(frame)
+        return self._pull()

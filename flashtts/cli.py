@@ -1,0 +1,257 @@
+"""The ``flashtts`` command: serve, synth, roles, engines, dev tools."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from flashtts.config import Limits, ServerConfig
+from flashtts.engine import EngineConfig, GenerationOptions
+
+app = typer.Typer(help="flashtts: a self-hosted, batching text-to-speech server.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+roles_app = typer.Typer(help="Manage the on-disk speaker registry.", no_args_is_help=True)
+dev_app = typer.Typer(help="Developer tools.", no_args_is_help=True)
+app.add_typer(roles_app, name="roles")
+app.add_typer(dev_app, name="dev")
+
+
+def _opt(default, *names: str, env: str, help: str, **kw):
+    """An option under FlashTTS's underscore name, a dashed alias, and a FLASHTTS_* variable."""
+    flags = []
+    for n in names:
+        flags += [n, n.replace("_", "-")] if "_" in n else [n]
+    return typer.Option(default, *dict.fromkeys(flags), envvar=f"FLASHTTS_{env}", help=help, show_default=True, **kw)
+
+
+def _parse_engine_opts(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"--engine_opt wants key=value, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _engine_config(model_path, backend, device, dtype, batch_size, wait_timeout, seed, engine_opt) -> EngineConfig:
+    return EngineConfig(model_path=model_path, backend=backend, device=device, dtype=dtype, batch_size=batch_size,
+                        wait_timeout=wait_timeout, seed=seed, defaults=GenerationOptions(seed=seed),
+                        extra=_parse_engine_opts(engine_opt or []))
+
+
+@app.command()
+def serve(
+    engine: str = _opt("piper", "--engine", env="ENGINE", help="Engine name (see `flashtts engines`)"),
+    model_path: Optional[str] = _opt(None, "--model_path", env="MODEL_PATH", help="Model/checkpoint path (engine default when omitted)"),
+    backend: str = _opt("torch", "--backend", env="BACKEND", help="LLM backend for engines that run one: torch | vllm"),
+    device: str = _opt("auto", "--device", "--llm_device", env="DEVICE", help="cpu | cuda | cuda:N | auto"),
+    dtype: str = _opt("auto", "--dtype", "--torch_dtype", env="DTYPE", help="auto | float32 | bfloat16 | float16"),
+    role_dir: Path = _opt(Path("roles"), "--role_dir", env="ROLE_DIR", help="Speaker registry directory (created and seeded with the default roles when missing)"),
+    api_key: List[str] = _opt([], "--api_key", env="API_KEY", help="Require 'Authorization: Bearer KEY'; repeat for several keys (env: comma-separated)"),
+    host: str = _opt("127.0.0.1", "--host", env="HOST", help="Address to listen on"),
+    port: int = _opt(8000, "--port", env="PORT", help="Port to listen on"),
+    batch_size: int = _opt(8, "--batch_size", env="BATCH_SIZE", help="Most requests (or sentences) decoded together", min=1),
+    wait_timeout: float = _opt(0.01, "--wait_timeout", env="WAIT_TIMEOUT", help="Seconds to gather a batch after its first request", min=0.0),
+    queue_limit: int = _opt(64, "--queue_limit", env="QUEUE_LIMIT", help="Requests admitted at once; beyond it 429 with Retry-After", min=1),
+    request_timeout: float = _opt(300.0, "--request_timeout", env="REQUEST_TIMEOUT", help="Seconds a request may take in all", min=0.1),
+    seed: Optional[int] = _opt(None, "--seed", env="SEED", help="Default sampling seed for requests that give none"),
+    length_threshold: int = _opt(50, "--length_threshold", env="LENGTH_THRESHOLD", help="Split texts longer than this (characters)", min=1),
+    window_size: int = _opt(50, "--window_size", env="WINDOW_SIZE", help="Target segment length when splitting", min=1),
+    max_text_chars: int = _opt(4096, "--max_text_chars", env="MAX_TEXT_CHARS", help="Longest text accepted", min=1),
+    max_upload_mb: float = _opt(10.0, "--max_upload_mb", env="MAX_UPLOAD_MB", help="Largest audio upload (MiB)", min=0.01),
+    engine_opt: List[str] = _opt([], "--engine_opt", env="ENGINE_OPT", help="Engine-specific key=value option; repeatable"),
+    log_level: str = _opt("info", "--log_level", env="LOG_LEVEL", help="debug | info | warning | error"),
+) -> None:
+    """Serve the HTTP API (and the web UI at /)."""
+    import uvicorn
+
+    from flashtts.app import create_app
+
+    keys = tuple(k.strip() for item in api_key for k in item.split(",") if k.strip())
+    config = ServerConfig(
+        engine=engine,
+        engine_config=_engine_config(model_path, backend, device, dtype, batch_size, wait_timeout, seed, engine_opt),
+        role_dir=role_dir, api_keys=keys, host=host, port=port, queue_limit=queue_limit,
+        request_timeout=request_timeout, length_threshold=length_threshold, window_size=window_size,
+        limits=Limits(max_text_chars=max_text_chars, max_upload_bytes=int(max_upload_mb * 1024 * 1024)),
+        log_level=log_level,
+    )
+    _check_engine(engine)
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(config), host=host, port=port, log_level=log_level.lower(), timeout_graceful_shutdown=5)
+
+
+def _check_engine(name: str) -> None:
+    from flashtts.engine_registry import UnknownEngineError, engine_class
+
+    try:
+        engine_class(name)
+    except UnknownEngineError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    except ImportError as exc:
+        typer.echo(f"error: engine '{name}' is installed but cannot be imported: {exc}", err=True)
+        raise typer.Exit(2)
+
+
+@app.command()
+def synth(
+    text: str = typer.Argument(..., help="Text to speak ('-' reads standard input)"),
+    output: Path = typer.Option(Path("speech.wav"), "--output", "-o", help="Output file; its suffix picks the format"),
+    voice: Optional[str] = typer.Option(None, "--voice", help="Built-in voice or role (engine default when omitted)"),
+    engine: str = _opt("piper", "--engine", env="ENGINE", help="Engine name"),
+    model_path: Optional[str] = _opt(None, "--model_path", env="MODEL_PATH", help="Model/checkpoint path"),
+    backend: str = _opt("torch", "--backend", env="BACKEND", help="torch | vllm"),
+    device: str = _opt("auto", "--device", env="DEVICE", help="cpu | cuda | auto"),
+    dtype: str = _opt("auto", "--dtype", env="DTYPE", help="auto | float32 | bfloat16"),
+    role_dir: Path = _opt(Path("roles"), "--role_dir", env="ROLE_DIR", help="Speaker registry directory"),
+    instructions: Optional[str] = typer.Option(None, "--instructions", help="Style instructions / voice description"),
+    language: Optional[str] = typer.Option(None, "--language"),
+    speed: Optional[float] = typer.Option(None, "--speed", min=0.25, max=4.0),
+    seed: Optional[int] = _opt(None, "--seed", env="SEED", help="Sampling seed"),
+    engine_opt: List[str] = _opt([], "--engine_opt", env="ENGINE_OPT", help="Engine-specific key=value"),
+) -> None:
+    """Synthesise text to a file with the same engine code the server uses."""
+    from flashtts.engine_registry import create_engine
+    from flashtts.errors import to_api_error
+    from flashtts.metrics import Metrics
+    from flashtts.paths import default_roles_dir
+    from flashtts.registry import SpeakerRegistry
+    from flashtts.serving import SpeechService, Utterance
+
+    _check_engine(engine)
+    if text == "-":
+        text = sys.stdin.read()
+    fmt = output.suffix.lstrip(".").lower() or "wav"
+    config = ServerConfig(engine=engine, role_dir=role_dir,
+                          engine_config=_engine_config(model_path, backend, device, dtype, 1, 0.0, seed, engine_opt))
+
+    async def run() -> float:
+        metrics = Metrics()
+        eng = create_engine(engine, config.engine_config, metrics)
+        await eng.start()
+        try:
+            service = SpeechService(config, eng, SpeakerRegistry(role_dir, defaults=default_roles_dir()), metrics)
+            chosen = service.resolve_voice(voice or eng.info.default_voice or "", "voice") if (voice or eng.info.default_voice) else None
+            if chosen is None:
+                from flashtts.serving import VoiceChoice
+
+                chosen = VoiceChoice(label="designed")
+            service.check_text(text, "text")
+            plan = service.plan("synth", [Utterance(text, chosen, instructions=instructions, speed=speed, language=language)],
+                                response_format=fmt, options=GenerationOptions(seed=seed))
+            data, seconds = await service.complete(plan)
+            output.write_bytes(data)
+            return seconds
+        finally:
+            await eng.stop()
+
+    try:
+        seconds = asyncio.run(run())
+    except Exception as exc:  # show the same message the HTTP API would
+        typer.echo(f"error: {to_api_error(exc).message}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"wrote {output} ({seconds:.2f} s of audio)")
+
+
+@app.command()
+def engines(json_out: bool = typer.Option(False, "--json", help="Print JSON")) -> None:
+    """List installed engines and what each can do."""
+    from flashtts.engine_registry import available
+
+    rows = []
+    for name, ep in sorted(available().items()):
+        try:
+            cls = ep.load()
+            caps = cls.static_capabilities()
+            rows.append({"name": name, "description": cls.description,
+                         "capabilities": caps.names() if caps else "depends on the checkpoint", "importable": True})
+        except Exception as exc:  # an engine whose extra is not installed
+            rows.append({"name": name, "description": "", "capabilities": None, "importable": False,
+                         "error": f"{type(exc).__name__}: {exc}"})
+    if json_out:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        caps = row["capabilities"]
+        caps_s = ", ".join(caps) if isinstance(caps, list) else (caps or "")
+        status = "" if row["importable"] else f"  [not importable: {row['error']}]"
+        typer.echo(f"{row['name']:<10} {row['description']}{status}\n{'':<10} capabilities: {caps_s}")
+
+
+def _registry(role_dir: Path):
+    from flashtts.paths import default_roles_dir
+    from flashtts.registry import SpeakerRegistry
+
+    return SpeakerRegistry(role_dir, defaults=default_roles_dir())
+
+
+@roles_app.command("list")
+def roles_list(role_dir: Path = _opt(Path("roles"), "--role_dir", env="ROLE_DIR", help="Registry directory")) -> None:
+    """List roles."""
+    for role in _registry(role_dir).list():
+        kind = "clone" if role.has_audio else f"voice={role.voice or 'default'}"
+        typer.echo(f"{role.name}\t{kind}\t{role.reference_text or role.instructions or ''}")
+
+
+@roles_app.command("add")
+def roles_add(
+    name: str = typer.Argument(...),
+    audio: Optional[Path] = typer.Option(None, "--audio", help="Reference clip (wav/mp3/m4a/ogg/flac)"),
+    reference_text: Optional[str] = typer.Option(None, "--reference_text", "--reference-text"),
+    voice: Optional[str] = typer.Option(None, "--voice", help="Built-in voice the role speaks with"),
+    instructions: Optional[str] = typer.Option(None, "--instructions"),
+    speed: Optional[float] = typer.Option(None, "--speed", min=0.25, max=4.0),
+    language: Optional[str] = typer.Option(None, "--language"),
+    overwrite: bool = typer.Option(False, "--overwrite"),
+    role_dir: Path = _opt(Path("roles"), "--role_dir", env="ROLE_DIR", help="Registry directory"),
+) -> None:
+    """Add a role from a clip or a voice preset."""
+    from flashtts.audio import AudioDecodeError, decode
+    from flashtts.registry import Role, RoleError, RoleExistsError
+
+    samples = None
+    rate = 24000
+    if audio is not None:
+        try:
+            samples = decode(audio.read_bytes(), rate)
+        except (OSError, AudioDecodeError) as exc:
+            typer.echo(f"error: {audio}: {exc}", err=True)
+            raise typer.Exit(1)
+    try:
+        _registry(role_dir).add(Role(name=name, voice=voice, reference_text=reference_text, instructions=instructions,
+                                     speed=speed, language=language), samples, rate if samples is not None else None,
+                                overwrite=overwrite)
+    except (RoleError, RoleExistsError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"added role {name}")
+
+
+@roles_app.command("delete")
+def roles_delete(name: str = typer.Argument(...),
+                 role_dir: Path = _opt(Path("roles"), "--role_dir", env="ROLE_DIR", help="Registry directory")) -> None:
+    """Delete a role."""
+    from flashtts.registry import RoleError, RoleNotFoundError
+
+    try:
+        _registry(role_dir).delete(name)
+    except (RoleError, RoleNotFoundError) as exc:
+        typer.echo(f"error: no such role: {exc}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"deleted role {name}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

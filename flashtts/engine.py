@@ -1,0 +1,205 @@
+"""The engine interface: what every TTS engine implements and what the server knows of it.
+
+An engine turns one :class:`SynthesisRequest` into an async stream of float32 mono audio
+chunks at :attr:`EngineInfo.sample_rate`. Engines are found by name through the
+``flashtts.engines`` entry-point group (see :mod:`flashtts.engine_registry`); nothing outside
+the registry branches on an engine's name.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from flashtts.metrics import Metrics
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    """Sampling options of one request; ``None`` means the engine's own default."""
+
+    temperature: float | None = None
+    top_k: int | None = None
+    top_p: float | None = None
+    repetition_penalty: float | None = None
+    max_new_tokens: int | None = None
+    seed: int | None = None
+
+    def merged(self, defaults: "GenerationOptions") -> "GenerationOptions":
+        """These options with every ``None`` filled from ``defaults``."""
+        return replace(
+            self,
+            **{k: getattr(defaults, k) for k in self.__dataclass_fields__ if getattr(self, k) is None},
+        )
+
+
+@dataclass(frozen=True)
+class ReferenceAudio:
+    """A voice to clone: mono float32 samples, their transcript, and where a prompt may be cached."""
+
+    samples: np.ndarray
+    sample_rate: int
+    text: str | None = None
+    cache_key: str | None = None
+    """Stable identity of this clip (role name + content hash); engines key clone-prompt caches on it."""
+    cache_dir: Path | None = None
+    """A directory the engine may write its computed clone prompt into (the role's folder)."""
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / float(self.sample_rate)
+
+
+@dataclass
+class SynthesisRequest:
+    """One unit of synthesis handed to an engine (one text segment in one voice)."""
+
+    request_id: str
+    text: str
+    voice: str | None = None
+    reference: ReferenceAudio | None = None
+    instructions: str | None = None
+    language: str = "auto"
+    speed: float = 1.0
+    options: GenerationOptions = field(default_factory=GenerationOptions)
+    stream: bool = False
+    """True when the client is listening live: engines may emit a small first chunk."""
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    id: str
+    name: str
+    description: str = ""
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    clone: bool = False
+    """Clones a voice from reference audio (+ its transcript)."""
+    instruct: bool = False
+    """Follows free-text style instructions for a preset voice."""
+    voice_design: bool = False
+    """Creates a voice from a free-text description in ``instructions``."""
+    streaming: bool = True
+    """Emits audio before the whole utterance is synthesised."""
+    speed: bool = False
+    """Honours ``speed`` natively; otherwise the server time-stretches the audio."""
+
+    def names(self) -> list[str]:
+        return [k for k in self.__dataclass_fields__ if getattr(self, k)]
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What a loaded engine serves."""
+
+    name: str
+    model: str
+    sample_rate: int
+    voices: tuple[VoiceInfo, ...]
+    default_voice: str | None
+    languages: tuple[str, ...] = ("auto",)
+    capabilities: Capabilities = field(default_factory=Capabilities)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def voice_ids(self) -> set[str]:
+        return {v.id for v in self.voices}
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Settings the server passes to an engine when it is created."""
+
+    model_path: str | None = None
+    backend: str = "torch"
+    device: str = "auto"
+    dtype: str = "auto"
+    batch_size: int = 8
+    wait_timeout: float = 0.01
+    seed: int | None = None
+    defaults: GenerationOptions = field(default_factory=GenerationOptions)
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Engine-specific options (``--engine_opt key=value``)."""
+
+
+class CapabilityError(ValueError):
+    """The request needs something this engine or checkpoint cannot do (answered with 400)."""
+
+
+class Engine(abc.ABC):
+    """Base class of every engine.
+
+    Lifecycle: ``__init__`` (cheap) -> ``await start()`` (loads the model off the event loop)
+    -> any number of concurrent ``synthesize`` streams -> ``await stop()``.
+    """
+
+    name: ClassVar[str] = "engine"
+    description: ClassVar[str] = ""
+
+    def __init__(self, config: EngineConfig, metrics: "Metrics") -> None:
+        self.config = config
+        self.metrics = metrics
+
+    @classmethod
+    def static_capabilities(cls) -> Capabilities | None:
+        """Capabilities known without loading a model (``None`` when they depend on the checkpoint)."""
+        return None
+
+    @property
+    @abc.abstractmethod
+    def info(self) -> EngineInfo:
+        """What the loaded model serves; valid after :meth:`start`."""
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Load the model and start workers; model work must not run on the event loop."""
+
+    async def stop(self) -> None:
+        """Stop workers and free the model."""
+
+    def ready(self) -> bool:
+        """True while the engine can take requests (its workers are alive)."""
+        return True
+
+    def validate(self, request: SynthesisRequest) -> None:
+        """Raise :class:`CapabilityError` when the request needs what this engine cannot do."""
+        info = self.info
+        caps = info.capabilities
+        can = ", ".join(caps.names()) or "plain synthesis"
+        if request.reference is not None and not caps.clone:
+            raise CapabilityError(
+                f"engine '{info.name}' ({info.model}) cannot clone voices from reference audio; it supports: {can}"
+            )
+        if request.instructions and not (caps.instruct or caps.voice_design):
+            raise CapabilityError(
+                f"engine '{info.name}' ({info.model}) does not follow instructions; it supports: {can}"
+            )
+        if request.voice is not None and request.voice not in info.voice_ids():
+            raise CapabilityError(f"engine '{info.name}' has no built-in voice '{request.voice}'")
+        langs = {lang.lower() for lang in info.languages}
+        if request.language and request.language.lower() not in langs:
+            raise CapabilityError(
+                f"language '{request.language}' is not supported by engine '{info.name}'; "
+                f"supported: {', '.join(info.languages)}"
+            )
+
+    @abc.abstractmethod
+    def synthesize(self, request: SynthesisRequest) -> AsyncIterator[np.ndarray]:
+        """Stream float32 mono chunks in [-1, 1] at ``info.sample_rate`` for one request.
+
+        Closing the iterator early (``aclose``) must stop the request's work.
+        """
+
+    async def abort(self, request_id: str) -> None:
+        """Stop a request's work now (client gone); idempotent, unknown ids are ignored."""
+
+    def stats(self) -> dict[str, Any]:
+        """Engine-specific figures for ``/server_info``."""
+        return {}

@@ -1,0 +1,127 @@
+"""Errors and their one mapping to HTTP answers with OpenAI-style bodies."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from flashtts.engine import CapabilityError
+from flashtts.scheduler.admission import QueueFullError
+
+log = logging.getLogger(__name__)
+
+
+class APIError(Exception):
+    """An error meant for the client: status, message and OpenAI's ``type``/``param``/``code``."""
+
+    status = 400
+    type = "invalid_request_error"
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
+                 status: int | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+        if status is not None:
+            self.status = status
+        self.headers = headers or {}
+
+
+class NotFoundError(APIError):
+    status = 404
+    type = "not_found_error"
+
+
+class AuthError(APIError):
+    status = 401
+    type = "authentication_error"
+
+
+class RateLimitError(APIError):
+    status = 429
+    type = "rate_limit_error"
+
+
+class TimeoutError_(APIError):
+    status = 504
+    type = "timeout_error"
+
+
+class PayloadTooLargeError(APIError):
+    status = 413
+
+
+class EngineUnavailableError(APIError):
+    status = 503
+    type = "server_error"
+
+
+def error_body(message: str, type_: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def to_api_error(exc: BaseException) -> APIError:
+    """Map any exception to the APIError the client sees."""
+    if isinstance(exc, APIError):
+        return exc
+    if isinstance(exc, CapabilityError):
+        return APIError(str(exc), code="unsupported_capability")
+    if isinstance(exc, QueueFullError):
+        return RateLimitError(str(exc), code="queue_full", headers={"Retry-After": str(exc.retry_after)})
+    log.error("internal error", exc_info=exc)
+    return APIError("internal error: " + (str(exc) or type(exc).__name__), status=500, code="internal_error")
+
+
+def json_error(exc: BaseException) -> JSONResponse:
+    err = to_api_error(exc)
+    type_ = "server_error" if err.status >= 500 and err.type == "invalid_request_error" else err.type
+    return JSONResponse(error_body(err.message, type_, err.param, err.code), status_code=err.status,
+                        headers=err.headers)
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
+    errors = exc.errors()
+    if not errors:
+        return "invalid request", None
+    first = errors[0]
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "form", "path")]
+    param = ".".join(loc) or None
+    msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
+    return (f"{param}: {msg}{more}" if param else f"{msg}{more}"), param
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(APIError)
+    async def _api_error(_: Request, exc: APIError) -> JSONResponse:
+        return json_error(exc)
+
+    @app.exception_handler(CapabilityError)
+    async def _capability(_: Request, exc: CapabilityError) -> JSONResponse:
+        return json_error(exc)
+
+    @app.exception_handler(QueueFullError)
+    async def _queue_full(_: Request, exc: QueueFullError) -> JSONResponse:
+        return json_error(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        message, param = _validation_message(exc)
+        return JSONResponse(error_body(message, "invalid_request_error", param, "invalid_value"), status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        type_ = "not_found_error" if exc.status_code == 404 else (
+            "server_error" if exc.status_code >= 500 else "invalid_request_error")
+        return JSONResponse(error_body(str(exc.detail), type_), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        return json_error(exc)

@@ -1,0 +1,118 @@
+"""Server counters and histograms, readable as JSON (``/server_info``) and Prometheus text (``/metrics``)."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Histogram:
+    buckets: tuple[float, ...]
+    counts: list[int] = field(default_factory=list)
+    total: float = 0.0
+    n: int = 0
+
+    def __post_init__(self) -> None:
+        self.counts = [0] * (len(self.buckets) + 1)
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.buckets, value)] += 1
+        self.total += value
+        self.n += 1
+
+
+LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+COUNTERS = {
+    "requests_total": "Synthesis requests received",
+    "requests_rejected_total": "Requests refused because the queue was full (429)",
+    "requests_failed_total": "Requests that ended in an error",
+    "requests_aborted_total": "Requests stopped before they finished (client gone, Stop, timeout)",
+    "requests_timed_out_total": "Requests stopped by the per-request deadline",
+    "audio_seconds_total": "Seconds of audio produced",
+    "characters_total": "Characters of text synthesised",
+    "batches_total": "Batches run by the engine",
+    "batch_items_total": "Items run in those batches",
+}
+
+
+class Metrics:
+    """Thread-safe counters shared by the server, the scheduler and the engine."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counters: dict[str, float] = {k: 0 for k in COUNTERS}
+        self.queue_depth = 0
+        self.active_requests = 0
+        self.max_batch_size = 0
+        self.ttfa = Histogram(LATENCY_BUCKETS)
+        self.latency = Histogram(LATENCY_BUCKETS)
+        self.batch_size = Histogram(BATCH_BUCKETS)
+
+    def inc(self, name: str, value: float = 1) -> None:
+        with self._lock:
+            self.counters[name] = self.counters.get(name, 0) + value
+
+    def add_gauge(self, name: str, delta: int) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + delta)
+
+    def observe_batch(self, size: int) -> None:
+        with self._lock:
+            self.counters["batches_total"] += 1
+            self.counters["batch_items_total"] += size
+            self.max_batch_size = max(self.max_batch_size, size)
+            self.batch_size.observe(size)
+
+    def observe_ttfa(self, seconds: float) -> None:
+        with self._lock:
+            self.ttfa.observe(seconds)
+
+    def observe_latency(self, seconds: float) -> None:
+        with self._lock:
+            self.latency.observe(seconds)
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            out: dict = dict(self.counters)
+            out.update(
+                queue_depth=self.queue_depth,
+                active_requests=self.active_requests,
+                max_batch_size=self.max_batch_size,
+                mean_batch_size=(self.counters["batch_items_total"] / self.counters["batches_total"])
+                if self.counters["batches_total"]
+                else 0.0,
+                ttfa_mean_seconds=self.ttfa.total / self.ttfa.n if self.ttfa.n else None,
+            )
+            return out
+
+    def prometheus(self, prefix: str = "flashtts") -> str:
+        """Prometheus text exposition format (version 0.0.4)."""
+        lines: list[str] = []
+        with self._lock:
+            for name, help_ in COUNTERS.items():
+                lines += [f"# HELP {prefix}_{name} {help_}", f"# TYPE {prefix}_{name} counter"]
+                lines.append(f"{prefix}_{name} {self.counters[name]:g}")
+            for name, value, help_ in (
+                ("queue_depth", self.queue_depth, "Requests waiting for the engine"),
+                ("active_requests", self.active_requests, "Requests admitted and not yet finished"),
+                ("max_batch_size", self.max_batch_size, "Largest batch run so far"),
+            ):
+                lines += [f"# HELP {prefix}_{name} {help_}", f"# TYPE {prefix}_{name} gauge", f"{prefix}_{name} {value}"]
+            for name, hist, help_ in (
+                ("time_to_first_audio_seconds", self.ttfa, "Time from request to first audio chunk"),
+                ("request_latency_seconds", self.latency, "Time from request to last audio chunk"),
+                ("batch_size", self.batch_size, "Items per engine batch"),
+            ):
+                lines += [f"# HELP {prefix}_{name} {help_}", f"# TYPE {prefix}_{name} histogram"]
+                cumulative = 0
+                for bound, count in zip(hist.buckets, hist.counts):
+                    cumulative += count
+                    lines.append(f'{prefix}_{name}_bucket{{le="{bound:g}"}} {cumulative}')
+                lines.append(f'{prefix}_{name}_bucket{{le="+Inf"}} {hist.n}')
+                lines.append(f"{prefix}_{name}_sum {hist.total:g}")
+                lines.append(f"{prefix}_{name}_count {hist.n}")
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,68 @@
+"""Fields shared by every synthesis request model (declared once, reused by each API)."""
+
+from __future__ import annotations
+
+from typing import Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from flashtts.engine import GenerationOptions
+
+ResponseFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
+
+# FlashTTS's five-step scales for speed and pitch
+LEVELS = {"very_low": 0.7, "low": 0.85, "moderate": 1.0, "high": 1.15, "very_high": 1.3}
+Level = Literal["very_low", "low", "moderate", "high", "very_high"]
+
+
+class GenerationFields(BaseModel):
+    """Sampling and segmentation options accepted by every synthesis route."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    top_k: int | None = Field(None, ge=0, le=1000)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    repetition_penalty: float | None = Field(None, ge=0.5, le=2.0)
+    max_tokens: int | None = Field(None, ge=1, le=32768, description="Most audio tokens (frames) to generate")
+    max_new_tokens: int | None = Field(None, ge=1, le=32768, description="Alias of max_tokens")
+    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    language: str | None = Field(None, max_length=32)
+    length_threshold: int | None = Field(None, ge=1, le=100000, description="Split texts longer than this")
+    window_size: int | None = Field(None, ge=1, le=100000, description="Target segment length when splitting")
+
+    def generation_options(self) -> GenerationOptions:
+        return GenerationOptions(
+            temperature=self.temperature,
+            top_k=self.top_k,
+            top_p=self.top_p,
+            repetition_penalty=self.repetition_penalty,
+            max_new_tokens=self.max_new_tokens or self.max_tokens,
+            seed=self.seed,
+        )
+
+
+def level_or_number(value: Union[str, float, int, None], name: str) -> float | None:
+    """A FlashTTS level name or a number, as a multiplier."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        if value in LEVELS:
+            return LEVELS[value]
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError(f"{name} must be a number or one of {', '.join(LEVELS)}") from None
+    return float(value)
+
+
+class SpeedField(BaseModel):
+    speed: Union[float, Level, None] = Field(None, description="0.25-4.0, or a FlashTTS level name")
+
+    @field_validator("speed")
+    @classmethod
+    def _speed(cls, v):
+        value = level_or_number(v, "speed")
+        if value is not None and not 0.25 <= value <= 4.0:
+            raise ValueError("speed must be between 0.25 and 4.0")
+        return value

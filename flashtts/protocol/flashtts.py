@@ -1,0 +1,57 @@
+"""FlashTTS's own request models (``/speak``, ``/multi_speak``; ``/clone_voice`` is a form)."""
+
+from __future__ import annotations
+
+from typing import Union
+
+from pydantic import BaseModel, Field, field_validator
+
+from flashtts.protocol.common import GenerationFields, Level, ResponseFormat, SpeedField, level_or_number
+
+
+class _Synthesis(GenerationFields, SpeedField):
+    text: str
+    pitch: Union[float, Level, None] = None
+    instructions: str | None = Field(None, max_length=4096)
+    stream: bool = False
+    response_format: ResponseFormat = "mp3"
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("text is empty")
+        return v
+
+    @field_validator("pitch")
+    @classmethod
+    def _pitch(cls, v):
+        value = level_or_number(v, "pitch")
+        if value is not None and not 0.5 <= value <= 2.0:
+            raise ValueError("pitch must be between 0.5 and 2.0")
+        return value
+
+
+class SpeakRequest(_Synthesis):
+    name: str = Field(min_length=1, max_length=64, description="Role (or built-in voice) to speak with")
+
+
+class MultiSpeakRequest(_Synthesis):
+    """``text`` holds ``<role:name>`` tags that choose the speaker of what follows."""
+
+
+class RoleList(BaseModel):
+    success: bool = True
+    roles: list[str]
+
+
+class RoleResult(BaseModel):
+    success: bool = True
+    role: str
+
+
+class CloneForm(_Synthesis):
+    """``/clone_voice`` form fields (the file comes separately as ``reference_audio_file``)."""
+
+    reference_audio: str | None = Field(None, description="Reference clip as base64 (URLs only when enabled)")
+    reference_text: str | None = Field(None, max_length=4096)

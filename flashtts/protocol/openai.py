@@ -1,0 +1,61 @@
+"""OpenAI ``audio.speech`` protocol (openai-python v3) plus flashtts's extensions."""
+
+from __future__ import annotations
+
+from typing import Literal, Union
+
+from pydantic import BaseModel, Field, field_validator
+
+from flashtts.protocol.common import GenerationFields, ResponseFormat, SpeedField
+
+
+class VoiceId(BaseModel):
+    id: str = Field(min_length=1, max_length=256)
+
+
+class SpeechRequest(GenerationFields, SpeedField):
+    model: str = Field("tts-1", max_length=256)
+    input: str = Field(description="Text to speak")
+    voice: Union[str, VoiceId] = Field(description="Built-in voice, role name, or {'id': ...}")
+    instructions: str | None = Field(None, max_length=4096)
+    response_format: ResponseFormat = "mp3"
+    stream_format: Literal["audio", "sse"] = "audio"
+    stream: bool = Field(True, description="flashtts: false returns one complete file with its duration header")
+
+    @field_validator("input")
+    @classmethod
+    def _input(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("input is empty")
+        return v
+
+    def voice_name(self) -> str:
+        return self.voice.id if isinstance(self.voice, VoiceId) else self.voice
+
+
+class Voice(BaseModel):
+    id: str
+    name: str
+    object: str = "voice"
+    kind: Literal["builtin", "role"] = "builtin"
+    description: str = ""
+    language: str | None = None
+    preview_url: str | None = None
+
+
+class VoiceList(BaseModel):
+    object: str = "list"
+    data: list[Voice]
+    voices: list[Voice] = Field(default_factory=list, description="Same list, for clients that read 'voices'")
+
+
+class Model(BaseModel):
+    id: str
+    object: str = "model"
+    created: int = 0
+    owned_by: str = "flashtts"
+
+
+class ModelList(BaseModel):
+    object: str = "list"
+    data: list[Model]

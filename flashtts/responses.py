@@ -1,0 +1,60 @@
+"""Turn a :class:`~flashtts.serving.Plan` into an HTTP response (complete file, audio stream or SSE)."""
+
+from __future__ import annotations
+
+from contextlib import aclosing
+from typing import AsyncIterator, TypeVar
+
+from fastapi import Request
+from fastapi.responses import Response, StreamingResponse
+from starlette.background import BackgroundTask
+
+from flashtts.audio import FORMATS
+from flashtts.serving import Plan, SpeechService, Ticket
+
+T = TypeVar("T")
+
+STREAM_HEADERS = {"X-Accel-Buffering": "no", "Cache-Control": "no-cache"}
+
+
+async def _guarded(service: SpeechService, plan: Plan, ticket: Ticket, parts: AsyncIterator[T]) -> AsyncIterator[T]:
+    """Yield ``parts``; whatever happens, free the slot and log the request once."""
+    error: BaseException | None = None
+    try:
+        async with aclosing(parts) as it:
+            async for part in it:
+                yield part
+    except Exception as exc:
+        error = exc
+        raise
+    finally:
+        ticket.release()
+        service.finish(plan, error)
+
+
+async def respond(service: SpeechService, plan: Plan, request: Request, *, stream: bool, sse: bool = False) -> Response:
+    """Admit the plan (429 when full) and answer it in the requested shape."""
+    ticket = service.admit()
+    headers = {"X-Request-Id": plan.request_id}
+    if sse or stream:
+        disconnected = request.is_disconnected
+        if sse:
+            body = _guarded(service, plan, ticket, service.sse(plan, disconnected))
+            media_type = "text/event-stream"
+        else:
+            body = _guarded(service, plan, ticket, service.encoded(plan, disconnected))
+            media_type = FORMATS[plan.response_format].media_type
+        return StreamingResponse(body, media_type=media_type, headers={**headers, **STREAM_HEADERS},
+                                 background=BackgroundTask(ticket.release))
+    error: BaseException | None = None
+    try:
+        data, seconds = await service.complete(plan)
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        ticket.release()
+        service.finish(plan, error)
+    headers["X-Audio-Duration"] = f"{seconds:.4f}"
+    headers["Content-Disposition"] = f'inline; filename="speech.{plan.response_format}"'
+    return Response(data, media_type=FORMATS[plan.response_format].media_type, headers=headers)

@@ -1,0 +1,91 @@
+"""OpenAI-compatible routes: ``/v1/audio/speech``, ``/v1/audio/voices``, ``/v1/models``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import FileResponse, Response
+
+from flashtts.auth import require_api_key
+from flashtts.errors import NotFoundError
+from flashtts.protocol.openai import Model, ModelList, SpeechRequest, Voice, VoiceList
+from flashtts.responses import respond
+from flashtts.routes import get_service, read_upload
+from flashtts.serving import RoleService, SpeechService, Utterance
+
+router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_api_key)])
+
+
+@router.post("/audio/speech", summary="Speak text (OpenAI audio.speech)",
+             responses={200: {"content": {"audio/mpeg": {}, "text/event-stream": {}}}})
+async def speech(body: SpeechRequest, request: Request, service: SpeechService = Depends(get_service)) -> Response:
+    service.check_text(body.input, "input")
+    voice = RoleService(service).voice_from(body.voice_name(), "voice")
+    plan = service.plan(
+        "/v1/audio/speech",
+        [Utterance(body.input, voice, instructions=body.instructions, speed=body.speed, language=body.language)],
+        response_format=body.response_format, options=body.generation_options(),
+        length_threshold=body.length_threshold, window_size=body.window_size,
+        stream=body.stream or body.stream_format == "sse",
+    )
+    return await respond(service, plan, request, stream=body.stream, sse=body.stream_format == "sse")
+
+
+def voice_list(service: SpeechService) -> list[Voice]:
+    info = service.engine.info
+    voices = [Voice(id=v.id, name=v.name, kind="builtin", description=v.description, language=v.language)
+              for v in info.voices]
+    for role in service.registry.list():
+        voices.append(Voice(id=role.name, name=role.name, kind="role", description=role.description,
+                            language=role.language,
+                            preview_url=f"/v1/audio/voices/{role.name}/reference" if role.has_audio else None))
+    return voices
+
+
+@router.get("/audio/voices", response_model=VoiceList, summary="Built-in voices and roles")
+async def list_voices(service: SpeechService = Depends(get_service)) -> VoiceList:
+    voices = voice_list(service)
+    return VoiceList(data=voices, voices=voices)
+
+
+@router.post("/audio/voices", response_model=Voice, summary="Create a voice (role) from a reference clip")
+async def create_voice(
+    name: str = Form(..., max_length=64),
+    audio_sample: UploadFile | None = File(None, description="Reference clip (wav/mp3/m4a/ogg/flac), max 10 MiB"),
+    file: UploadFile | None = File(None, description="Alias of audio_sample"),
+    reference_text: str | None = Form(None, max_length=4096, description="Transcript of the clip"),
+    language: str | None = Form(None, max_length=32),
+    instructions: str | None = Form(None, max_length=4096),
+    overwrite: bool = Form(False),
+    service: SpeechService = Depends(get_service),
+) -> Voice:
+    upload = audio_sample or file
+    clip = await read_upload(service, upload, "audio_sample")
+    role = RoleService(service).add(name, clip, reference_text=reference_text, language=language,
+                                    instructions=instructions, overwrite=overwrite, param="audio_sample")
+    return Voice(id=role.name, name=role.name, kind="role", language=role.language,
+                 preview_url=f"/v1/audio/voices/{role.name}/reference" if role.has_audio else None)
+
+
+@router.delete("/audio/voices/{voice_id}", summary="Delete a role")
+async def delete_voice(voice_id: str, service: SpeechService = Depends(get_service)) -> dict:
+    RoleService(service).delete(voice_id)
+    return {"id": voice_id, "object": "voice", "deleted": True}
+
+
+@router.get("/audio/voices/{voice_id}/reference", summary="A role's reference clip (WAV)")
+async def voice_reference(voice_id: str, service: SpeechService = Depends(get_service)) -> FileResponse:
+    try:
+        path = service.registry.audio_path(voice_id)
+    except ValueError:
+        path = None
+    if path is None:
+        raise NotFoundError(f"voice '{voice_id}' has no reference audio", param="voice_id")
+    return FileResponse(path, media_type="audio/wav")
+
+
+@router.get("/models", response_model=ModelList, summary="Models (any id is accepted by /audio/speech)")
+async def models(service: SpeechService = Depends(get_service)) -> ModelList:
+    info = service.engine.info
+    ids = dict.fromkeys([info.name, "tts-1", "tts-1-hd", "gpt-4o-mini-tts"])
+    return ModelList(data=[Model(id=i) for i in ids])
+

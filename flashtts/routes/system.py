@@ -1,0 +1,64 @@
+"""Health, readiness, server info and metrics."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from flashtts import __version__
+from flashtts.auth import require_api_key
+from flashtts.routes import get_service
+from flashtts.serving import SpeechService
+
+open_router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"], dependencies=[Depends(require_api_key)])
+
+
+@open_router.get("/health", summary="Liveness")
+async def health(request: Request) -> dict:
+    service: SpeechService | None = getattr(request.app.state, "service", None)
+    loaded = service is not None and service.engine.ready()
+    return {"status": "healthy" if loaded else "starting", "model_loaded": loaded,
+            "engine": request.app.state.config.engine, "version": __version__}
+
+
+@open_router.get("/ready", summary="Readiness: 200 when the engine takes requests, else 503")
+async def ready(request: Request) -> JSONResponse:
+    service: SpeechService | None = getattr(request.app.state, "service", None)
+    ok = service is not None and service.engine.ready()
+    return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
+
+
+@router.get("/server_info", summary="Engine, capabilities, settings and counters")
+async def server_info(request: Request, service: SpeechService = Depends(get_service)) -> dict:
+    info = service.engine.info
+    cfg = request.app.state.config
+    return {
+        "success": True,
+        "version": __version__,
+        "engine": info.name,
+        "model": info.model,
+        "sample_rate": info.sample_rate,
+        "output_sample_rate": 24000,
+        "voices": [v.id for v in info.voices],
+        "default_voice": info.default_voice,
+        "languages": list(info.languages),
+        "capabilities": info.capabilities.names(),
+        "roles": service.registry.names(),
+        "settings": {
+            "batch_size": cfg.engine_config.batch_size, "wait_timeout": cfg.engine_config.wait_timeout,
+            "queue_limit": cfg.queue_limit, "request_timeout": cfg.request_timeout,
+            "backend": cfg.engine_config.backend, "device": cfg.engine_config.device,
+            "auth": bool(cfg.api_keys),
+        },
+        "uptime_seconds": round(time.monotonic() - request.app.state.started, 1),
+        "stats": service.metrics.snapshot(),
+        "engine_stats": service.engine.stats(),
+    }
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+async def metrics(service: SpeechService = Depends(get_service)) -> PlainTextResponse:
+    return PlainTextResponse(service.metrics.prometheus(), media_type="text/plain; version=0.0.4")

@@ -1,0 +1,128 @@
+"""Micro-batching queue in the style of Ray Serve's ``@serve.batch``.
+
+The worker blocks for the first item, then admits more until ``wait_timeout`` measured from
+that first item has passed or ``max_batch_size`` items are waiting; the batch runs on the
+model thread; results are set only on futures that are not done (a cancelled waiter, such as
+a client that went away, is skipped before the batch runs and ignored after).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Callable, Generic, Sequence, TypeVar
+
+from flashtts.metrics import Metrics
+from flashtts.scheduler.worker import ModelWorker
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class _Pending(Generic[T, R]):
+    item: T
+    future: "asyncio.Future[R]"
+
+
+class MicroBatcher(Generic[T, R]):
+    """Batches ``submit``-ted items across concurrent callers into ``run_batch`` calls.
+
+    ``run_batch(items)`` runs on ``worker``'s thread and returns one result per item, in order;
+    a result that is an ``Exception`` fails only that item; a raised exception fails the batch.
+    """
+
+    def __init__(
+        self,
+        run_batch: Callable[[Sequence[T]], Sequence[R | BaseException]],
+        worker: ModelWorker,
+        metrics: Metrics,
+        max_batch_size: int = 8,
+        wait_timeout: float = 0.01,
+    ) -> None:
+        if max_batch_size < 1:
+            raise ValueError("max_batch_size must be >= 1")
+        self.run_batch = run_batch
+        self.worker = worker
+        self.metrics = metrics
+        self.max_batch_size = max_batch_size
+        self.wait_timeout = wait_timeout
+        self._queue: asyncio.Queue[_Pending[T, R]] = asyncio.Queue()
+        self._task: asyncio.Task | None = None
+        self.alive = False
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="microbatcher")
+        self.alive = True
+
+    async def stop(self) -> None:
+        self.alive = False
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        while not self._queue.empty():
+            pending = self._queue.get_nowait()
+            if not pending.future.done():
+                pending.future.set_exception(RuntimeError("engine stopped"))
+
+    async def submit(self, item: T) -> R:
+        """Queue one item and wait for its result; cancelling the wait drops the item."""
+        if not self.alive:
+            raise RuntimeError("engine is not running")
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(item, future))
+        self.metrics.add_gauge("queue_depth", 1)
+        try:
+            return await future
+        finally:
+            if not future.done():
+                future.cancel()
+
+    async def _next_batch(self) -> list[_Pending[T, R]]:
+        loop = asyncio.get_running_loop()
+        batch = [await self._queue.get()]
+        deadline = loop.time() + self.wait_timeout
+        while len(batch) < self.max_batch_size:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                # take what is already waiting without waiting longer
+                if self._queue.empty():
+                    break
+                batch.append(self._queue.get_nowait())
+                continue
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+            except asyncio.TimeoutError:
+                break
+        self.metrics.add_gauge("queue_depth", -len(batch))
+        return batch
+
+    async def _loop(self) -> None:
+        while True:
+            batch = await self._next_batch()
+            live = [p for p in batch if not p.future.done()]
+            if not live:
+                continue
+            self.metrics.observe_batch(len(live))
+            try:
+                results = await self.worker.run(self.run_batch, [p.item for p in live])
+                if len(results) != len(live):
+                    raise RuntimeError(f"run_batch returned {len(results)} results for {len(live)} items")
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # the batch failed: fail only its items
+                log.exception("batch of %d failed", len(live))
+                results = [exc] * len(live)
+            for pending, result in zip(live, results):
+                if pending.future.done():
+                    continue
+                if isinstance(result, BaseException):
+                    pending.future.set_exception(result)
+                else:
+                    pending.future.set_result(result)
+
