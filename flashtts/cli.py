@@ -11,6 +11,7 @@ from typing import List, Optional
 
 import typer
 
+from flashtts.bench.cli import bench
 from flashtts.config import Limits, ServerConfig
 from flashtts.engine import EngineConfig, GenerationOptions
 
@@ -20,6 +21,9 @@ roles_app = typer.Typer(help="Manage the on-disk speaker registry.", no_args_is_
 dev_app = typer.Typer(help="Developer tools.", no_args_is_help=True)
 app.add_typer(roles_app, name="roles")
 app.add_typer(dev_app, name="dev")
+
+
+app.command(name="bench")(bench)
 
 
 def _opt(default, *names: str, env: str, help: str, **kw):

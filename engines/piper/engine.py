@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator, Sequence
+from typing import AsyncIterator, Iterator, Sequence
 
 import numpy as np
 
@@ -132,15 +132,14 @@ class PiperEngine(Engine):
             audio = np.concatenate([rs(audio), rs(None)])
         return audio
 
-    def _run_batch(self, items: Sequence[_Sentence]) -> list[np.ndarray | BaseException]:
-        results: list[np.ndarray | BaseException] = []
+    def _run_batch(self, items: Sequence[_Sentence]) -> Iterator[np.ndarray | BaseException]:
+        """Rows in turn, each yielded as soon as it is done (its caller streams it at once)."""
         for item in items:
             try:
-                results.append(self._synth_one(item))
+                yield self._synth_one(item)
             except Exception as exc:  # one bad sentence fails only its request
                 log.exception("piper failed on a sentence")
-                results.append(exc)
-        return results
+                yield exc
 
     # ---- event loop -----------------------------------------------------------------------
     async def synthesize(self, request: SynthesisRequest) -> AsyncIterator[np.ndarray]:

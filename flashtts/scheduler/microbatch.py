@@ -32,8 +32,9 @@ class _Pending(Generic[T, R]):
 class MicroBatcher(Generic[T, R]):
     """Batches ``submit``-ted items across concurrent callers into ``run_batch`` calls.
 
-    ``run_batch(items)`` runs on ``worker``'s thread and returns one result per item, in order;
-    a result that is an ``Exception`` fails only that item; a raised exception fails the batch.
+    ``run_batch(items)`` runs on ``worker``'s thread and returns (or yields) one result per
+    item, in order; a result that is an ``Exception`` fails only that item; a raised exception
+    fails the items not yet settled.
     """
 
     def __init__(
@@ -102,7 +103,29 @@ class MicroBatcher(Generic[T, R]):
         self.metrics.add_gauge("queue_depth", -len(batch))
         return batch
 
+    @staticmethod
+    def _settle(pending: _Pending[T, R], result: R | BaseException) -> None:
+        if pending.future.done():
+            return
+        if isinstance(result, BaseException):
+            pending.future.set_exception(result)
+        else:
+            pending.future.set_result(result)
+
+    def _drive(self, loop: asyncio.AbstractEventLoop, live: list[_Pending[T, R]]) -> int:
+        """On the model thread: run the batch and settle each item as soon as its result exists.
+
+        ``run_batch`` may return a list or yield results one by one; yielding lets the first
+        rows' callers go on while later rows are still being computed.
+        """
+        count = 0
+        for pending, result in zip(live, self.run_batch([p.item for p in live])):
+            loop.call_soon_threadsafe(self._settle, pending, result)
+            count += 1
+        return count
+
     async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             batch = await self._next_batch()
             live = [p for p in batch if not p.future.done()]
@@ -110,19 +133,12 @@ class MicroBatcher(Generic[T, R]):
                 continue
             self.metrics.observe_batch(len(live))
             try:
-                results = await self.worker.run(self.run_batch, [p.item for p in live])
-                if len(results) != len(live):
-                    raise RuntimeError(f"run_batch returned {len(results)} results for {len(live)} items")
+                count = await self.worker.run(self._drive, loop, live)
+                if count != len(live):
+                    raise RuntimeError(f"run_batch returned {count} results for {len(live)} items")
             except asyncio.CancelledError:
                 raise
-            except BaseException as exc:  # the batch failed: fail only its items
+            except BaseException as exc:  # the batch failed: fail the items it did not settle
                 log.exception("batch of %d failed", len(live))
-                results = [exc] * len(live)
-            for pending, result in zip(live, results):
-                if pending.future.done():
-                    continue
-                if isinstance(result, BaseException):
-                    pending.future.set_exception(result)
-                else:
-                    pending.future.set_result(result)
-
+                for pending in live:
+                    loop.call_soon_threadsafe(self._settle, pending, exc)
