@@ -12,7 +12,7 @@ from typing import List, Optional
 import typer
 
 from flashtts.bench.cli import bench
-from flashtts.config import Limits, ServerConfig
+from flashtts.config import AudioURLPolicy, Limits, ServerConfig
 from flashtts.engine import EngineConfig, GenerationOptions
 
 app = typer.Typer(help="flashtts: a self-hosted, batching text-to-speech server.", no_args_is_help=True,
@@ -70,6 +70,13 @@ def serve(
     window_size: int = _opt(50, "--window_size", env="WINDOW_SIZE", help="Target segment length when splitting", min=1),
     max_text_chars: int = _opt(4096, "--max_text_chars", env="MAX_TEXT_CHARS", help="Longest text accepted", min=1),
     max_upload_mb: float = _opt(10.0, "--max_upload_mb", env="MAX_UPLOAD_MB", help="Largest audio upload (MiB)", min=0.01),
+    max_body_mb: float = _opt(16.0, "--max_body_mb", env="MAX_BODY_MB", help="Largest request body of any route (MiB); 413 beyond", min=0.01),
+    max_reference_seconds: float = _opt(60.0, "--max_reference_seconds", env="MAX_REFERENCE_SECONDS", help="Longest reference clip (seconds)", min=1.0),
+    max_streams_per_key: int = _opt(0, "--max_streams_per_key", env="MAX_STREAMS_PER_KEY", help="Synthesis requests one API key may have open at once (0: no limit)", min=0),
+    allow_audio_urls: bool = _opt(False, "--allow_audio_urls", env="ALLOW_AUDIO_URLS", help="Accept reference audio given as an http(s) URL (hosts from --audio_url_hosts only)"),
+    audio_url_hosts: List[str] = _opt([], "--audio_url_hosts", env="AUDIO_URL_HOSTS", help="Hosts reference-audio URLs may name ('*.example.com' for subdomains); repeat or comma-separate"),
+    audio_url_allow_private: bool = _opt(False, "--audio_url_allow_private", env="AUDIO_URL_ALLOW_PRIVATE", help="Let audio URLs reach loopback/private/link-local addresses"),
+    audio_url_timeout: float = _opt(10.0, "--audio_url_timeout", env="AUDIO_URL_TIMEOUT", help="Seconds to download a reference-audio URL", min=0.1),
     engine_opt: List[str] = _opt([], "--engine_opt", env="ENGINE_OPT", help="Engine-specific key=value option; repeatable"),
     log_level: str = _opt("info", "--log_level", env="LOG_LEVEL", help="debug | info | warning | error"),
 ) -> None:
@@ -84,7 +91,13 @@ def serve(
         engine_config=_engine_config(model_path, backend, device, dtype, batch_size, wait_timeout, seed, engine_opt),
         role_dir=role_dir, api_keys=keys, host=host, port=port, queue_limit=queue_limit,
         request_timeout=request_timeout, length_threshold=length_threshold, window_size=window_size,
-        limits=Limits(max_text_chars=max_text_chars, max_upload_bytes=int(max_upload_mb * 1024 * 1024)),
+        limits=Limits(max_text_chars=max_text_chars, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+                      max_body_bytes=int(max_body_mb * 1024 * 1024), max_reference_seconds=max_reference_seconds,
+                      max_streams_per_key=max_streams_per_key),
+        audio_urls=AudioURLPolicy(enabled=allow_audio_urls, allow_private=audio_url_allow_private,
+                                  timeout=audio_url_timeout,
+                                  hosts=tuple(h.strip().lower() for item in audio_url_hosts for h in item.split(",")
+                                              if h.strip())),
         log_level=log_level,
     )
     _check_engine(engine)
@@ -143,11 +156,7 @@ def synth(
         await eng.start()
         try:
             service = SpeechService(config, eng, SpeakerRegistry(role_dir, defaults=default_roles_dir()), metrics)
-            chosen = service.resolve_voice(voice or eng.info.default_voice or "", "voice") if (voice or eng.info.default_voice) else None
-            if chosen is None:
-                from flashtts.serving import VoiceChoice
-
-                chosen = VoiceChoice(label="designed")
+            chosen = service.resolve_voice(voice or eng.info.default_voice or "default", "voice")
             service.check_text(text, "text")
             plan = service.plan("synth", [Utterance(text, chosen, instructions=instructions, speed=speed, language=language)],
                                 response_format=fmt, options=GenerationOptions(seed=seed))

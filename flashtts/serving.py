@@ -12,7 +12,6 @@ import base64
 import json
 import logging
 import time
-import uuid
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from typing import AsyncIterator, Awaitable, Callable
@@ -24,9 +23,11 @@ from flashtts.config import ServerConfig
 from flashtts.engine import Engine, GenerationOptions, ReferenceAudio, SynthesisRequest
 from flashtts.errors import APIError, TimeoutError_, to_api_error
 from flashtts.metrics import Metrics
+from flashtts.middleware import current_request_id, new_request_id
 from flashtts.registry import Role, RoleNotFoundError, SpeakerRegistry
 from flashtts.scheduler import Admission
 from flashtts.text import parse_dialogue, split_text
+from flashtts.url_fetch import AudioURLFetcher, is_url
 
 log = logging.getLogger("flashtts.requests")
 
@@ -85,7 +86,7 @@ class SpeechService:
         self.engine = engine
         self.registry = registry
         self.metrics = metrics
-        self.admission = Admission(config.queue_limit, metrics)
+        self.admission = Admission(config.queue_limit, metrics, config.limits.max_streams_per_key)
         self._audio_cache: dict[tuple[str, str], np.ndarray] = {}
 
     # ---- voices ---------------------------------------------------------------------------
@@ -124,6 +125,9 @@ class SpeechService:
             )
         if name.lower() in OPENAI_VOICES and info.default_voice is not None:
             return VoiceChoice(label=name, voice=info.default_voice)
+        if not info.voices and info.capabilities.voice_design:
+            # the voice is whatever the instructions describe; the name is only a label
+            return VoiceChoice(label=name)
         known = sorted(info.voice_ids()) + self.registry.names()
         raise APIError(f"unknown voice '{name}'; available voices: {', '.join(known) or 'none'}",
                        param=param, code="voice_not_found")
@@ -177,7 +181,7 @@ class SpeechService:
         """Validate and segment; raises APIError/CapabilityError before anything is sent."""
         if response_format not in audio.FORMATS:
             raise APIError(f"unknown response_format '{response_format}'", param="response_format")
-        request_id = uuid.uuid4().hex[:16]
+        request_id = current_request_id() or new_request_id()
         threshold = length_threshold or self.config.length_threshold
         window = window_size or self.config.window_size
         segments: list[SynthesisRequest] = []
@@ -226,10 +230,12 @@ class SpeechService:
             raise APIError(f"text: {exc}", param="text", code="invalid_dialogue") from None
 
     # ---- running --------------------------------------------------------------------------
-    def admit(self) -> "Ticket":
-        self.admission.acquire()
+    def admit(self, api_key: str | None = None) -> "Ticket":
+        """A slot for one request (429 when the server, or this API key, is at its limit)."""
+        key = api_key if self.config.api_keys else None
+        self.admission.acquire(key)
         self.metrics.inc("requests_total")
-        return Ticket(self)
+        return Ticket(self, key)
 
     async def samples(self, plan: Plan, disconnected: Disconnected | None = None) -> AsyncIterator[np.ndarray]:
         """Engine audio of the whole plan at the engine's rate, speed/pitch applied, with deadline,
@@ -354,14 +360,15 @@ class SpeechService:
 class Ticket:
     """An admitted request's slot; ``release`` is idempotent."""
 
-    def __init__(self, service: SpeechService) -> None:
+    def __init__(self, service: SpeechService, key: str | None = None) -> None:
         self._service = service
+        self._key = key
         self._held = True
 
     def release(self) -> None:
         if self._held:
             self._held = False
-            self._service.admission.release()
+            self._service.admission.release(self._key)
 
 
 def _sse(obj: dict) -> str:
@@ -375,16 +382,16 @@ class RoleService:
         self.speech = speech
         self.registry = speech.registry
 
-    def audio_bytes(self, upload: bytes | None, encoded: str | None, param: str) -> bytes | None:
-        """The clip from a file upload or a base64 string; URLs are refused (not enabled)."""
+    async def audio_bytes(self, upload: bytes | None, encoded: str | None, param: str) -> bytes | None:
+        """The clip from a file upload, a base64 string, or (when enabled) an allowed http(s) URL."""
         if upload:
             return upload
         if not encoded:
             return None
         value = encoded.strip()
-        if value.startswith(("http://", "https://")):
-            raise APIError(f"{param}: reference audio URLs are not enabled on this server; upload the file "
-                           "or send it base64-encoded", param=param, code="url_not_allowed")
+        if is_url(value):
+            config = self.speech.config
+            return await AudioURLFetcher(config.audio_urls, config.limits.max_upload_bytes).fetch(value, param)
         if value.startswith("data:") and "," in value:
             value = value.split(",", 1)[1]
         try:
@@ -392,11 +399,11 @@ class RoleService:
         except (ValueError, TypeError):
             raise APIError(f"{param}: not valid base64 audio", param=param, code="invalid_audio") from None
 
-    def voice_from(self, value: str, param: str = "voice") -> VoiceChoice:
-        """A voice name, or (FlashTTS) a base64 clip to clone from."""
-        if len(value) <= 256 and not value.startswith(("http://", "https://", "data:")):
+    async def voice_from(self, value: str, param: str = "voice") -> VoiceChoice:
+        """A voice name, or (FlashTTS) a base64 clip or audio URL to clone from."""
+        if len(value) <= 256 and not is_url(value) and not value.startswith("data:"):
             return self.speech.resolve_voice(value, param)
-        data = self.audio_bytes(None, value, param)
+        data = await self.audio_bytes(None, value, param)
         assert data is not None
         samples, rate = self.speech.decode_reference(data, param)
         return self.speech.reference_voice(samples, rate, None)
