@@ -78,6 +78,8 @@ class Plan:
     audio_seconds: float = 0.0
     ttfa: float | None = None
     status: str = "ok"
+    out_rate: int = audio.OUTPUT_RATE
+    """Sample rate of the encoded answer (24 kHz unless a compatibility API wants another)."""
 
 
 class SpeechService:
@@ -299,7 +301,7 @@ class SpeechService:
 
     async def encoded(self, plan: Plan, disconnected: Disconnected | None = None) -> AsyncIterator[bytes]:
         """A live stream of the plan's audio in its response format."""
-        enc = audio.Encoder(plan.response_format, self.engine.info.sample_rate, live=True)
+        enc = audio.Encoder(plan.response_format, self.engine.info.sample_rate, live=True, out_rate=plan.out_rate)
         head = enc.header()
         if head:
             yield head
@@ -330,7 +332,7 @@ class SpeechService:
 
     async def complete(self, plan: Plan) -> tuple[bytes, float]:
         """The whole file and its duration in seconds."""
-        enc = audio.Encoder(plan.response_format, self.engine.info.sample_rate, live=False)
+        enc = audio.Encoder(plan.response_format, self.engine.info.sample_rate, live=False, out_rate=plan.out_rate)
         async with aclosing(self.samples(plan)) as chunks:
             async for chunk in chunks:
                 enc.write(chunk)
