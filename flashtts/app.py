@@ -17,6 +17,7 @@ from flashtts.engine import Engine
 from flashtts.engine_registry import create_engine
 from flashtts.errors import install_error_handlers
 from flashtts.metrics import Metrics
+from flashtts.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from flashtts.paths import default_roles_dir, web_dir
 from flashtts.registry import SpeakerRegistry
 from flashtts.routes import flashtts as flashtts_routes
@@ -54,6 +55,8 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
     app.state.config = config
     app.state.started = time.monotonic()
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=config.limits.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every answer, 413 included, carries the id
     app.include_router(system_routes.open_router)
     app.include_router(system_routes.router)
     app.include_router(openai_routes.router)

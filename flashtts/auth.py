@@ -17,6 +17,11 @@ def _bearer(request: Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
+def presented_key(request: Request) -> str | None:
+    """The key the request presents (checked by :func:`require_api_key`), if any."""
+    return _bearer(request)
+
+
 async def require_api_key(request: Request) -> None:
     """FastAPI dependency: passes when no keys are configured or a configured key is presented."""
     keys: tuple[str, ...] = request.app.state.config.api_keys

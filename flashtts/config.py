@@ -18,6 +18,24 @@ class Limits:
     """Largest reference-audio upload (OpenAI's 10 MiB)."""
     min_reference_seconds: float = 1.0
     max_reference_seconds: float = 60.0
+    max_body_bytes: int = 16 * 1024 * 1024
+    """Largest request body of any route (a 10 MiB clip sent base64 in a form is about 13.4 MiB)."""
+    max_streams_per_key: int = 0
+    """Synthesis requests one API key may have open at once; 0 means no per-key limit."""
+
+
+@dataclass
+class AudioURLPolicy:
+    """Reference audio given as a URL: off unless enabled, then only to allowed hosts."""
+
+    enabled: bool = False
+    hosts: tuple[str, ...] = ()
+    """Host names (or IP literals) a URL may name; ``*.example.com`` matches subdomains; empty means none."""
+    allow_private: bool = False
+    """Allow hosts that resolve to loopback, private, link-local or reserved addresses."""
+    timeout: float = 10.0
+    """Seconds for the whole download (connect, redirects and body)."""
+    max_redirects: int = 3
 
 
 @dataclass
@@ -37,6 +55,15 @@ class ServerConfig:
     window_size: int = 50
     """Target segment length when splitting (FlashTTS's name)."""
     limits: Limits = field(default_factory=Limits)
+    audio_urls: AudioURLPolicy = field(default_factory=AudioURLPolicy)
     web_dir: Path | None = None
     """Directory of the browser UI; None means the one shipped with flashtts."""
     log_level: str = "info"
+    compat: tuple[str, ...] | None = None
+    """Compatibility route groups to mount (``flashtts.routes.compat.GROUPS``); None mounts them all."""
+    result_cache_mb: float = 0.0
+    """Size of the result cache of the compatibility routes' complete-file answers (0 = off)."""
+    gpu: tuple[int, ...] = ()
+    """CUDA devices to run engines on (``--gpu 0,1``): one engine replica per device at least."""
+    workers: int = 1
+    """Engine replicas (``--workers N``), spread round-robin over ``gpu``; requests go to the least busy."""

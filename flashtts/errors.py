@@ -73,7 +73,8 @@ def to_api_error(exc: BaseException) -> APIError:
     if isinstance(exc, CapabilityError):
         return APIError(str(exc), code="unsupported_capability")
     if isinstance(exc, QueueFullError):
-        return RateLimitError(str(exc), code="queue_full", headers={"Retry-After": str(exc.retry_after)})
+        return RateLimitError(str(exc), code=getattr(exc, "code", "queue_full"),
+                              headers={"Retry-After": str(exc.retry_after)})
     log.error("internal error", exc_info=exc)
     return APIError("internal error: " + (str(exc) or type(exc).__name__), status=500, code="internal_error")
 
@@ -119,7 +120,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         type_ = "not_found_error" if exc.status_code == 404 else (
             "server_error" if exc.status_code >= 500 else "invalid_request_error")
-        return JSONResponse(error_body(str(exc.detail), type_), status_code=exc.status_code,
+        return JSONResponse(error_body(str(exc.detail), type_, code=getattr(exc, "code", None)),
+                            status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)

@@ -10,6 +10,7 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from flashtts.audio import FORMATS
+from flashtts.auth import presented_key
 from flashtts.serving import Plan, SpeechService, Ticket
 
 T = TypeVar("T")
@@ -34,7 +35,7 @@ async def _guarded(service: SpeechService, plan: Plan, ticket: Ticket, parts: As
 
 async def respond(service: SpeechService, plan: Plan, request: Request, *, stream: bool, sse: bool = False) -> Response:
     """Admit the plan (429 when full) and answer it in the requested shape."""
-    ticket = service.admit()
+    ticket = service.admit(presented_key(request))
     headers = {"X-Request-Id": plan.request_id}
     if sse or stream:
         disconnected = request.is_disconnected

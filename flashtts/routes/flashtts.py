@@ -35,7 +35,7 @@ async def clone_voice(
         raise APIError(f"engine '{service.engine.info.name}' cannot clone voices; it supports: "
                        f"{', '.join(caps.names()) or 'plain synthesis'}", code="unsupported_capability")
     roles = RoleService(service)
-    clip = roles.audio_bytes(await read_upload(service, reference_audio_file, "reference_audio_file"),
+    clip = await roles.audio_bytes(await read_upload(service, reference_audio_file, "reference_audio_file"),
                              form.reference_audio, "reference_audio")
     if clip is None:
         raise APIError("give reference_audio_file or reference_audio", param="reference_audio_file",
@@ -90,7 +90,7 @@ async def add_speaker(
     service: SpeechService = Depends(get_service),
 ) -> RoleResult:
     roles = RoleService(service)
-    clip = roles.audio_bytes(await read_upload(service, audio_file, "audio_file"), audio, "audio")
+    clip = await roles.audio_bytes(await read_upload(service, audio_file, "audio_file"), audio, "audio")
     role = roles.add(name, clip, reference_text=reference_text, voice=voice, instructions=instructions, speed=speed,
                      language=language, overwrite=overwrite)
     return RoleResult(role=role.name)

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_
              responses={200: {"content": {"audio/mpeg": {}, "text/event-stream": {}}}})
 async def speech(body: SpeechRequest, request: Request, service: SpeechService = Depends(get_service)) -> Response:
     service.check_text(body.input, "input")
-    voice = RoleService(service).voice_from(body.voice_name(), "voice")
+    voice = await RoleService(service).voice_from(body.voice_name(), "voice")
     plan = service.plan(
         "/v1/audio/speech",
         [Utterance(body.input, voice, instructions=body.instructions, speed=body.speed, language=body.language)],
