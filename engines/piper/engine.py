@@ -111,7 +111,7 @@ class PiperEngine(Engine):
             self._worker.shutdown()
 
     def ready(self) -> bool:
-        return self._batcher is not None and self._batcher.alive
+        return self._batcher is not None and self._batcher.healthy
 
     # ---- model thread ---------------------------------------------------------------------
     def _phonemize(self, voice: str, text: str) -> list[tuple[int, ...]]:
@@ -161,4 +161,5 @@ class PiperEngine(Engine):
 
     def stats(self) -> dict:
         return {"voices": list(self._voices), "batch_size": self.config.batch_size,
-                "wait_timeout": self.config.wait_timeout}
+                "wait_timeout": self.config.wait_timeout,
+                "worker_restarts": self._batcher.restarts if self._batcher is not None else 0}

@@ -54,18 +54,35 @@ class MicroBatcher(Generic[T, R]):
         self.wait_timeout = wait_timeout
         self._queue: asyncio.Queue[_Pending[T, R]] = asyncio.Queue()
         self._task: asyncio.Task | None = None
+        self._supervisor: asyncio.Task | None = None
+        self._running_batch: list[_Pending[T, R]] = []
+        self.running = False
+        """Started and not stopped: ``submit`` queues work (also while a restart is under way)."""
         self.alive = False
+        """The loop runs; False while it is being restarted after a crash."""
+        self.restarts = 0
+        """Times the loop or the model worker was restarted after dying."""
+        self.check_interval = 0.5
+        """Seconds between the supervisor's checks of the model worker."""
+
+    @property
+    def healthy(self) -> bool:
+        """Ready for work: the loop runs and its model worker is alive (what ``/ready`` reports)."""
+        return self.alive and self.worker.alive
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._loop(), name="microbatcher")
+        self.running = True
         self.alive = True
+        self._supervisor = asyncio.get_running_loop().create_task(self._supervise(), name="microbatcher-supervisor")
 
     async def stop(self) -> None:
+        self.running = False
         self.alive = False
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._supervisor, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         while not self._queue.empty():
             pending = self._queue.get_nowait()
             if not pending.future.done():
@@ -73,7 +90,7 @@ class MicroBatcher(Generic[T, R]):
 
     async def submit(self, item: T) -> R:
         """Queue one item and wait for its result; cancelling the wait drops the item."""
-        if not self.alive:
+        if not self.running:
             raise RuntimeError("engine is not running")
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(item, future))
@@ -124,6 +141,37 @@ class MicroBatcher(Generic[T, R]):
             count += 1
         return count
 
+    def _revive_worker(self) -> None:
+        log.error("model worker %s is down; starting a new one", self.worker.name)
+        self.worker.restart()
+        self.restarts += 1
+
+    async def _supervise(self) -> None:
+        """Run the loop; restart it when it crashes (with backoff) and the worker when it dies."""
+        loop = asyncio.get_running_loop()
+        backoff = 0.1
+        while True:
+            if not self.worker.alive:
+                self._revive_worker()
+            self._task = loop.create_task(self._loop(), name="microbatcher")
+            self.alive = True
+            started = loop.time()
+            while not self._task.done():
+                await asyncio.wait({self._task}, timeout=self.check_interval)
+                if not self._task.done() and not self.worker.alive:
+                    self.alive = False
+                    self._revive_worker()
+                    self.alive = True
+            self.alive = False
+            error = None if self._task.cancelled() else self._task.exception()
+            log.error("micro-batcher loop died; restarting it", exc_info=error)
+            for pending in self._running_batch:  # only the batch it was running fails
+                self._settle(pending, RuntimeError(f"engine worker crashed: {error!r}"))
+            self._running_batch = []
+            self.restarts += 1
+            backoff = 0.1 if loop.time() - started > 30 else min(backoff * 2, 5.0)
+            await asyncio.sleep(backoff)
+
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -131,7 +179,10 @@ class MicroBatcher(Generic[T, R]):
             live = [p for p in batch if not p.future.done()]
             if not live:
                 continue
+            if not self.worker.alive:  # died while idle: revive before running anything on it
+                self._revive_worker()
             self.metrics.observe_batch(len(live))
+            self._running_batch = live
             try:
                 count = await self.worker.run(self._drive, loop, live)
                 if count != len(live):
@@ -142,3 +193,5 @@ class MicroBatcher(Generic[T, R]):
                 log.exception("batch of %d failed", len(live))
                 for pending in live:
                     loop.call_soon_threadsafe(self._settle, pending, exc)
+            finally:
+                self._running_batch = []

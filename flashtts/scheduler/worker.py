@@ -14,9 +14,24 @@ class ModelWorker:
     """One thread per model instance (models are not thread-safe); awaitable calls into it."""
 
     def __init__(self, name: str = "flashtts-model") -> None:
-        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self.name = name
         self._thread_id: int | None = None
+        self._start()
+
+    def _start(self) -> None:
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
         self._executor.submit(self._remember_thread).result()
+        self._dead = False
+
+    @property
+    def alive(self) -> bool:
+        """False once the thread was shut down (or killed) until :meth:`restart`."""
+        return not self._dead
+
+    def restart(self) -> None:
+        """A fresh thread; work still running on the old one finishes there, nothing new goes to it."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._start()
 
     def _remember_thread(self) -> None:
         self._thread_id = threading.get_ident()
@@ -29,4 +44,5 @@ class ModelWorker:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     def shutdown(self) -> None:
+        self._dead = True
         self._executor.shutdown(wait=False, cancel_futures=True)
