@@ -5,7 +5,9 @@ Both wrap the whole app (routes, static files, error handlers) and never buffer 
 * :class:`RequestIdMiddleware` gives every HTTP request an id (the client's ``X-Request-Id``
   when it is a sane token, else a fresh one), exposes it through :func:`current_request_id`
   (a context variable the serving layer uses for its plans and log lines), and adds the
-  ``X-Request-Id`` response header when the route did not set one.
+  ``X-Request-Id`` response header when the route did not set one. It is also the last error
+  boundary: an unexpected exception before the response started becomes a 500 with an
+  OpenAI-style body (and the id) instead of a bare server error.
 * :class:`BodyLimitMiddleware` answers 413 with an OpenAI-style error body before reading a
   body whose ``Content-Length`` is over the limit, and counts the bytes of bodies sent without
   one (chunked) so that a body growing past the limit is refused while it is being read.
@@ -61,8 +63,12 @@ class RequestIdMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         token = _request_id.set(request_id)
 
+        started = False
+
         async def send_with_id(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = list(message.get("headers") or [])
                 if not any(k.lower() == REQUEST_ID_HEADER.encode() for k, _ in headers):
                     headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
@@ -71,6 +77,13 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            if started:  # headers are out: let the server abort the connection (a truncated body)
+                raise
+            # an unexpected error before any byte: the one error mapping answers (500 with a body)
+            from flashtts.errors import json_error
+
+            await json_error(exc)(scope, receive, send_with_id)
         finally:
             _request_id.reset(token)
 

@@ -60,8 +60,8 @@ class MicroBatcher(Generic[T, R]):
         """Started and not stopped: ``submit`` queues work (also while a restart is under way)."""
         self.alive = False
         """The loop runs; False while it is being restarted after a crash."""
-        self.restarts = 0
-        """Times the loop or the model worker was restarted after dying."""
+        self.loop_restarts = 0
+        """Times the loop was restarted after it crashed."""
         self.check_interval = 0.5
         """Seconds between the supervisor's checks of the model worker."""
 
@@ -141,10 +141,13 @@ class MicroBatcher(Generic[T, R]):
             count += 1
         return count
 
+    @property
+    def restarts(self) -> int:
+        """Times the loop or its model worker was restarted after dying."""
+        return self.loop_restarts + self.worker.restarts
+
     def _revive_worker(self) -> None:
-        log.error("model worker %s is down; starting a new one", self.worker.name)
         self.worker.restart()
-        self.restarts += 1
 
     async def _supervise(self) -> None:
         """Run the loop; restart it when it crashes (with backoff) and the worker when it dies."""
@@ -168,7 +171,7 @@ class MicroBatcher(Generic[T, R]):
             for pending in self._running_batch:  # only the batch it was running fails
                 self._settle(pending, RuntimeError(f"engine worker crashed: {error!r}"))
             self._running_batch = []
-            self.restarts += 1
+            self.loop_restarts += 1
             backoff = 0.1 if loop.time() - started > 30 else min(backoff * 2, 5.0)
             await asyncio.sleep(backoff)
 

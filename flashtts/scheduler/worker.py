@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import threading
 from typing import Callable, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class ModelWorker:
@@ -16,6 +18,9 @@ class ModelWorker:
     def __init__(self, name: str = "flashtts-model") -> None:
         self.name = name
         self._thread_id: int | None = None
+        self._stopped = False
+        self.restarts = 0
+        """Times a dead thread was replaced."""
         self._start()
 
     def _start(self) -> None:
@@ -30,8 +35,15 @@ class ModelWorker:
 
     def restart(self) -> None:
         """A fresh thread; work still running on the old one finishes there, nothing new goes to it."""
+        log.error("model worker %s is down; starting a new thread", self.name)
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._start()
+        self.restarts += 1
+
+    def kill(self) -> None:
+        """The thread is gone as if it had died (fault injection); the next call or the supervisor revives it."""
+        self._dead = True
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
     def _remember_thread(self) -> None:
         self._thread_id = threading.get_ident()
@@ -40,9 +52,12 @@ class ModelWorker:
         return threading.get_ident() == self._thread_id
 
     async def run(self, fn: Callable[..., T], *args) -> T:
-        """Run ``fn(*args)`` on the model thread and await its result."""
+        """Run ``fn(*args)`` on the model thread and await its result (reviving a dead thread first)."""
+        if self._dead and not self._stopped:
+            self.restart()
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     def shutdown(self) -> None:
+        self._stopped = True
         self._dead = True
         self._executor.shutdown(wait=False, cancel_futures=True)
