@@ -1,0 +1,360 @@
+"""The Qwen3-TTS engine: every kind of 12 Hz checkpoint, continuous batching on one shared model.
+
+* CustomVoice: the checkpoint's preset speakers are the voices; ``instructions`` steer the style
+  (not on 0.6B CustomVoice, which the reference code makes ignore them).
+* VoiceDesign: ``instructions`` describe the voice; there are no preset voices.
+* Base: clones ``request.reference`` (audio + transcript; without a transcript, the speaker
+  embedding alone). The clone prompt is computed once per ``reference.cache_key`` and kept in memory
+  and on disk in ``reference.cache_dir``.
+
+All model work runs on one :class:`~flashtts.scheduler.worker.ModelWorker` thread driven by a
+:class:`~flashtts.scheduler.continuous.ContinuousBatcher`: arrivals are prefilled together, then
+every decode step runs one talker step for all active streams, the 15 code-predictor steps batched
+across them, and one batched codec decode for the streams whose next chunk is due.
+
+Engine options (``--engine_opt key=value``, all optional):
+
+=====================  ======================================================================
+``first_chunk_frames``  frames (80 ms each) before a live stream's first audio (default 4)
+``chunk_frames``        frames per later chunk, and per chunk of non-live requests (default 12)
+``decode_context``      frames of left context decoded with each chunk (default 72, the codec
+                        decoder's attention window)
+``fixed_frames``        generate exactly this many frames per request, ignoring end-of-speech
+                        (benchmarks; random weights stop at random points)
+``threads``             torch CPU threads (default: half the cores, so the event loop keeps one)
+``attn``                attention implementation passed to ``from_pretrained`` (e.g. ``sdpa``)
+=====================  ======================================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import numpy as np
+
+from flashtts.engine import (
+    Capabilities,
+    CapabilityError,
+    Engine,
+    EngineConfig,
+    EngineInfo,
+    ReferenceAudio,
+    SynthesisRequest,
+    VoiceInfo,
+)
+from flashtts.metrics import Metrics
+from flashtts.scheduler.continuous import ContinuousBatcher
+from flashtts.scheduler.worker import ModelWorker
+
+log = logging.getLogger(__name__)
+
+KIND_NAMES = {"custom_voice": "CustomVoice", "voice_design": "VoiceDesign", "base": "Base"}
+_END = object()
+
+
+def _opt_int(extra: dict[str, Any], key: str, default: int | None) -> int | None:
+    v = extra.get(key)
+    if v is None or v == "":
+        return default
+    return int(v)
+
+
+def detect_kind(model_path: str | os.PathLike) -> str:
+    """The checkpoint kind (``custom_voice`` | ``voice_design`` | ``base``) from its ``config.json``."""
+    import json
+
+    cfg = json.loads((Path(model_path) / "config.json").read_text())
+    kind = cfg.get("tts_model_type")
+    if kind not in KIND_NAMES:
+        raise ValueError(f"{model_path} is not a Qwen3-TTS checkpoint (tts_model_type={kind!r})")
+    return kind
+
+
+@dataclass(eq=False)
+class _Job:
+    id: str
+    request: SynthesisRequest
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue
+    clone: Any = None
+    stream: Any = None
+    finished: bool = False
+    failed: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def put(self, item) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        except RuntimeError:  # the consumer's loop is gone
+            pass
+
+
+class Qwen3Engine(Engine):
+    name = "qwen3"
+    description = "Qwen3-TTS 12Hz (CustomVoice / VoiceDesign / Base): continuous batching, streaming"
+
+    def __init__(self, config: EngineConfig, metrics: Metrics) -> None:
+        super().__init__(config, metrics)
+        extra = dict(config.extra or {})
+        self.first_chunk_frames = _opt_int(extra, "first_chunk_frames", 4) or 1
+        self.chunk_frames = _opt_int(extra, "chunk_frames", 12) or 1
+        self.decode_context = _opt_int(extra, "decode_context", 72) or 0
+        self.fixed_frames = _opt_int(extra, "fixed_frames", None) or None
+        self.threads = _opt_int(extra, "threads", None)
+        self.attn = extra.get("attn") or None
+        self._info: EngineInfo | None = None
+        self._worker: ModelWorker | None = None
+        self._batcher: ContinuousBatcher | None = None
+        self.runner = None
+        self._clone_mem: dict[str, Any] = {}
+        self._clone_inflight: dict[str, asyncio.Future] = {}
+        self.clone_encodes = 0
+        self._seq = 0
+        self.record_codes: dict[str, Any] | None = None
+        """Tests and tools: set to a dict to keep each finished request's codec frames by request id."""
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    @property
+    def info(self) -> EngineInfo:
+        if self._info is None:
+            raise RuntimeError("engine not started")
+        return self._info
+
+    def _load(self) -> None:
+        from .model import Qwen3Runner
+
+        if not self.config.model_path:
+            raise ValueError("the qwen3 engine needs --model_path (a Qwen3-TTS 12Hz checkpoint directory)")
+        threads = self.threads
+        device = self.config.device
+        if threads is None and (device in ("cpu", "auto")):
+            threads = max(1, (os.cpu_count() or 2) // 2)
+        self.runner = Qwen3Runner(self.config.model_path, device=device, dtype=self.config.dtype,
+                                  backend=self.config.backend, max_rows=self.config.batch_size,
+                                  decode_context=self.decode_context, threads=threads)
+        r = self.runner
+        kind = r.kind
+        speakers = r.speakers() if kind == "custom_voice" else []
+        caps = Capabilities(clone=kind == "base", instruct=kind == "custom_voice" and r.instruct_supported(),
+                            voice_design=kind == "voice_design", streaming=True, speed=False)
+        self._info = EngineInfo(
+            name=self.name,
+            model=f"{Path(self.config.model_path).name} (Qwen3-TTS {KIND_NAMES[kind]}, {r.model_size})",
+            sample_rate=r.sample_rate,
+            voices=tuple(VoiceInfo(id=s, name=s.replace("_", " ").title(),
+                                   description=f"Qwen3-TTS preset speaker {s}") for s in speakers),
+            default_voice=("vivian" if "vivian" in speakers else speakers[0]) if speakers else None,
+            languages=tuple(r.languages()),
+            capabilities=caps,
+            extra={"kind": kind, "model_size": r.model_size, "device": str(r.device), "dtype": str(r.dtype),
+                   "frame_rate": r.sample_rate / r.samples_per_frame},
+        )
+
+    async def start(self) -> None:
+        self._worker = ModelWorker("flashtts-qwen3")
+        await self._worker.run(self._load)
+        self._batcher = ContinuousBatcher(self, self._worker, self.metrics, batch_size=self.config.batch_size,
+                                          wait_timeout=self.config.wait_timeout, name="qwen3")
+        self._batcher.start()
+
+    async def stop(self) -> None:
+        if self._batcher is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._batcher.stop)
+        if self._worker is not None:
+            self._worker.shutdown()
+
+    def ready(self) -> bool:
+        return self._batcher is not None and self._batcher.alive
+
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"clone_prompt_encodes": self.clone_encodes,
+                               "clone_prompts_cached": len(self._clone_mem)}
+        if self._batcher is not None:
+            out.update(self._batcher.snapshot())
+        if self.runner is not None:
+            out.update(self.runner.backend.stats())
+        return out
+
+    # ---- capabilities -------------------------------------------------------------------------
+    def _can(self) -> str:
+        r = self.runner
+        kind = self.info.extra["kind"]
+        if kind == "custom_voice":
+            s = f"preset speakers ({', '.join(v.id for v in self.info.voices)})"
+            return s + (" with style instructions" if self.info.capabilities.instruct else "")
+        if kind == "voice_design":
+            return "voices designed from a description in 'instructions' (no preset voices, no cloning)"
+        return "voice cloning from reference audio + its transcript (no preset voices, no instructions)"
+        del r
+
+    def validate(self, request: SynthesisRequest) -> None:
+        info = self.info
+        kind = info.extra["kind"]
+        what = f"this Qwen3-TTS {KIND_NAMES[kind]} checkpoint ({info.model}) supports {self._can()}"
+        if request.reference is not None and kind != "base":
+            raise CapabilityError(f"cannot clone a voice: {what}")
+        if kind == "base":
+            if request.reference is None:
+                raise CapabilityError(f"a reference voice (role / uploaded audio) is required: {what}")
+            if request.instructions:
+                raise CapabilityError(f"instructions are not supported: {what}")
+        if kind == "custom_voice":
+            if request.instructions and not info.capabilities.instruct:
+                raise CapabilityError(f"instructions are not supported: {what}")
+            if request.voice is not None and request.voice.lower() not in info.voice_ids():
+                raise CapabilityError(f"unknown voice '{request.voice}': {what}")
+        if kind == "voice_design" and request.voice is not None:
+            raise CapabilityError(f"voice '{request.voice}' cannot be used: {what}")
+        if request.language and request.language.lower() not in {x.lower() for x in info.languages}:
+            raise CapabilityError(
+                f"language '{request.language}' is not supported; supported: {', '.join(info.languages)}")
+
+    # ---- clone prompts -------------------------------------------------------------------------
+    def _clone_file(self, ref: ReferenceAudio) -> Path | None:
+        if ref.cache_dir is None or ref.cache_key is None:
+            return None
+        key = hashlib.sha1(ref.cache_key.encode()).hexdigest()[:16]
+        return Path(ref.cache_dir) / f"qwen3-clone-{self.runner.fingerprint}-{key}.pt"
+
+    def _compute_clone(self, ref: ReferenceAudio):
+        import torch
+
+        path = self._clone_file(ref)
+        if path is not None and path.is_file():
+            try:
+                return torch.load(path, map_location="cpu", weights_only=False)
+            except Exception:  # noqa: BLE001 - a damaged cache file is recomputed
+                log.warning("ignoring unreadable clone prompt cache %s", path)
+        item = self.runner.clone_prompt(ref.samples, ref.sample_rate, ref.text)
+        self.clone_encodes += 1
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(f".tmp{os.getpid()}")
+                torch.save(item, tmp)
+                os.replace(tmp, path)
+            except OSError:
+                log.warning("could not write clone prompt cache %s", path, exc_info=True)
+        return item
+
+    async def clone_prompt(self, ref: ReferenceAudio):
+        """The clone prompt for ``ref``: memory cache, then disk cache, then encode (once per key)."""
+        key = f"{self.runner.fingerprint}:{ref.cache_key}" if ref.cache_key else None
+        if key is not None:
+            if key in self._clone_mem:
+                return self._clone_mem[key]
+            if key in self._clone_inflight:
+                return await asyncio.shield(self._clone_inflight[key])
+        fut = asyncio.wrap_future(self._batcher.call(self._compute_clone, ref))
+        if key is None:
+            return await fut
+        self._clone_inflight[key] = fut
+        try:
+            item = await asyncio.shield(fut)
+            self._clone_mem[key] = item
+            return item
+        finally:
+            self._clone_inflight.pop(key, None)
+
+    # ---- BatchModel (model thread) -------------------------------------------------------------
+    def admit(self, jobs: list[_Job]) -> list[_Job]:
+        r = self.runner
+        ok: list[_Job] = []
+        for job in jobs:
+            req = job.request
+            try:
+                o = req.options.merged(self.config.defaults)
+                seed = o.seed if o.seed is not None else self.config.seed
+                sampling = r.sampling_for(temperature=o.temperature, top_k=o.top_k, top_p=o.top_p,
+                                          repetition_penalty=o.repetition_penalty,
+                                          max_new_tokens=o.max_new_tokens, seed=seed,
+                                          fixed_frames=self.fixed_frames)
+                speaker = None
+                if r.kind == "custom_voice":
+                    speaker = (req.voice or self.info.default_voice or "").lower()
+                prompt = r.build_prompt(req.text, language=req.language or "auto", speaker=speaker,
+                                        instruct=req.instructions or None, clone=job.clone)
+                first = self.first_chunk_frames if req.stream else self.chunk_frames
+                job.stream = r.new_stream(job.id, prompt, sampling, first, self.chunk_frames)
+                ok.append(job)
+            except Exception as exc:  # noqa: BLE001 - fails this request only
+                log.exception("qwen3: could not prepare request %s", job.id)
+                self.fail(job, exc)
+        if ok:
+            r.prefill([j.stream for j in ok])
+            self._emit(ok)
+        return ok
+
+    def step(self, active: list[_Job]) -> None:
+        self.runner.step([j.stream for j in active])
+        self._emit(active)
+
+    def _emit(self, jobs: list[_Job]) -> None:
+        r = self.runner
+        due = [j for j in jobs if r.ready_to_decode(j.stream)]
+        if due:
+            for job, audio in zip(due, r.decode_audio([j.stream for j in due])):
+                job.put(audio)
+        for job in jobs:
+            if job.stream.done and not job.finished and not r.ready_to_decode(job.stream):
+                job.finished = True
+                if self.record_codes is not None:
+                    import torch
+
+                    fr = job.stream.frames
+                    self.record_codes[job.id] = (torch.stack(fr).cpu() if fr
+                                                 else torch.zeros(0, r.groups, dtype=torch.long))
+                job.put(_END)
+
+    def finished(self, job: _Job) -> bool:
+        return job.stream is None or job.stream.done
+
+    def release(self, job: _Job, active: list[_Job]) -> None:
+        row = active.index(job)
+        moved = self.runner.backend.remove(row)
+        if moved is not None:
+            active[row] = active[moved]
+            active.pop(moved)
+        else:
+            active.pop(row)
+
+    def fail(self, job: _Job, exc: BaseException) -> None:
+        if job.finished:
+            return
+        job.finished = job.failed = True
+        job.put(exc)
+
+    # ---- event loop ----------------------------------------------------------------------------
+    async def synthesize(self, request: SynthesisRequest) -> AsyncIterator[np.ndarray]:
+        if self._batcher is None or not self._batcher.alive:
+            raise RuntimeError("qwen3 engine is not running")
+        self.validate(request)
+        clone = await self.clone_prompt(request.reference) if request.reference is not None else None
+        self._seq += 1
+        job = _Job(id=request.request_id or f"qwen3-{self._seq}", request=request,
+                   loop=asyncio.get_running_loop(), queue=asyncio.Queue(), clone=clone)
+        self._batcher.submit(job)
+        done = False
+        try:
+            while True:
+                item = await job.queue.get()
+                if item is _END:
+                    done = True
+                    return
+                if isinstance(item, BaseException):
+                    done = True
+                    raise item
+                yield item
+        finally:
+            if not done:
+                self._batcher.abort(job.id)
+
+    async def abort(self, request_id: str) -> None:
+        if self._batcher is not None:
+            self._batcher.abort(request_id)
