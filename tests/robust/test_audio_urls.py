@@ -1,0 +1,181 @@
+"""Reference audio given as a URL: off by default, allow-listed hosts only, http(s) only, no
+loopback/private addresses unless allowed explicitly, size and time limits.
+
+The only server these tests fetch from is a tiny HTTP server the test starts on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Iterator
+
+import pytest
+from conftest import app_client
+
+from flashtts.config import AudioURLPolicy, Limits, ServerConfig
+from flashtts.url_fetch import host_allowed, is_public
+from robust.conftest import tone_wav
+
+CLIP = tone_wav(2.0)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.server.hits.append(self.path)  # type: ignore[attr-defined]
+        try:
+            self._answer()
+        except (BrokenPipeError, ConnectionResetError):  # the server under test hung up, as it should
+            pass
+
+    def _answer(self) -> None:
+        if self.path == "/clip.wav":
+            self._send(CLIP)
+        elif self.path == "/big.wav":
+            self._send(CLIP * 20)
+        elif self.path == "/big-unsized.wav":  # no Content-Length: the limit must be counted
+            self.send_response(200)
+            self.send_header("Content-Type", "audio/wav")
+            self.end_headers()
+            for _ in range(20):
+                self.wfile.write(CLIP)
+        elif self.path == "/slow.wav":
+            self.send_response(200)
+            self.send_header("Content-Type", "audio/wav")
+            self.send_header("Content-Length", str(len(CLIP)))
+            self.end_headers()
+            for i in range(0, len(CLIP), 4096):
+                self.wfile.write(CLIP[i:i + 4096])
+                self.wfile.flush()
+                time.sleep(0.5)
+        elif self.path == "/hop":
+            self.send_response(302)
+            self.send_header("Location", "/clip.wav")
+            self.end_headers()
+        elif self.path == "/loop":
+            self.send_response(302)
+            self.send_header("Location", "/loop")
+            self.end_headers()
+        else:
+            self.send_error(404)
+
+    def _send(self, data: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "audio/wav")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture(scope="module")
+def clip_server() -> Iterator[tuple[str, list[str]]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    server.hits = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_address[1]}", server.hits  # type: ignore[attr-defined]
+    server.shutdown()
+    server.server_close()
+
+
+def _config(tmp_path, **policy) -> ServerConfig:
+    return ServerConfig(role_dir=tmp_path / "roles", audio_urls=AudioURLPolicy(**policy),
+                        limits=Limits(max_upload_bytes=len(CLIP) * 4))
+
+
+async def _add(client, url: str, name: str = "from-url"):
+    return await client.post("/add_speaker", data={"name": name, "voice": "joe", "audio": url})
+
+
+async def test_urls_are_refused_by_default(tmp_path, clip_server):
+    host, hits = clip_server
+    before = len(hits)
+    async with app_client(ServerConfig(role_dir=tmp_path / "roles")) as client:
+        resp = await _add(client, f"http://{host}/clip.wav")
+        assert resp.status_code == 400 and resp.json()["error"]["code"] == "url_not_allowed"
+        speech = await client.post("/v1/audio/speech", json={"input": "Hi.", "voice": f"http://{host}/clip.wav"})
+        assert speech.status_code == 400 and speech.json()["error"]["code"] == "url_not_allowed"
+    assert len(hits) == before  # nothing was fetched
+
+
+async def test_loopback_needs_explicit_permission_even_when_listed(tmp_path, clip_server):
+    host, hits = clip_server
+    before = len(hits)
+    async with app_client(_config(tmp_path, enabled=True, hosts=("127.0.0.1", "localhost"))) as client:
+        for url in (f"http://{host}/clip.wav", f"http://localhost:{host.split(':')[1]}/clip.wav"):
+            resp = await _add(client, url)
+            assert resp.status_code == 400, resp.text
+            assert resp.json()["error"]["code"] == "url_not_allowed"
+            assert "loopback/private" in resp.json()["error"]["message"]
+    assert len(hits) == before
+
+
+async def test_allowed_url_is_fetched_and_stored(tmp_path, clip_server):
+    host, hits = clip_server
+    async with app_client(_config(tmp_path, enabled=True, hosts=("127.0.0.1",), allow_private=True)) as client:
+        resp = await _add(client, f"http://{host}/clip.wav")
+        assert resp.status_code == 200, resp.text
+        ref = await client.get("/v1/audio/voices/from-url/reference")
+        assert ref.status_code == 200 and ref.content[:4] == b"RIFF"
+        # one checked redirect is followed
+        hop = await _add(client, f"http://{host}/hop", name="via-redirect")
+        assert hop.status_code == 200, hop.text
+    assert "/clip.wav" in hits and "/hop" in hits
+
+
+@pytest.mark.parametrize("url_path, status, code", [
+    ("/big.wav", 413, "file_too_large"),
+    ("/big-unsized.wav", 413, "file_too_large"),
+    ("/missing.wav", 400, "url_fetch_failed"),
+    ("/loop", 400, "url_fetch_failed"),
+])
+async def test_url_size_status_and_redirect_limits(tmp_path, clip_server, url_path, status, code):
+    host, _ = clip_server
+    async with app_client(_config(tmp_path, enabled=True, hosts=("127.0.0.1",), allow_private=True)) as client:
+        resp = await _add(client, f"http://{host}{url_path}")
+        assert resp.status_code == status, resp.text
+        assert resp.json()["error"]["code"] == code
+
+
+async def test_url_time_limit(tmp_path, clip_server):
+    host, _ = clip_server
+    config = _config(tmp_path, enabled=True, hosts=("127.0.0.1",), allow_private=True, timeout=1.0)
+    async with app_client(config) as client:
+        resp = await _add(client, f"http://{host}/slow.wav")
+        assert resp.status_code == 400 and resp.json()["error"]["code"] == "url_timeout"
+        # the server still answers at once while and after a download hangs
+        assert (await client.get("/health")).status_code == 200
+
+
+@pytest.mark.parametrize("url", [
+    "http://not-listed.invalid/clip.wav",
+    "ftp://127.0.0.1/clip.wav",
+    "file:///etc/passwd",
+    "http://user:pw@127.0.0.1/clip.wav",
+])
+async def test_hosts_schemes_and_userinfo_are_checked_before_any_connection(tmp_path, url):
+    async with app_client(_config(tmp_path, enabled=True, hosts=("127.0.0.1",), allow_private=True)) as client:
+        resp = await _add(client, url)
+        assert resp.status_code == 400, resp.text
+        assert resp.json()["error"]["param"] == "audio"
+
+
+def test_policy_helpers():
+    import ipaddress
+
+    assert host_allowed("cdn.example.com", ("*.example.com",))
+    assert not host_allowed("example.com", ("*.example.com",))
+    assert not host_allowed("evil-example.com", ("*.example.com",))
+    assert host_allowed("Example.COM.", ("example.com",))
+    assert not host_allowed("example.com", ())
+    for private in ("127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "::1", "fd00::1",
+                    "::ffff:127.0.0.1", "0.0.0.0", "100.64.0.1"):
+        assert not is_public(ipaddress.ip_address(private)), private
+    assert is_public(ipaddress.ip_address("93.184.216.34"))
+
