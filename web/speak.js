@@ -1,0 +1,145 @@
+// Speak tab: voice picker with preview, text, instructions, language, speed, format; streaming result.
+
+import { apiKey } from "./api.js";
+import { t, onLangChange } from "./i18n.js";
+import { playbackFor } from "./player.js";
+import { previewVoice } from "./preview.js";
+import { showError, SpeechRunner } from "./result.js";
+import * as snip from "./snippets.js";
+import { builtins, capabilities, engineName, onChange, roles, state, voiceById } from "./state.js";
+
+const $ = (id) => document.getElementById(id);
+const MAX_CHARS = 4096;
+
+export function selectVoice(id) {
+  const sel = $("speak-voice");
+  if ([...sel.options].some((o) => o.value === id)) {
+    sel.value = id;
+    sel.dispatchEvent(new Event("change"));
+  }
+}
+
+function renderVoices() {
+  const sel = $("speak-voice");
+  const keep = sel.value;
+  sel.textContent = "";
+  const group = (label, voices) => {
+    if (!voices.length) return;
+    const g = document.createElement("optgroup");
+    g.label = label;
+    for (const v of voices) {
+      const o = document.createElement("option");
+      o.value = v.id;
+      o.textContent = v.name && v.name !== v.id ? `${v.name} (${v.id})` : v.id;
+      g.appendChild(o);
+    }
+    sel.appendChild(g);
+  };
+  group(t("speak.builtin"), builtins());
+  group(t("speak.roles"), roles());
+  const fallback = (state.info && state.info.default_voice) || (state.voices[0] && state.voices[0].id) || "";
+  sel.value = voiceById(keep) ? keep : fallback;
+  describeVoice();
+}
+
+function describeVoice() {
+  const v = voiceById($("speak-voice").value);
+  $("speak-voice-desc").textContent = v ? [v.description, v.language].filter(Boolean).join(" · ") : "";
+}
+
+function renderLanguages() {
+  const sel = $("speak-language");
+  const keep = sel.value || "auto";
+  const langs = ["auto", ...((state.info && state.info.languages) || []).filter((l) => l !== "auto")];
+  sel.textContent = "";
+  for (const l of langs) {
+    const o = document.createElement("option");
+    o.value = o.textContent = l;
+    sel.appendChild(o);
+  }
+  sel.value = langs.includes(keep) ? keep : "auto";
+}
+
+function renderInstructions() {
+  const caps = capabilities();
+  $("speak-instructions-row").hidden = !(caps.includes("instruct") || caps.includes("voice_design"));
+}
+
+function updateCount() {
+  $("speak-count").textContent = t("speak.count", { n: $("speak-text").value.length, max: MAX_CHARS });
+}
+
+function updateFormatNote() {
+  const p = playbackFor($("speak-format").value);
+  $("speak-format-note").textContent = t(p.fallback ? "format.fallback" : `format.${p.mode}`);
+}
+
+function updateSpeed() {
+  $("speak-speed-value").textContent = `${Number($("speak-speed").value).toFixed(2)}×`;
+}
+
+/** The /v1/audio/speech body for the form (only fields the user set beyond the defaults). */
+function buildBody() {
+  const input = $("speak-text").value;
+  if (!input.trim()) throw new Error(t("speak.placeholder"));
+  const body = { model: engineName(), voice: $("speak-voice").value, input, response_format: $("speak-format").value };
+  const instructions = $("speak-instructions").value.trim();
+  if (!$("speak-instructions-row").hidden && instructions) body.instructions = instructions;
+  const speed = Number($("speak-speed").value);
+  if (Math.abs(speed - 1) > 1e-9) body.speed = speed;
+  const language = $("speak-language").value;
+  if (language && language !== "auto") body.language = language;
+  return body;
+}
+
+export function initSpeak() {
+  const runner = new SpeechRunner({
+    go: $("speak-go"), stop: $("speak-stop"), status: $("speak-status"), error: $("speak-error"),
+    host: $("speak-result"),
+    build: () => ({
+      path: "/v1/audio/speech",
+      body: buildBody(),
+      pythonLabel: "openai-python",
+      snippets: (body) => {
+        const opts = { auth: !!apiKey(), output: `speech.${body.response_format}` };
+        return { curl: snip.curl(location.origin, "/v1/audio/speech", body, opts), python: snip.openaiPython(location.origin, body, opts) };
+      },
+    }),
+  });
+  $("speak-text").addEventListener("input", updateCount);
+  $("speak-text").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) runner.run();
+  });
+  $("speak-format").addEventListener("change", updateFormatNote);
+  $("speak-speed").addEventListener("input", updateSpeed);
+  $("speak-voice").addEventListener("change", describeVoice);
+  $("speak-preview").addEventListener("click", async () => {
+    const v = voiceById($("speak-voice").value);
+    if (!v) return;
+    showError($("speak-error"), null);
+    const btn = $("speak-preview");
+    btn.disabled = true;
+    try {
+      await previewVoice(v);
+    } catch (err) {
+      showError($("speak-error"), err);
+    } finally {
+      btn.disabled = false;
+    }
+  });
+  onChange(() => {
+    renderVoices();
+    renderLanguages();
+    renderInstructions();
+  });
+  onLangChange(() => {
+    updateCount();
+    updateFormatNote();
+    renderVoices();
+    runner.retranslate();
+  });
+  updateCount();
+  updateFormatNote();
+  updateSpeed();
+  return runner;
+}
