@@ -18,8 +18,8 @@ from typing import Iterator
 import httpx
 import pytest
 
-from conftest import HARVARD, wer
-from live import serving, stats, to_16k, wait_idle
+from conftest import HARVARD, LiveServer, wer
+from flashtts.audio import decode
 
 pytestmark = pytest.mark.browser
 
@@ -61,18 +61,23 @@ def browser() -> Iterator:
         pw.stop()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("web")
-    with serving(tmp, "--role_dir", str(tmp / "roles")) as s:
-        yield s
+def _serve(tmp: Path, *args: str) -> Iterator[LiveServer]:
+    """A real ``flashtts serve`` (default Piper engine) for the whole module, with its own role dir."""
+    server = LiveServer(["--role_dir", str(tmp / "roles"), *args], tmp / "server.log").start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="module")
-def auth_server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("web-auth")
-    with serving(tmp, "--role_dir", str(tmp / "roles"), "--api_key", KEY) as s:
-        yield s
+def server(tmp_path_factory) -> Iterator[LiveServer]:
+    yield from _serve(tmp_path_factory.mktemp("web"))
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory) -> Iterator[LiveServer]:
+    yield from _serve(tmp_path_factory.mktemp("web-auth"), "--api_key", KEY)
 
 
 @pytest.fixture
@@ -98,6 +103,20 @@ def new_page(browser):
 
 
 # ---- helpers ----------------------------------------------------------------------------------
+
+def stats(url: str) -> dict:
+    r = httpx.get(url + "/server_info", timeout=30)
+    r.raise_for_status()
+    return r.json()["stats"]
+
+
+def wait_idle(url: str, limit: float = 60.0) -> dict:
+    """The server's counters once no request is in flight."""
+    deadline = time.monotonic() + limit
+    while (s := stats(url))["active_requests"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return s
+
 
 def wait_loaded(page) -> None:
     page.wait_for_selector("#speak-voice option[value='joe']", state="attached")
@@ -214,7 +233,7 @@ def test_speak_streams_plays_and_shows_first_audio(new_page, server, transcribe)
 
     # the page's download is the spoken text
     audio = download_bytes(page, "#speak-result")
-    assert wer(text, transcribe(to_16k(audio, "mp3"))) < 0.35
+    assert wer(text, transcribe(decode(audio, 16000))) < 0.35
 
     # the curl snippet repeats the exact body the page sent
     assert len(sent) == 1
@@ -310,7 +329,7 @@ def test_dialogue_chips_insert_tags_and_multi_speak_streams(new_page, server, tr
     data = panel_data(page, "#dlg-result")
     assert float(data["decodedSeconds"]) > 2.0
     check_played(page, "#dlg-result")
-    heard = transcribe(to_16k(download_bytes(page, "#dlg-result"), "mp3"))
+    heard = transcribe(decode(download_bytes(page, "#dlg-result"), 16000))
     assert wer("Glue the sheet to the dark blue background. Rice is often served in round bowls.", heard) < 0.35
     assert "/multi_speak" in page.inner_text("#dlg-result [data-part=snippet]")
 
