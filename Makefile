@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
-EXTRAS ?= dev
+EXTRAS ?= dev,qwen
 
 .PHONY: install install-dev serve test test-fast lint clean
 
