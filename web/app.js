@@ -68,7 +68,7 @@ function renderInfo() {
   const caps = info.capabilities.join(", ") || "plain synthesis";
   $("engine-badge").textContent = info.engine;
   $("engine-badge").title = `${info.model} · ${caps}`;
-  $("foot-info").textContent = `flashtts ${info.version} · ${info.engine} (${info.model}) · ${caps}`;
+  $("foot-info").textContent = `flashtts ${info.version} · ${info.engine} (${info.model}) · ${caps} · `;
 }
 
 function renderLangButton() {
