@@ -1,0 +1,86 @@
+"""Helpers for the end-to-end tests that talk to a real ``flashtts serve`` process."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import time
+from pathlib import Path
+from typing import Iterator
+
+import av
+import httpx
+import numpy as np
+
+from conftest import LiveServer
+
+from flashtts.audio import decode
+
+
+@contextlib.contextmanager
+def serving(tmp: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    """A server for a whole module (the conftest fixture is per test); its log is printed on failure."""
+    server = LiveServer(list(args), tmp / "server.log", env).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def stats(url: str, headers: dict[str, str] | None = None) -> dict:
+    """The server's counters (``/server_info`` ``stats``)."""
+    r = httpx.get(url + "/server_info", headers=headers, timeout=30)
+    r.raise_for_status()
+    return r.json()["stats"]
+
+
+def wait_idle(url: str, headers: dict[str, str] | None = None, limit: float = 60.0) -> dict:
+    """Poll until no request is in flight; the counters then."""
+    deadline = time.monotonic() + limit
+    while True:
+        s = stats(url, headers)
+        if s["active_requests"] == 0 and s["queue_depth"] == 0:
+            return s
+        if time.monotonic() > deadline:
+            raise AssertionError(f"server still busy after {limit} s: {s}")
+        time.sleep(0.05)
+
+
+def assert_openai_error(response: httpx.Response, status: int | tuple[int, ...] | None = None) -> dict:
+    """A 4xx (or the given status) whose body is ``{"error": {"message", "type", "param", "code"}}``."""
+    statuses = (status,) if isinstance(status, int) else status
+    if statuses is None:
+        assert 400 <= response.status_code < 500, (response.status_code, response.text[:500])
+    else:
+        assert response.status_code in statuses, (response.status_code, response.text[:500])
+    assert response.headers["content-type"].startswith("application/json"), response.headers
+    body = response.json()
+    assert set(body) == {"error"}, body
+    err = body["error"]
+    assert {"message", "type", "param", "code"} <= set(err), err
+    assert isinstance(err["message"], str) and err["message"].strip(), err
+    assert isinstance(err["type"], str) and err["type"], err
+    return err
+
+
+def audio_info(data: bytes) -> tuple[float, int, int]:
+    """(seconds, stream sample rate, decoded sample count) of an encoded file, decoded with PyAV."""
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.audio[0]
+        rate = stream.codec_context.sample_rate
+        samples = sum(frame.samples for frame in container.decode(stream))
+    return samples / rate, rate, samples
+
+
+def to_16k(data: bytes, fmt: str = "mp3") -> np.ndarray:
+    """Float32 16 kHz mono for speech recognition."""
+    if fmt == "pcm":
+        pcm = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32767.0
+        return decode(_wav(pcm), 16000)
+    return decode(data, 16000)
+
+
+def _wav(samples: np.ndarray, rate: int = 24000) -> bytes:
+    from flashtts.audio import encode
+
+    return encode(samples, rate, "wav")
