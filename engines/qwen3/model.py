@@ -328,6 +328,42 @@ class Qwen3Runner:
             if s.sampling.max_frames <= 0 or t == self.eos:
                 s.done = True
 
+    class _CPCache:
+        """Minimal KV cache for the code predictor (all rows share one length)."""
+
+        def __init__(self, layers: int) -> None:
+            self.k: list[torch.Tensor | None] = [None] * layers
+            self.v: list[torch.Tensor | None] = [None] * layers
+
+        def update(self, key_states, value_states, layer_idx, cache_kwargs=None):
+            if self.k[layer_idx] is None:
+                self.k[layer_idx], self.v[layer_idx] = key_states, value_states
+            else:
+                self.k[layer_idx] = torch.cat([self.k[layer_idx], key_states], dim=2)
+                self.v[layer_idx] = torch.cat([self.v[layer_idx], value_states], dim=2)
+            return self.k[layer_idx], self.v[layer_idx]
+
+    def _cp_rope(self, hidden: torch.Tensor):
+        key = (hidden.dtype, hidden.device)
+        cached = getattr(self, "_cp_rope_cache", None)
+        if cached is None or cached[0] != key:
+            pos = torch.arange(self.groups + 1, device=hidden.device).view(1, -1)
+            cached = (key, self.cp.model.rotary_emb(hidden, pos))
+            self._cp_rope_cache = cached
+        return cached[1]
+
+    def _cp_forward(self, x: torch.Tensor, cache, start: int) -> torch.Tensor:
+        """The code predictor's decoder on ``x (B, T, D)`` at positions ``start..``; returns last hidden."""
+        m = self.cp.model
+        cos, sin = self._cp_rope(x)
+        t = x.shape[1]
+        pe = (cos[:, start : start + t], sin[:, start : start + t])
+        h = x
+        for layer in m.layers:
+            out = layer(h, attention_mask=None, past_key_values=cache, use_cache=True, position_embeddings=pe)
+            h = out[0] if isinstance(out, tuple) else out
+        return m.norm(h[:, -1])
+
     @torch.no_grad()
     def predict_codes(self, streams: list[Stream]) -> torch.Tensor:
         """The 15 code-predictor steps for every stream at once -> full frames ``(B, 16)``."""
@@ -335,23 +371,25 @@ class Qwen3Runner:
         tok0 = torch.tensor([s.pending for s in streams], device=self.device).view(b, 1)
         last_id_hidden = self.talker.get_input_embeddings()(tok0)  # (B, 1, D)
         past_hidden = torch.stack([s.past_hidden for s in streams]).view(b, 1, -1)
-        from transformers import DynamicCache
-
-        cache = DynamicCache()
         greedy = [not s.sampling.sub_do_sample for s in streams]
         temps = [s.sampling.sub_temperature for s in streams]
         ks = [s.sampling.sub_top_k for s in streams]
         ps = [s.sampling.sub_top_p for s in streams]
         gens = [s.generator for s in streams]
-        out = self.cp(inputs_embeds=torch.cat((past_hidden, last_id_hidden), dim=1), past_key_values=cache,
-                      use_cache=True)
+        cp = self.cp
+        emb = cp.model.get_input_embeddings()
+        cache = self._CPCache(len(cp.model.layers))
+        x = cp.small_to_mtp_projection(torch.cat((past_hidden, last_id_hidden), dim=1))
+        h = self._cp_forward(x, cache, 0)
         codes = [tok0]
         for g in range(1, self.groups):
-            tok = self._sample(out.logits[:, -1], greedy, temps, ks, ps, gens).view(b, 1)
+            logits = cp.lm_head[g - 1](h)
+            tok = self._sample(logits, greedy, temps, ks, ps, gens).view(b, 1)
             codes.append(tok)
             if g == self.groups - 1:
                 break
-            out = self.cp(input_ids=tok, past_key_values=cache, use_cache=True, generation_steps=g)
+            x = cp.small_to_mtp_projection(emb[g - 1](tok))
+            h = self._cp_forward(x, cache, g + 1)
         return torch.cat(codes, dim=1)
 
     def _next_embeds(self, streams: list[Stream], frames: torch.Tensor) -> torch.Tensor:
