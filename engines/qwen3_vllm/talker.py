@@ -1,0 +1,206 @@
+"""flashtts side of the vLLM talker: one ``AsyncLLM`` engine, one request per stream.
+
+``VLLMTalker.frames(...)`` submits a request (prefill = the talker prompt embeddings) and yields
+its codec frames ``(16,)`` as they complete; vLLM's scheduler batches all live requests. The
+frames' codebooks 1..15 arrive over a ZeroMQ PULL socket fed by the model in vLLM's worker
+(see :mod:`engines.qwen3_vllm.model`); vLLM's output stream gives codebook 0 and the end. When
+the consumer stops iterating (client disconnect, cancellation), the request is aborted in vLLM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pickle
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import require_vllm
+
+
+@dataclass
+class TalkerOptions:
+    """Sampling of one request (the reference ``generate`` defaults are the caller's business)."""
+
+    max_new_tokens: int = 2048
+    do_sample: bool = False
+    temperature: float = 0.9
+    top_k: int = 50
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+    sub_do_sample: bool = False
+    sub_temperature: float = 0.9
+    sub_top_k: int = 50
+    sub_top_p: float = 1.0
+    seed: int | None = None
+
+
+def vllm_view(checkpoint: Path | str, out: Path | str | None = None) -> Path:
+    """A directory vLLM can load: a Qwen3 ``config.json`` for the talker + the checkpoint's weights.
+
+    The weights file is linked, not copied; the talker configuration travels whole in
+    ``flashtts_talker_config`` for the code predictor.
+    """
+    from .reference import published_layout
+
+    checkpoint = Path(checkpoint).resolve()
+    cfg = published_layout(json.loads((checkpoint / "config.json").read_text()))
+    t = cfg["talker_config"]
+    view = Path(out) if out else Path(tempfile.mkdtemp(prefix="flashtts-vllm-"))
+    view.mkdir(parents=True, exist_ok=True)
+    head_dim = t.get("head_dim") or t["hidden_size"] // t["num_attention_heads"]
+    qwen3 = {
+        "architectures": ["FlashTTSQwen3Talker"], "model_type": "qwen3",
+        "hidden_size": t["hidden_size"], "intermediate_size": t["intermediate_size"],
+        "num_hidden_layers": t["num_hidden_layers"], "num_attention_heads": t["num_attention_heads"],
+        "num_key_value_heads": t["num_key_value_heads"], "head_dim": head_dim,
+        "vocab_size": t["vocab_size"], "max_position_embeddings": t.get("max_position_embeddings", 32768),
+        "rms_norm_eps": t.get("rms_norm_eps", 1e-6), "hidden_act": t.get("hidden_act", "silu"),
+        "rope_theta": t.get("rope_theta", 1000000), "attention_bias": t.get("attention_bias", False),
+        "tie_word_embeddings": False, "torch_dtype": "float32",
+        "flashtts_talker_config": t,
+    }
+    (view / "config.json").write_text(json.dumps(qwen3, indent=2))
+    for name in os.listdir(checkpoint):
+        if name.endswith(".safetensors") or name.endswith(".safetensors.index.json"):
+            link = view / name
+            if not link.exists():
+                link.symlink_to(checkpoint / name)
+    return view
+
+
+class VLLMTalker:
+    """The talker of a Qwen3-TTS checkpoint served by vLLM's ``AsyncLLM``."""
+
+    def __init__(self, checkpoint: Path | str, *, max_num_seqs: int = 64, dtype: str = "float32",
+                 kv_cache_gib: float | None = None, enforce_eager: bool = True) -> None:
+        require_vllm()
+        self.checkpoint = Path(checkpoint)
+        self.max_num_seqs = max_num_seqs
+        self.dtype = dtype
+        self.kv_cache_gib = kv_cache_gib
+        self.enforce_eager = enforce_eager
+        self.engine = None
+        self._pull = None
+        self._reader: asyncio.Task | None = None
+        self._queues: dict[str, asyncio.Queue] = {}
+        self._tmp = tempfile.TemporaryDirectory(prefix="flashtts-vllm-")
+        self.address = f"ipc://{self._tmp.name}/frames.sock"
+        cfg = json.loads((self.checkpoint / "config.json").read_text())["talker_config"]
+        self.eos = int(cfg["codec_eos_token_id"])
+        self.hidden_size = int(cfg["hidden_size"])
+
+    async def start(self) -> None:
+        import zmq
+        import zmq.asyncio
+        from vllm import AsyncEngineArgs
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        from .model import RowTracker
+        from .plugin import register
+
+        register()
+        if self.kv_cache_gib is not None:
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(self.kv_cache_gib))
+        self._pull = zmq.asyncio.Context.instance().socket(zmq.PULL)
+        self._pull.bind(self.address)
+        self._reader = asyncio.create_task(self._read_frames())
+        view = vllm_view(self.checkpoint, Path(self._tmp.name) / "model")
+        args = AsyncEngineArgs(
+            model=str(view), skip_tokenizer_init=True, enable_prompt_embeds=True, dtype=self.dtype,
+            max_num_seqs=self.max_num_seqs, enforce_eager=self.enforce_eager, enable_prefix_caching=False,
+            async_scheduling=False, logits_processors=[RowTracker],
+            hf_overrides={"flashtts_side_channel": self.address},
+            max_model_len=min(8192, json.loads((view / "config.json").read_text())["max_position_embeddings"]),
+        )
+        self.engine = AsyncLLM.from_engine_args(args)
+
+    async def close(self) -> None:
+        if self.engine is not None:
+            self.engine.shutdown()
+            self.engine = None
+        if self._reader is not None:
+            self._reader.cancel()
+            self._reader = None
+        if self._pull is not None:
+            self._pull.close(linger=0)
+            self._pull = None
+        self._tmp.cleanup()
+
+    async def _read_frames(self) -> None:
+        while True:
+            data = await self._pull.recv()
+            for key, index, codes in pickle.loads(data):
+                q = self._queues.get(key)
+                if q is not None:
+                    q.put_nowait((index, codes))
+
+    def _params(self, key: str, trailing: torch.Tensor, pad: torch.Tensor, o: TalkerOptions):
+        from vllm import SamplingParams
+
+        extra = {
+            "key": key, "dim": self.hidden_size,
+            "trailing": trailing.detach().to(torch.float32).contiguous().numpy().tobytes(),
+            "pad": pad.detach().to(torch.float32).reshape(-1).contiguous().numpy().tobytes(),
+            "repetition_penalty": o.repetition_penalty, "seed": o.seed,
+            "sub_do_sample": o.sub_do_sample, "sub_top_k": o.sub_top_k, "sub_top_p": o.sub_top_p,
+            "sub_temperature": o.sub_temperature,
+        }
+        sampled = dict(temperature=o.temperature, top_k=o.top_k if o.top_k > 0 else -1, top_p=o.top_p,
+                       seed=o.seed) if o.do_sample else dict(temperature=0.0)
+        return SamplingParams(max_tokens=o.max_new_tokens, min_tokens=2, stop_token_ids=[self.eos],
+                              detokenize=False, extra_args={"flashtts": extra}, **sampled)
+
+    async def frames(self, prompt: torch.Tensor, trailing: torch.Tensor, pad: torch.Tensor,
+                     options: TalkerOptions | None = None, request_id: str | None = None) -> AsyncIterator[torch.Tensor]:
+        """Yield the request's codec frames ``(16,)`` in order; aborts the vLLM request if closed early."""
+        if self.engine is None:
+            raise RuntimeError("VLLMTalker.start() was not awaited")
+        o = options or TalkerOptions()
+        key = request_id or uuid.uuid4().hex
+        queue: asyncio.Queue = asyncio.Queue()
+        self._queues[key] = queue
+        stream = self.engine.generate({"prompt_embeds": prompt.detach().to(torch.float32).contiguous()},
+                                      self._params(key, trailing, pad, o), key)
+        sent = 0
+        total: int | None = None
+        pending: dict[int, list[int]] = {}
+        done = False
+        try:
+            async for out in stream:
+                if out.finished:
+                    total = max(len(out.outputs[0].token_ids) - 1, 0)
+                while not queue.empty():
+                    idx, codes = queue.get_nowait()
+                    pending[idx] = codes
+                while sent in pending:
+                    yield torch.tensor(pending.pop(sent), dtype=torch.long)
+                    sent += 1
+            while total is not None and sent < total:
+                idx, codes = await asyncio.wait_for(queue.get(), timeout=30)
+                pending[idx] = codes
+                while sent in pending and sent < total:
+                    yield torch.tensor(pending.pop(sent), dtype=torch.long)
+                    sent += 1
+            done = True
+        finally:
+            self._queues.pop(key, None)
+            if not done and self.engine is not None:
+                await self.engine.abort(key)
+            await stream.aclose()
+
+    async def generate(self, prompt: torch.Tensor, trailing: torch.Tensor, pad: torch.Tensor,
+                       options: TalkerOptions | None = None) -> torch.Tensor:
+        """All frames of one request: ``(frames, 16)``."""
+        got = [f async for f in self.frames(prompt, trailing, pad, options)]
+        return torch.stack(got) if got else torch.zeros(0, 16, dtype=torch.long)
+
+    def stats(self) -> dict[str, Any]:
+        return {"backend": "vllm", "live_requests": len(self._queues)}
