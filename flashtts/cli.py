@@ -21,6 +21,7 @@ roles_app = typer.Typer(help="Manage the on-disk speaker registry.", no_args_is_
 dev_app = typer.Typer(help="Developer tools.", no_args_is_help=True)
 app.add_typer(roles_app, name="roles")
 app.add_typer(dev_app, name="dev")
+_SCALE = "Scale-out (Ray Serve, docs/scaling.md)"
 
 
 app.command(name="bench")(bench)
@@ -77,6 +78,14 @@ def serve(
     audio_url_hosts: List[str] = _opt([], "--audio_url_hosts", env="AUDIO_URL_HOSTS", help="Hosts reference-audio URLs may name ('*.example.com' for subdomains); repeat or comma-separate"),
     audio_url_allow_private: bool = _opt(False, "--audio_url_allow_private", env="AUDIO_URL_ALLOW_PRIVATE", help="Let audio URLs reach loopback/private/link-local addresses"),
     audio_url_timeout: float = _opt(10.0, "--audio_url_timeout", env="AUDIO_URL_TIMEOUT", help="Seconds to download a reference-audio URL", min=0.1),
+    ray: bool = _opt(False, "--ray", env="RAY", help="Serve through Ray Serve: --replicas copies of this app behind Ray's proxy (pip install 'flashtts[ray]'; docs/scaling.md)", rich_help_panel=_SCALE),
+    replicas: int = _opt(2, "--replicas", env="REPLICAS", help="Ray Serve replicas (each loads the engine; one per GPU with --ray_num_gpus 1)", min=1, rich_help_panel=_SCALE),
+    max_replicas: Optional[int] = _opt(None, "--max_replicas", env="MAX_REPLICAS", help="Autoscale between --replicas and this many on ongoing requests (Ray's autoscaler)", min=1, rich_help_panel=_SCALE),
+    ray_max_ongoing: int = _opt(16, "--ray_max_ongoing", env="RAY_MAX_ONGOING", help="Requests one replica serves at once (Ray's max_ongoing_requests)", min=1, rich_help_panel=_SCALE),
+    ray_max_queued: int = _opt(64, "--ray_max_queued", env="RAY_MAX_QUEUED", help="Requests waiting for a replica; beyond it Ray answers 503 (max_queued_requests)", min=1, rich_help_panel=_SCALE),
+    ray_num_cpus: float = _opt(1.0, "--ray_num_cpus", env="RAY_NUM_CPUS", help="CPUs reserved per replica", min=0.0, rich_help_panel=_SCALE),
+    ray_num_gpus: float = _opt(0.0, "--ray_num_gpus", env="RAY_NUM_GPUS", help="GPUs per replica (1: one replica per GPU)", min=0.0, rich_help_panel=_SCALE),
+    ray_address: Optional[str] = _opt(None, "--ray_address", env="RAY_ADDRESS", help="Join this Ray cluster (e.g. auto) instead of starting a local one on loopback", rich_help_panel=_SCALE),
     engine_opt: List[str] = _opt([], "--engine_opt", env="ENGINE_OPT", help="Engine-specific key=value option; repeatable"),
     log_level: str = _opt("info", "--log_level", env="LOG_LEVEL", help="debug | info | warning | error"),
 ) -> None:
@@ -102,6 +111,14 @@ def serve(
     )
     _check_engine(engine)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if ray:
+        from flashtts.ray_serve import RaySettings
+        from flashtts.ray_serve import run as ray_run
+
+        ray_run(config, RaySettings(replicas=replicas, max_replicas=max_replicas, max_ongoing_requests=ray_max_ongoing,
+                                    max_queued_requests=ray_max_queued, num_cpus=ray_num_cpus,
+                                    num_gpus=ray_num_gpus, address=ray_address))
+        return
     uvicorn.run(create_app(config), host=host, port=port, log_level=log_level.lower(), timeout_graceful_shutdown=5)
 
 

@@ -1,0 +1,162 @@
+"""Scale-out on Ray Serve: the same FastAPI app and engines as ``flashtts serve``, as N replicas.
+
+``flashtts serve --ray --replicas N [...]`` (or :func:`run`) starts a local Ray instance (or joins
+``--ray_address``), deploys :func:`deployment` and serves it through Ray Serve's HTTP proxy on
+``--host``/``--port``. Each replica builds the app with :func:`flashtts.app.create_app` — its
+lifespan loads the engine inside the replica — and answers with an ``X-Replica-Id`` header.
+
+* Routing and load limits are Ray's: ``max_ongoing_requests`` per replica, ``max_queued_requests``
+  per deployment (beyond it the proxy answers 503), and optional autoscaling between
+  ``min_replicas`` and ``max_replicas`` on ongoing requests (Ray's own autoscaler).
+* The speaker registry is a directory every replica reads on each request: give all replicas the
+  same ``--role_dir`` (a shared filesystem path across machines), so a role added through one
+  replica is used by every other one at once.
+* A replica whose engine is not ready fails Ray's health check and is replaced by the controller.
+
+Ray is an optional extra: ``pip install "flashtts[ray]"``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass, replace
+from typing import Any
+
+from flashtts.config import ServerConfig
+
+log = logging.getLogger(__name__)
+
+REPLICA_HEADER = b"x-replica-id"
+LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+"""Set to 0, Ray's node address is 127.0.0.1 instead of the machine's address (single-machine use)."""
+APP_NAME = "flashtts"
+
+
+@dataclass(frozen=True)
+class RaySettings:
+    replicas: int = 2
+    """Replicas to start (the minimum when autoscaling)."""
+    max_replicas: int | None = None
+    """Autoscale up to this many replicas on load (None: fixed ``replicas``)."""
+    max_ongoing_requests: int = 16
+    """Requests one replica serves at once; the proxy queues or routes the rest elsewhere."""
+    max_queued_requests: int = 64
+    """Requests waiting for a replica across the deployment; beyond it the proxy answers 503."""
+    num_cpus: float = 1.0
+    """CPUs Ray reserves per replica."""
+    num_gpus: float = 0.0
+    """GPUs per replica (1 for one replica per GPU)."""
+    address: str | None = None
+    """An existing Ray cluster (``ray://`` or ``auto``); None starts a local instance on loopback."""
+    graceful_shutdown_timeout_s: float = 20.0
+
+
+class ReplicaIdMiddleware:
+    """Adds ``X-Replica-Id`` (this replica's Ray id) to every HTTP answer."""
+
+    def __init__(self, app: Any, replica_id: str) -> None:
+        self.app = app
+        self.replica_id = replica_id.encode()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_replica(message) -> None:
+            if message["type"] == "http.response.start":
+                # Ray's proxy adds X-Request-Id itself (the id our middleware adopted): keep one copy
+                headers = [(k, v) for k, v in (message.get("headers") or []) if k.lower() != b"x-request-id"]
+                message["headers"] = [*headers, (REPLICA_HEADER, self.replica_id)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_replica)
+
+
+def _replica_id() -> str:
+    from ray import serve
+
+    try:
+        return serve.get_replica_context().replica_id.unique_id
+    except Exception:  # outside a replica (tests building the app directly)
+        return f"pid-{os.getpid()}"
+
+
+def deployment(config: ServerConfig, settings: RaySettings):
+    """The bound Ray Serve application: one deployment whose replicas each run the whole app."""
+    from ray import serve
+
+    def build_app():
+        from flashtts.app import create_app
+
+        app = create_app(config)
+        app.add_middleware(ReplicaIdMiddleware, replica_id=_replica_id())
+        return app
+
+    autoscaling = None
+    if settings.max_replicas and settings.max_replicas > settings.replicas:
+        autoscaling = {"min_replicas": settings.replicas, "max_replicas": settings.max_replicas,
+                       "target_ongoing_requests": max(1, settings.max_ongoing_requests // 2)}
+
+    @serve.deployment(
+        name="FlashTTS",
+        num_replicas=None if autoscaling else settings.replicas,
+        autoscaling_config=autoscaling,
+        max_ongoing_requests=settings.max_ongoing_requests,
+        max_queued_requests=settings.max_queued_requests,
+        ray_actor_options={"num_cpus": settings.num_cpus, "num_gpus": settings.num_gpus},
+        health_check_period_s=2.0,
+        health_check_timeout_s=30.0,
+        graceful_shutdown_timeout_s=settings.graceful_shutdown_timeout_s,
+    )
+    @serve.ingress(build_app)
+    class FlashTTS:
+        def check_health(self) -> None:
+            """Ray's health check: the engine of this replica takes requests."""
+            service = getattr(self.app.state, "service", None)  # type: ignore[attr-defined]
+            if service is None or not service.engine.ready():
+                raise RuntimeError("engine is not ready")
+
+    return FlashTTS.bind()
+
+
+def start(config: ServerConfig, settings: RaySettings) -> None:
+    """Start (or join) Ray, start Serve's proxy on ``config.host:port`` and deploy the app."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage reports leave the machine
+    if not settings.address:
+        # a local instance stays on loopback: Ray otherwise binds and talks on the machine's own IP
+        if "ray" in sys.modules and os.environ.get(LOOPBACK_ENV) != "0":
+            log.warning("ray was imported before %s=0 was set; Ray may use a non-loopback address", LOOPBACK_ENV)
+        os.environ.setdefault(LOOPBACK_ENV, "0")
+    import ray
+    from ray import serve
+
+    if not ray.is_initialized():
+        if settings.address:
+            ray.init(address=settings.address, include_dashboard=False, logging_level=logging.WARNING)
+        else:
+            ray.init(include_dashboard=False, logging_level=logging.WARNING,
+                     num_cpus=max(os.cpu_count() or 1, int(settings.replicas * settings.num_cpus) + 1))
+    serve.start(http_options={"host": config.host, "port": config.port}, detached=False)
+    serve.run(deployment(config, settings), name=APP_NAME, route_prefix="/", blocking=False)
+
+
+def run(config: ServerConfig, settings: RaySettings) -> None:
+    """``flashtts serve --ray``: deploy, then serve until SIGINT/SIGTERM."""
+    import ray
+    from ray import serve
+
+    config = replace(config, role_dir=config.role_dir.resolve())  # replicas may run in other folders
+    start(config, settings)
+    log.info("Ray Serve: %d replica(s) of engine %s on http://%s:%d", settings.replicas, config.engine,
+             config.host, config.port)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    serve.shutdown()
+    ray.shutdown()
