@@ -258,7 +258,10 @@ def make_checkpoint(
     cfg.get("speaker_encoder_config", {}).pop("model_type", None)
     cfg_path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False))
     Qwen3TTSProcessor(tokenizer=tok).save_pretrained(out)
-    (out / "generation_config.json").write_text(json.dumps(GENERATE_CONFIG, indent=2))
+    gen_cfg = dict(GENERATE_CONFIG)
+    if size == "tiny":  # random weights rarely stop by themselves: keep default requests short
+        gen_cfg["max_new_tokens"] = 96
+    (out / "generation_config.json").write_text(json.dumps(gen_cfg, indent=2))
 
     torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=gen)))
     with torch.device(device):

@@ -22,7 +22,7 @@ Engine options (``--engine_opt key=value``, all optional):
 ``fixed_frames``        generate exactly this many frames per request, ignoring end-of-speech
                         (benchmarks; random weights stop at random points)
 ``threads``             torch CPU threads (default: half the cores, so the event loop keeps one)
-``attn``                attention implementation passed to ``from_pretrained`` (e.g. ``sdpa``)
+``clone_cache_size``    clone prompts kept in memory (default 256, least recently used dropped)
 =====================  ======================================================================
 """
 
@@ -107,7 +107,7 @@ class Qwen3Engine(Engine):
         self.decode_context = _opt_int(extra, "decode_context", 72) or 0
         self.fixed_frames = _opt_int(extra, "fixed_frames", None) or None
         self.threads = _opt_int(extra, "threads", None)
-        self.attn = extra.get("attn") or None
+        self.clone_cache_size = _opt_int(extra, "clone_cache_size", 256) or 1
         self._info: EngineInfo | None = None
         self._worker: ModelWorker | None = None
         self._batcher: ContinuousBatcher | None = None
@@ -183,7 +183,6 @@ class Qwen3Engine(Engine):
 
     # ---- capabilities -------------------------------------------------------------------------
     def _can(self) -> str:
-        r = self.runner
         kind = self.info.extra["kind"]
         if kind == "custom_voice":
             s = f"preset speakers ({', '.join(v.id for v in self.info.voices)})"
@@ -191,7 +190,6 @@ class Qwen3Engine(Engine):
         if kind == "voice_design":
             return "voices designed from a description in 'instructions' (no preset voices, no cloning)"
         return "voice cloning from reference audio + its transcript (no preset voices, no instructions)"
-        del r
 
     def validate(self, request: SynthesisRequest) -> None:
         info = self.info
@@ -245,19 +243,24 @@ class Qwen3Engine(Engine):
 
     async def clone_prompt(self, ref: ReferenceAudio):
         """The clone prompt for ``ref``: memory cache, then disk cache, then encode (once per key)."""
-        key = f"{self.runner.fingerprint}:{ref.cache_key}" if ref.cache_key else None
-        if key is not None:
-            if key in self._clone_mem:
-                return self._clone_mem[key]
-            if key in self._clone_inflight:
-                return await asyncio.shield(self._clone_inflight[key])
+        if ref.cache_key:
+            key = f"{self.runner.fingerprint}:{ref.cache_key}"
+        else:  # an uploaded clip: cache in memory by content (a long text's segments share one prompt)
+            h = hashlib.sha1(np.ascontiguousarray(ref.samples, dtype=np.float32).tobytes())
+            h.update(f"{ref.sample_rate}|{ref.text or ''}".encode())
+            key = f"{self.runner.fingerprint}:clip-{h.hexdigest()}"
+        if key in self._clone_mem:
+            self._clone_mem[key] = item = self._clone_mem.pop(key)  # most recently used last
+            return item
+        if key in self._clone_inflight:
+            return await asyncio.shield(self._clone_inflight[key])
         fut = asyncio.wrap_future(self._batcher.call(self._compute_clone, ref))
-        if key is None:
-            return await fut
         self._clone_inflight[key] = fut
         try:
             item = await asyncio.shield(fut)
             self._clone_mem[key] = item
+            while len(self._clone_mem) > self.clone_cache_size:
+                self._clone_mem.pop(next(iter(self._clone_mem)))
             return item
         finally:
             self._clone_inflight.pop(key, None)

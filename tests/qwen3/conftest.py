@@ -13,7 +13,7 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 import torch  # noqa: E402
-from qwen3_helpers import KINDS  # noqa: E402
+from .qwen3_helpers import KINDS  # noqa: E402
 
 from engines.qwen3._compat import import_qwen_tts  # noqa: E402
 from engines.qwen3.checkpoint import make_checkpoint  # noqa: E402

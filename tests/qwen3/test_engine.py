@@ -12,7 +12,7 @@ import torch
 
 from flashtts.engine import CapabilityError
 from flashtts.metrics import Metrics
-from qwen3_helpers import (
+from .qwen3_helpers import (
     SPF,
     TEXTS,
     assert_audio_equal,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from qwen3_helpers import (
+from .qwen3_helpers import (
     SPF,
     TEXTS,
     assert_audio_equal,
