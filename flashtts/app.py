@@ -14,12 +14,13 @@ from fastapi.staticfiles import StaticFiles
 from flashtts import __version__
 from flashtts.config import ServerConfig
 from flashtts.engine import Engine
-from flashtts.engine_registry import create_engine
 from flashtts.errors import install_error_handlers
-from flashtts.metrics import Metrics
+from flashtts.metrics import ErrorCounter, Metrics
 from flashtts.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from flashtts.paths import default_roles_dir, web_dir
 from flashtts.registry import SpeakerRegistry
+from flashtts.replicas import build_engine
+from flashtts.routes import compat as compat_routes
 from flashtts.routes import flashtts as flashtts_routes
 from flashtts.routes import openai as openai_routes
 from flashtts.routes import system as system_routes
@@ -34,7 +35,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         metrics = Metrics()
-        eng = engine or create_engine(config.engine, config.engine_config, metrics)
+        eng = engine or build_engine(config, metrics)  # replicas when --workers/--gpu ask for them
         eng.metrics = metrics
         started = time.monotonic()
         await eng.start()
@@ -56,11 +57,13 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
     app.state.started = time.monotonic()
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.limits.max_body_bytes)
+    app.add_middleware(ErrorCounter)  # counts every 4xx/5xx answer, 413 included
     app.add_middleware(RequestIdMiddleware)  # outermost: every answer, 413 included, carries the id
     app.include_router(system_routes.open_router)
     app.include_router(system_routes.router)
     app.include_router(openai_routes.router)
     app.include_router(flashtts_routes.router)
+    compat_routes.include(app, config)  # APIs of docs/compat.md; --compat picks groups
 
     web = config.web_dir or web_dir()
     if web.is_dir():

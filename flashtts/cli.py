@@ -12,6 +12,7 @@ from typing import List, Optional
 import typer
 
 from flashtts.bench.cli import bench
+from flashtts.client import client
 from flashtts.config import AudioURLPolicy, Limits, ServerConfig
 from flashtts.engine import EngineConfig, GenerationOptions
 
@@ -22,9 +23,11 @@ dev_app = typer.Typer(help="Developer tools.", no_args_is_help=True)
 app.add_typer(roles_app, name="roles")
 app.add_typer(dev_app, name="dev")
 _SCALE = "Scale-out (Ray Serve, docs/scaling.md)"
+_COMPAT = "Compatibility (docs/compat.md)"
 
 
 app.command(name="bench")(bench)
+app.command(name="client", help="CosyVoice's client.py: call /inference_<mode> and save the answer as WAV.")(client)
 
 
 def _opt(default, *names: str, env: str, help: str, **kw):
@@ -88,6 +91,19 @@ def serve(
     ray_address: Optional[str] = _opt(None, "--ray_address", env="RAY_ADDRESS", help="Join this Ray cluster (e.g. auto) instead of starting a local one on loopback", rich_help_panel=_SCALE),
     engine_opt: List[str] = _opt([], "--engine_opt", env="ENGINE_OPT", help="Engine-specific key=value option; repeatable"),
     log_level: str = _opt("info", "--log_level", env="LOG_LEVEL", help="debug | info | warning | error"),
+    compat: List[str] = _opt([], "--compat", env="COMPAT", help="Compatibility API groups to mount (docs/compat.md): qwen_fastapi, selfhost, streaming, cosyvoice; repeat or comma-separate; all (default) or none", rich_help_panel=_COMPAT),
+    result_cache_mb: float = _opt(0.0, "--result_cache_mb", env="RESULT_CACHE_MB", help="LRU cache of the compatibility routes' complete answers, keyed by text, voice and options (MiB; 0: off)", min=0.0, rich_help_panel=_COMPAT),
+    gpu: Optional[str] = _opt(None, "--gpu", env="GPU", help="CUDA devices, e.g. 0,1: one engine replica per device (Qwen3-TTS FastAPI's --gpu)", rich_help_panel=_COMPAT),
+    workers: int = _opt(1, "--workers", env="WORKERS", help="Engine replicas, spread round-robin over --gpu (or on --device); segments go to the least busy", min=1, rich_help_panel=_COMPAT),
+    tokenizer_device: Optional[str] = _opt(None, "--tokenizer_device", env="TOKENIZER_DEVICE", help="FlashTTS option; accepted, not used (engines use --device)", rich_help_panel=_COMPAT),
+    detokenizer_device: Optional[str] = _opt(None, "--detokenizer_device", env="DETOKENIZER_DEVICE", help="FlashTTS option; accepted, not used (engines use --device)", rich_help_panel=_COMPAT),
+    llm_attn_implementation: Optional[str] = _opt(None, "--llm_attn_implementation", env="LLM_ATTN_IMPLEMENTATION", help="FlashTTS option: engine option attn (sdpa | eager | flash_attention_2)", rich_help_panel=_COMPAT),
+    llm_gpu_memory_utilization: Optional[float] = _opt(None, "--llm_gpu_memory_utilization", env="LLM_GPU_MEMORY_UTILIZATION", help="FlashTTS option: engine option gpu_memory_utilization (vLLM backend)", rich_help_panel=_COMPAT),
+    llm_batch_size: Optional[int] = _opt(None, "--llm_batch_size", env="LLM_BATCH_SIZE", help="FlashTTS option: same as --batch_size", min=1, rich_help_panel=_COMPAT),
+    max_length: Optional[int] = _opt(None, "--max_length", env="MAX_LENGTH", help="FlashTTS option; accepted, not used (cap output per request)", rich_help_panel=_COMPAT),
+    cache_implementation: Optional[str] = _opt(None, "--cache_implementation", env="CACHE_IMPLEMENTATION", help="FlashTTS option; accepted, not used", rich_help_panel=_COMPAT),
+    snac_path: Optional[str] = _opt(None, "--snac_path", env="SNAC_PATH", help="FlashTTS option (OrpheusTTS); accepted, not used", rich_help_panel=_COMPAT),
+    wav2vec_attn_implementation: Optional[str] = _opt(None, "--wav2vec_attn_implementation", env="WAV2VEC_ATTN_IMPLEMENTATION", help="FlashTTS option (Spark-TTS); accepted, not used", rich_help_panel=_COMPAT),
 ) -> None:
     """Serve the HTTP API (and the web UI at /)."""
     import uvicorn
@@ -110,7 +126,21 @@ def serve(
         log_level=log_level,
     )
     _check_engine(engine)
+    from flashtts.compat_options import apply_launch_options
+
+    try:
+        config, notes = apply_launch_options(config, compat=compat, gpu=gpu, workers=workers,
+                                             result_cache_mb=result_cache_mb, flashtts=dict(
+            tokenizer_device=tokenizer_device, detokenizer_device=detokenizer_device,
+            llm_attn_implementation=llm_attn_implementation, llm_gpu_memory_utilization=llm_gpu_memory_utilization,
+            llm_batch_size=llm_batch_size, max_length=max_length, cache_implementation=cache_implementation,
+            snac_path=snac_path, wav2vec_attn_implementation=wav2vec_attn_implementation))
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for note in notes:
+        logging.getLogger("flashtts.cli").info(note)
     if ray:
         from flashtts.ray_serve import RaySettings
         from flashtts.ray_serve import run as ray_run

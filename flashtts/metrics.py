@@ -36,6 +36,8 @@ COUNTERS = {
     "characters_total": "Characters of text synthesised",
     "batches_total": "Batches run by the engine",
     "batch_items_total": "Items run in those batches",
+    "http_errors_total": "Requests answered with an HTTP error status (4xx/5xx, 429 included)",
+    "result_cache_hits_total": "Complete-file answers served from the result cache (--result_cache_mb)",
 }
 
 
@@ -116,3 +118,28 @@ class Metrics:
                 lines.append(f"{prefix}_{name}_sum {hist.total:g}")
                 lines.append(f"{prefix}_{name}_count {hist.n}")
         return "\n".join(lines) + "\n"
+
+
+class ErrorCounter:
+    """ASGI middleware: counts answers with an HTTP error status in ``http_errors_total``.
+
+    Sits outside the routes, so refusals from any layer (validation, auth, admission, body
+    limit, unknown path) are counted once; the metrics object is the running service's.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def counting_send(message) -> None:
+            if message["type"] == "http.response.start" and message.get("status", 200) >= 400:
+                service = getattr(getattr(scope.get("app"), "state", None), "service", None)
+                if service is not None:
+                    service.metrics.inc("http_errors_total")
+            await send(message)
+
+        await self.app(scope, receive, counting_send)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 from fastapi import APIRouter, Depends, Request
@@ -16,12 +17,35 @@ open_router = APIRouter(tags=["system"])
 router = APIRouter(tags=["system"], dependencies=[Depends(require_api_key)])
 
 
-@open_router.get("/health", summary="Liveness")
-async def health(request: Request) -> dict:
+def cuda_available() -> bool:
+    """True when an engine runs on PyTorch with CUDA; torch is never imported here just to ask."""
+    torch = sys.modules.get("torch")
+    try:
+        return bool(torch is not None and torch.cuda.is_available())
+    except Exception:
+        return False
+
+
+def health_body(request: Request) -> dict:
+    """One health shape for every API that has one: flashtts's, Qwen3-TTS FastAPI's
+    (``status``, ``model_loaded``, ``cuda_available``) and the self-hosting plan's ``/api/health``
+    (``device``, ``concurrent_tasks``, ``uptime_seconds``)."""
     service: SpeechService | None = getattr(request.app.state, "service", None)
     loaded = service is not None and service.engine.ready()
-    return {"status": "healthy" if loaded else "starting", "model_loaded": loaded,
-            "engine": request.app.state.config.engine, "version": __version__}
+    status = "healthy" if loaded else ("starting" if service is None else "unhealthy")
+    config = request.app.state.config
+    device = config.engine_config.device
+    if service is not None:
+        device = str(service.engine.info.extra.get("device") or device)
+    return {"status": status, "model_loaded": loaded, "cuda_available": cuda_available(), "device": device,
+            "concurrent_tasks": service.admission.in_flight if service is not None else 0,
+            "uptime_seconds": round(time.monotonic() - request.app.state.started, 1),
+            "engine": config.engine, "version": __version__}
+
+
+@open_router.get("/health", summary="Liveness (always 200; 'status' tells healthy/unhealthy)")
+async def health(request: Request) -> dict:
+    return health_body(request)
 
 
 @open_router.get("/ready", summary="Readiness: 200 when the engine takes requests, else 503")

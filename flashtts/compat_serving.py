@@ -1,0 +1,359 @@
+"""Serving logic shared by the compatibility routes (``flashtts.routes.compat``).
+
+* voice names other systems use (Qwen3-TTS's nine preset speakers, CosyVoice's SFT speakers)
+  resolved to the closest voice this engine has;
+* voice attributes (gender, age, emotion) mapped to a voice and, where the engine follows
+  instructions, a style instruction;
+* language names and codes mapped to the spelling the engine lists;
+* complete-file answers (admission, counters) with an optional LRU result cache in bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from flashtts.auth import presented_key
+from flashtts.engine import CapabilityError, EngineInfo
+from flashtts.errors import APIError
+from flashtts.registry import RoleNotFoundError
+from flashtts.serving import Plan, SpeechService, VoiceChoice
+
+log = logging.getLogger(__name__)
+
+
+# ---- voices -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Traits:
+    gender: str | None = None
+    """male | female"""
+    age: str | None = None
+    """child | young | adult | senior"""
+    language: str | None = None
+    """ISO 639-1 code"""
+
+
+KNOWN_VOICES: dict[str, Traits] = {
+    # Qwen3-TTS CustomVoice preset speakers
+    "vivian": Traits("female", "young", "zh"),
+    "serena": Traits("female", "young", "zh"),
+    "uncle_fu": Traits("male", "senior", "zh"),
+    "dylan": Traits("male", "young", "zh"),
+    "eric": Traits("male", "young", "zh"),
+    "ryan": Traits("male", "adult", "en"),
+    "aiden": Traits("male", "young", "en"),
+    "ono_anna": Traits("female", "young", "ja"),
+    "sohee": Traits("female", "young", "ko"),
+    # CosyVoice-300M SFT speakers
+    "中文女": Traits("female", None, "zh"),
+    "中文男": Traits("male", None, "zh"),
+    "日语男": Traits("male", None, "ja"),
+    "粤语女": Traits("female", None, "zh"),
+    "英文女": Traits("female", None, "en"),
+    "英文男": Traits("male", None, "en"),
+    "韩语女": Traits("female", None, "ko"),
+    # Piper voices that ship as wheels
+    "joe": Traits("male", "adult", "en"),
+}
+"""Voices other systems name, with what they sound like (used to pick the closest voice here)."""
+
+
+def voice_traits(voice_id: str, info: EngineInfo) -> Traits:
+    known = KNOWN_VOICES.get(voice_id.lower())
+    if known is not None:
+        return known
+    voice = next((v for v in info.voices if v.id == voice_id), None)
+    text = f" {voice.description.lower()} " if voice is not None else ""
+    gender = "female" if any(w in text for w in (" female", " woman", "女")) else (
+        "male" if any(w in text for w in (" male", " man", "男")) else None)
+    return Traits(gender, None, language_code(voice.language) if voice is not None and voice.language else None)
+
+
+def age_group(age: int | None) -> str | None:
+    if age is None:
+        return None
+    return "child" if age < 13 else "young" if age < 36 else "adult" if age < 60 else "senior"
+
+
+def closest_voice(info: EngineInfo, want: Traits) -> str | None:
+    """The engine voice that best matches: gender first, then language, then age; engine order breaks ties."""
+    best: tuple[int, bool, int] | None = None
+    choice = info.default_voice
+    for order, voice in enumerate(info.voices):
+        have = voice_traits(voice.id, info)
+        score = (4 * (want.gender is not None and have.gender == want.gender)
+                 + 2 * (want.language is not None and have.language == want.language)
+                 + (want.age is not None and have.age == want.age))
+        key = (score, voice.id == info.default_voice, -order)
+        if best is None or key > best:
+            best, choice = key, voice.id
+    return choice
+
+
+def resolve_named_voice(service: SpeechService, name: str, param: str) -> VoiceChoice:
+    """A voice, a role, a voice id in another case, or a preset name another system uses
+    (mapped to the closest voice here); anything else is a 400 listing the voices."""
+    info = service.engine.info
+    if name in info.voice_ids():
+        return service.resolve_voice(name, param)
+    try:
+        service.registry.get(name)
+        return service.resolve_voice(name, param)
+    except (RoleNotFoundError, ValueError):
+        pass
+    folded = {v.id.lower(): v.id for v in info.voices}
+    if name.lower() in folded:
+        return service.resolve_voice(folded[name.lower()], param)
+    traits = KNOWN_VOICES.get(name.lower())
+    if traits is not None and info.voices:
+        voice = closest_voice(info, traits)
+        log.info("voice '%s' is not an engine voice here; speaking with '%s'", name, voice)
+        return VoiceChoice(label=name, voice=voice)
+    return service.resolve_voice(name, param)
+
+
+def default_voice(service: SpeechService, label: str = "default") -> VoiceChoice:
+    return VoiceChoice(label=label, voice=service.engine.info.default_voice)
+
+
+# ---- voice attributes (gender / age / emotion) ----------------------------------------------
+EMOTIONS = {
+    "happy": "a happy, cheerful tone",
+    "sad": "a sad, subdued tone",
+    "angry": "an angry, intense tone",
+    "neutral": "a calm, neutral tone",
+    "excited": "an excited, energetic tone",
+    "calm": "a calm, relaxed tone",
+    "fearful": "a fearful, anxious tone",
+    "surprised": "a surprised tone",
+    "disgusted": "a disgusted tone",
+}
+
+
+def attribute_instructions(gender: str | None, age: int | None, emotion: str | None) -> str | None:
+    """A style instruction (English, as Qwen3-TTS's instruct models understand) from voice attributes."""
+    who = {"male": "man", "female": "woman"}.get(gender or "", "person")
+    parts = []
+    if age is not None:
+        parts.append(f"Speak as a {age}-year-old {who}")
+    elif gender in ("male", "female"):
+        parts.append(f"Speak as a {who}")
+    if emotion:
+        tone = EMOTIONS.get(emotion.lower(), f"a {emotion.lower()} tone")
+        parts.append(f"{'in' if parts else 'Speak in'} {tone}")
+    return (" ".join(parts) + ".") if parts else None
+
+
+def voice_for_attributes(service: SpeechService, gender: str | None, age: int | None, emotion: str | None,
+                         text: str) -> VoiceChoice:
+    """The closest voice for the attributes, with them as instructions where the engine follows any.
+
+    On an engine without instructions the attributes only choose the voice (never an error).
+    """
+    info = service.engine.info
+    caps = info.capabilities
+    want = Traits(gender if gender in ("male", "female") else None, age_group(age), script_language(text))
+    voice = closest_voice(info, want) if info.voices else info.default_voice
+    instructions = attribute_instructions(gender, age, emotion) if (caps.instruct or caps.voice_design) else None
+    label = "/".join(str(x) for x in (gender, age, emotion) if x is not None) or "default"
+    return VoiceChoice(label=label, voice=voice, instructions=instructions)
+
+
+def script_language(text: str) -> str | None:
+    """A language guess from the script alone (kana -> ja, hangul -> ko, CJK -> zh); None otherwise."""
+    if any("\u3040" <= ch <= "\u30ff" for ch in text):
+        return "ja"
+    if any("\uac00" <= ch <= "\ud7af" for ch in text):
+        return "ko"
+    if any("\u4e00" <= ch <= "\u9fff" for ch in text):
+        return "zh"
+    return None
+
+
+# ---- languages ------------------------------------------------------------------------------
+LANGUAGE_ALIASES: tuple[tuple[str, ...], ...] = (
+    ("zh", "chinese", "zh-cn", "zh_cn", "cn", "mandarin", "中文"),
+    ("en", "english", "en-us", "en_us", "en-gb"),
+    ("ja", "japanese", "jp", "日本語"),
+    ("ko", "korean", "kr", "한국어"),
+    ("de", "german"),
+    ("fr", "french"),
+    ("ru", "russian"),
+    ("pt", "portuguese"),
+    ("es", "spanish"),
+    ("it", "italian"),
+)
+
+
+def language_code(value: str) -> str | None:
+    v = value.strip().lower()
+    for group in LANGUAGE_ALIASES:
+        if v in group:
+            return group[0]
+    return None
+
+
+def engine_language(info: EngineInfo, value: str | None) -> str:
+    """``value`` spelt as the engine lists it (``zh`` -> ``chinese`` and so on); unknown stays as
+    given, so the engine's check answers a 400 naming the languages it has."""
+    if not value:
+        return "auto"
+    have = {lang.lower(): lang for lang in info.languages}
+    v = value.strip().lower()
+    if v in have:
+        return have[v]
+    for group in LANGUAGE_ALIASES:
+        if v in group:
+            for alias in group:
+                if alias in have:
+                    return have[alias]
+    return value
+
+
+# ---- capabilities ---------------------------------------------------------------------------
+def require(service: SpeechService, capability: str, what: str) -> None:
+    """Refuse up front (before reading uploads) what the engine cannot do: a 400 naming what it can."""
+    info = service.engine.info
+    caps = info.capabilities
+    ok = (caps.instruct or caps.voice_design) if capability == "instructions" else getattr(caps, capability)
+    if not ok:
+        raise CapabilityError(f"{what} needs an engine that supports {capability}; engine '{info.name}' "
+                              f"({info.model}) supports: {', '.join(caps.names()) or 'plain synthesis'}")
+
+
+# ---- complete answers and the result cache -----------------------------------------------
+class ResultCache:
+    """LRU of complete answers keyed by what determines them (text, voice, options), bounded in bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_bytes > 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @staticmethod
+    def key(plan: Plan) -> str:
+        segments = []
+        for seg in plan.segments:
+            ref = None
+            if seg.reference is not None:
+                ref = seg.reference.cache_key or hashlib.sha256(seg.reference.samples.tobytes()).hexdigest()
+                ref = [ref, seg.reference.text]
+            segments.append([seg.text, seg.voice, ref, seg.instructions, seg.language, seg.speed,
+                             asdict(seg.options)])
+        blob = json.dumps([plan.response_format, plan.out_rate, plan.speed, plan.pitch, segments],
+                          ensure_ascii=False, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def get(self, key: str) -> tuple[bytes, float] | None:
+        item = self._items.get(key)
+        if item is not None:
+            self._items.move_to_end(key)
+        return item
+
+    def put(self, key: str, data: bytes, seconds: float) -> None:
+        if not self.enabled or len(data) > self.max_bytes:
+            return
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.bytes -= len(old[0])
+        self._items[key] = (data, seconds)
+        self.bytes += len(data)
+        while self.bytes > self.max_bytes:
+            _, (evicted, _) = self._items.popitem(last=False)
+            self.bytes -= len(evicted)
+
+
+def result_cache(request: Request) -> ResultCache:
+    """The app's result cache (created on first use from ``ServerConfig.result_cache_mb``)."""
+    state = request.app.state
+    cache = getattr(state, "result_cache", None)
+    if cache is None:
+        cache = ResultCache(int(state.config.result_cache_mb * 1024 * 1024))
+        state.result_cache = cache
+    return cache
+
+
+async def complete_many(service: SpeechService, request: Request, plans: list[Plan]) -> list[tuple[bytes, float]]:
+    """Complete files for several plans at once (they batch in the engine); all admitted up front,
+    so a full server refuses the whole request with 429 rather than half of it. Served from the
+    result cache when it is on and holds the answer."""
+    cache = result_cache(request)
+    results: list[tuple[bytes, float] | None] = [None] * len(plans)
+    keys: list[str | None] = [None] * len(plans)
+    todo: list[int] = []
+    for i, plan in enumerate(plans):
+        if cache.enabled:
+            keys[i] = cache.key(plan)
+            hit = cache.get(keys[i])
+            if hit is not None:
+                results[i] = hit
+                service.metrics.inc("requests_total")
+                service.metrics.inc("result_cache_hits_total")
+                continue
+        todo.append(i)
+    tickets = []
+    try:
+        for _ in todo:
+            tickets.append(service.admit(presented_key(request)))
+    except BaseException:
+        for ticket in tickets:
+            ticket.release()
+        raise
+
+    async def run(i: int, ticket) -> None:
+        error: BaseException | None = None
+        try:
+            results[i] = await service.complete(plans[i])
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            ticket.release()
+            service.finish(plans[i], error)
+        if keys[i] is not None:
+            cache.put(keys[i], *results[i])
+
+    tasks = [asyncio.ensure_future(run(i, t)) for i, t in zip(todo, tickets)]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    return results  # type: ignore[return-value]  # every slot is filled by now
+
+
+def file_response(plan: Plan, data: bytes, seconds: float, media_type: str) -> Response:
+    """A complete audio file with flashtts's usual headers."""
+    return Response(data, media_type=media_type, headers={
+        "X-Request-Id": plan.request_id, "X-Audio-Duration": f"{seconds:.4f}",
+        "Content-Disposition": f'inline; filename="speech.{plan.response_format}"'})
+
+
+async def complete_one(service: SpeechService, request: Request, plan: Plan) -> tuple[bytes, float]:
+    return (await complete_many(service, request, [plan]))[0]
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    @property
+    def seconds(self) -> float:
+        return round(time.monotonic() - self.started, 4)

@@ -1,0 +1,43 @@
+"""CosyVoice's FastAPI server: form fields of ``/inference_*`` (GET and POST)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+
+class _Form(BaseModel):
+    tts_text: str = Field(description="Text to speak")
+    speed: float | None = Field(None, ge=0.25, le=4.0, description="flashtts: speaking rate")
+    format: Literal["wav", "pcm"] | None = Field(
+        None, description="flashtts: wav (header + 16-bit PCM) or pcm (raw 16-bit PCM); default: pcm for GET "
+                          "(CosyVoice's client.py), wav for POST (the documented curl/requests examples)")
+
+    @field_validator("tts_text")
+    @classmethod
+    def _text(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("tts_text is empty")
+        return v
+
+
+class SftForm(_Form):
+    spk_id: str = Field(min_length=1, max_length=64, description="Speaker: 中文女, 中文男, ..., a voice or a role")
+
+
+class ZeroShotForm(_Form):
+    prompt_text: str = Field(max_length=4096, description="Transcript of prompt_wav")
+
+
+class CrossLingualForm(_Form):
+    pass
+
+
+class InstructForm(_Form):
+    spk_id: str = Field(min_length=1, max_length=64)
+    instruct_text: str = Field(min_length=1, max_length=4096)
+
+
+class Instruct2Form(_Form):
+    instruct_text: str = Field(min_length=1, max_length=4096)

@@ -1,0 +1,58 @@
+"""The Qwen3-TTS self-hosting plan's service: ``POST /api/tts/synthesize``, ``GET /api/health``,
+``GET /api/voices``. Answers are base64 WAV (24 kHz) in JSON; identical requests can be served
+from the result cache (``--result_cache_mb``)."""
+
+from __future__ import annotations
+
+import base64
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from flashtts.auth import require_api_key
+from flashtts.compat_serving import (Stopwatch, complete_one, engine_language, resolve_named_voice,
+                                     voice_traits)
+from flashtts.protocol.compat.selfhost import SynthesizeRequest, SynthesizeResponse, VoiceEntry, VoicesResponse
+from flashtts.routes import get_service
+from flashtts.routes.system import health_body
+from flashtts.serving import SpeechService, Utterance
+
+open_router = APIRouter(tags=["compat: Qwen3-TTS self-hosting"])
+router = APIRouter(tags=["compat: Qwen3-TTS self-hosting"], dependencies=[Depends(require_api_key)])
+
+
+@open_router.get("/api/health", summary="Health (503 until the model is loaded)")
+async def api_health(request: Request) -> JSONResponse:
+    body = health_body(request)
+    return JSONResponse(body, status_code=200 if body["model_loaded"] else 503)
+
+
+@router.get("/api/voices", response_model=VoicesResponse, summary="Voices and roles")
+async def api_voices(service: SpeechService = Depends(get_service)) -> VoicesResponse:
+    info = service.engine.info
+    voices = []
+    for v in info.voices:
+        traits = voice_traits(v.id, info)
+        voices.append(VoiceEntry(id=v.id, name=v.name, language=v.language or traits.language, gender=traits.gender,
+                                 description=v.description))
+    for role in service.registry.list():
+        voices.append(VoiceEntry(id=role.name, name=role.name, language=role.language,
+                                 description=role.description or "role"))
+    return VoicesResponse(voices=voices)
+
+
+@router.post("/api/tts/synthesize", response_model=SynthesizeResponse, summary="Speak text; base64 WAV in JSON")
+async def synthesize(body: SynthesizeRequest, request: Request,
+                     service: SpeechService = Depends(get_service)) -> SynthesizeResponse:
+    watch = Stopwatch()
+    service.check_text(body.text, "text")
+    info = service.engine.info
+    voice = resolve_named_voice(service, body.speaker, "speaker")
+    language = engine_language(info, body.language if "language" in body.model_fields_set else None)
+    utt = Utterance(body.text, voice, instructions=body.instruct, speed=body.speed, pitch=body.pitch,
+                    language=language)
+    plan = service.plan("/api/tts/synthesize", [utt], response_format="wav", options=body.generation_options(),
+                        length_threshold=body.length_threshold, window_size=body.window_size)
+    data, seconds = await complete_one(service, request, plan)
+    return SynthesizeResponse(success=True, audio_base64=base64.b64encode(data).decode(), duration=round(seconds, 3),
+                              sample_rate=plan.out_rate, processing_time=watch.seconds)

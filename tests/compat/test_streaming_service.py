@@ -1,0 +1,133 @@
+"""Qwen-TTS streaming service (seeds/003): its curl and Python examples against a real server,
+``voice_attributes`` mapping, and ``/metrics`` counters that move as requests are served."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+import requests
+
+from compat_helpers import scrape
+from conftest import wer
+from flashtts.audio import decode
+from live import assert_openai_error, serving
+
+pytestmark = pytest.mark.slow
+
+EN = "Glue the sheet to the dark blue background."
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("streaming")
+    with serving(tmp, "--role_dir", str(tmp / "roles")) as s:
+        yield s
+
+
+def test_python_example_streams_a_playable_wav(server, tmp_path):
+    # the document's Python example, verbatim but for the address
+    response = requests.post(
+        server.url + "/stream-tts",
+        json={"text": "Привет, мир!", "voice_attributes": {"gender": "female", "age": 25, "emotion": "happy"}},
+        stream=True,
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "audio/wav"
+    out = tmp_path / "output.wav"
+    with open(out, "wb") as f:
+        for chunk in response.iter_content(chunk_size=8192):
+            f.write(chunk)
+    samples = decode(out.read_bytes(), 16000)
+    assert len(samples) / 16000 > 0.3
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/stream-tts", {"text": "Привет, мир!", "voice_attributes": {"gender": "female", "age": 25, "emotion": "happy"}}),
+    ("/tts", {"text": "Привет, мир!", "format": "wav",
+              "voice_attributes": {"gender": "male", "age": 30, "emotion": "neutral"}}),
+    ("/stream-tts", {"text": "Привет, мир!", "temperature": 0.7,
+                     "voice_attributes": {"gender": "female", "age": 25, "emotion": "happy"}}),
+])
+def test_curl_examples(server, path, body):
+    r = httpx.post(server.url + path, json=body, timeout=120)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "audio/wav"
+    assert r.content[:4] == b"RIFF"
+    assert len(decode(r.content, 16000)) / 16000 > 0.3
+
+
+@pytest.mark.parametrize("fmt, media", [("wav", "audio/wav"), ("mp3", "audio/mpeg"), ("ogg", "audio/ogg")])
+def test_full_tts_formats_are_intelligible(server, transcribe, fmt, media):
+    r = httpx.post(server.url + "/tts", json={"text": EN, "format": fmt,
+                                               "voice_attributes": {"gender": "male", "age": 30, "emotion": "neutral"}},
+                   timeout=120)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == media
+    assert float(r.headers["x-audio-duration"]) > 1.0
+    assert wer(EN, transcribe(decode(r.content, 16000))) <= 0.2
+
+
+@pytest.mark.parametrize("body, param", [
+    ({"text": "Hi", "voice_attributes": {"age": 0}}, "voice_attributes.age"),
+    ({"text": "Hi", "voice_attributes": {"gender": "robot"}}, "voice_attributes.gender"),
+    ({"text": "Hi", "temperature": 3.0}, "temperature"),
+    ({"tokens": [1, 2, 3]}, "tokens"),
+    ({}, "text"),
+    ({"text": "   "}, "text"),
+])
+def test_bad_requests_are_clear_400s(server, body, param):
+    err = assert_openai_error(httpx.post(server.url + "/stream-tts", json=body, timeout=30), 400)
+    assert err["param"] == param, err
+
+
+def test_tts_rejects_unknown_format(server):
+    err = assert_openai_error(httpx.post(server.url + "/tts", json={"text": "Hi", "format": "xyz"}, timeout=30), 400)
+    assert err["param"] == "format"
+
+
+def test_metrics_counters_move(server):
+    before = scrape(server.url)
+    for name in ("flashtts_requests_total", "flashtts_http_errors_total", "flashtts_requests_aborted_total",
+                 "flashtts_audio_seconds_total", "flashtts_time_to_first_audio_seconds_count",
+                 "flashtts_batch_size_count", "flashtts_queue_depth", "flashtts_active_requests",
+                 "flashtts_requests_failed_total", "flashtts_request_latency_seconds_count"):
+        assert name in before, name
+
+    ok = httpx.post(server.url + "/stream-tts", json={"text": EN}, timeout=120)
+    assert ok.status_code == 200
+    bad = httpx.post(server.url + "/stream-tts", json={"text": "Hi", "voice_attributes": {"age": 500}}, timeout=30)
+    assert bad.status_code == 400
+
+    # a client that hangs up after the first chunk of a long text: the request is aborted
+    long_text = " ".join([EN] * 40)
+    with httpx.Client(timeout=120) as http:
+        with http.stream("POST", server.url + "/stream-tts", json={"text": long_text}) as r:
+            assert r.status_code == 200
+            chunks = r.iter_bytes()  # keep a reference: a dropped iterator closes the connection
+            assert next(chunks)
+            during = scrape(server.url)
+    assert during["flashtts_active_requests"] >= 1
+
+    deadline = time.monotonic() + 60
+    while True:
+        after = scrape(server.url)
+        if after["flashtts_requests_aborted_total"] > before["flashtts_requests_aborted_total"]:
+            break
+        assert time.monotonic() < deadline, "the hung-up stream was never counted as aborted"
+        time.sleep(0.2)
+
+    assert after["flashtts_requests_total"] >= before["flashtts_requests_total"] + 2
+    assert after["flashtts_http_errors_total"] >= before["flashtts_http_errors_total"] + 1
+    assert after["flashtts_audio_seconds_total"] >= before["flashtts_audio_seconds_total"] + 1.0
+    assert after["flashtts_time_to_first_audio_seconds_count"] >= before["flashtts_time_to_first_audio_seconds_count"] + 1
+    assert after["flashtts_batch_size_count"] > before["flashtts_batch_size_count"]
+    assert after["flashtts_request_latency_seconds_count"] > before["flashtts_request_latency_seconds_count"]
+    assert after["flashtts_characters_total"] >= before["flashtts_characters_total"] + len(EN)
+
+
+def test_health(server):
+    r = httpx.get(server.url + "/health", timeout=30)
+    assert r.status_code == 200
+    assert r.json()["status"] == "healthy"
