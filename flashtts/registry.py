@@ -6,8 +6,11 @@ Layout::
     role_dir/<name>/reference.wav   reference clip (16-bit mono), when the role clones
 
 A role is written into a hidden temp folder and renamed into place, so a crash at any point
-leaves either the old role or the new one, never half of one. Hidden entries (``.tmp-*``,
-``.trash-*``) are ignored by readers and swept at start. Every read goes to disk, so several
+leaves either the old role or the new one, never half of one. Replacing a role takes two
+renames (the old folder aside to ``.old-<hex>-<name>``, then the new one into place); readers
+fall back to that old folder while the name is missing, and a start after a crash between the
+two renames puts it back. Other hidden entries (``.tmp-*``, ``.trash-*``) are ignored by
+readers and swept at start. Every read goes to disk, so several
 server processes (replicas) sharing one directory see each other's roles at once.
 """
 
@@ -33,6 +36,8 @@ from flashtts.audio import wav_header
 log = logging.getLogger(__name__)
 
 ROLE_FILE = "role.json"
+_OLD = ".old-"
+_OLD_NAME_AT = len(_OLD) + 32 + 1  # ".old-" + uuid hex + "-"
 AUDIO_FILE = "reference.wav"
 _NAME_RE = re.compile(r"^[\w][\w .\-]{0,63}$", re.UNICODE)
 
@@ -131,43 +136,71 @@ class SpeakerRegistry:
                 shutil.copytree(entry, self.root / entry.name, dirs_exist_ok=True)
 
     def sweep(self) -> None:
-        """Remove leftovers of interrupted writes and deletes."""
-        for entry in self.root.iterdir():
-            if entry.name.startswith((".tmp-", ".trash-")):
-                shutil.rmtree(entry, ignore_errors=True)
+        """Remove leftovers of interrupted writes and deletes; restore a role whose replace was cut short."""
+        with self._lock:
+            for entry in sorted(self.root.iterdir(), key=lambda p: p.name):
+                if entry.name.startswith(_OLD):
+                    target = self.root / entry.name[_OLD_NAME_AT:]
+                    if not target.exists():
+                        try:
+                            os.rename(entry, target)
+                            continue
+                        except OSError:
+                            pass
+                    shutil.rmtree(entry, ignore_errors=True)
+                elif entry.name.startswith((".tmp-", ".trash-")):
+                    shutil.rmtree(entry, ignore_errors=True)
 
     # ---- reading -------------------------------------------------------------------------
     def _dir(self, name: str) -> Path:
         return self.root / validate_name(name)
 
+    def _set_aside(self, name: str) -> Path | None:
+        """The old folder of a role being replaced right now (or whose replace crashed), if any."""
+        for entry in self.root.glob(_OLD + "*"):
+            if entry.name[_OLD_NAME_AT:] == name and (entry / ROLE_FILE).is_file():
+                return entry
+        return None
+
+    def _folder(self, name: str) -> Path:
+        """Where the role ``name`` is read from: its folder, or its old one mid-replace."""
+        folder = self._dir(name)
+        if not (folder / ROLE_FILE).is_file():
+            folder = self._set_aside(folder.name) or folder
+        return folder
+
     def list(self) -> list[Role]:
+        folders: dict[str, Path] = {}
+        for entry in self.root.iterdir():
+            if entry.name.startswith(_OLD) and entry.is_dir():
+                folders.setdefault(entry.name[_OLD_NAME_AT:], entry)
+            elif not entry.name.startswith(".") and entry.is_dir():
+                folders[entry.name] = entry
         roles = []
-        for entry in sorted(self.root.iterdir(), key=lambda p: p.name):
-            if entry.name.startswith(".") or not entry.is_dir():
-                continue
+        for name, folder in sorted(folders.items()):
             try:
-                roles.append(self._load(entry))
+                roles.append(self._load(folder, name))
             except (OSError, ValueError, TypeError) as exc:
-                log.warning("skipping unreadable role %s: %s", entry.name, exc)
+                log.warning("skipping unreadable role %s: %s", name, exc)
         return roles
 
     def names(self) -> list[str]:
         return [r.name for r in self.list()]
 
-    def _load(self, folder: Path) -> Role:
+    def _load(self, folder: Path, name: str | None = None) -> Role:
         data = json.loads((folder / ROLE_FILE).read_text(encoding="utf-8"))
         role = Role.from_json(data)
-        role.name = folder.name
+        role.name = name or folder.name
         return role
 
     def get(self, name: str) -> Role:
         try:
-            folder = self._dir(name)
+            folder = self._folder(name)
         except RoleError:
             raise RoleNotFoundError(name) from None
         if not (folder / ROLE_FILE).is_file():
             raise RoleNotFoundError(name)
-        return self._load(folder)
+        return self._load(folder, validate_name(name))
 
     def exists(self, name: str) -> bool:
         try:
@@ -177,7 +210,7 @@ class SpeakerRegistry:
             return False
 
     def audio_path(self, name: str) -> Path | None:
-        path = self._dir(name) / AUDIO_FILE
+        path = self._folder(name) / AUDIO_FILE
         return path if path.is_file() else None
 
     def role_dir(self, name: str) -> Path:
@@ -226,20 +259,20 @@ class SpeakerRegistry:
 
     def _swap_in(self, tmp: Path, target: Path) -> None:
         if target.exists():
-            trash = self.root / f".trash-{uuid.uuid4().hex}"
-            os.rename(target, trash)
+            old = self.root / f"{_OLD}{uuid.uuid4().hex}-{target.name}"
+            os.rename(target, old)
             try:
                 os.rename(tmp, target)
             except BaseException:
-                os.rename(trash, target)
+                os.rename(old, target)
                 raise
-            shutil.rmtree(trash, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(tmp, target)
 
     def delete(self, name: str) -> None:
         with self._lock:
-            target = self._dir(name)
+            target = self._folder(name)
             if not (target / ROLE_FILE).is_file():
                 raise RoleNotFoundError(name)
             trash = self.root / f".trash-{uuid.uuid4().hex}"
