@@ -18,7 +18,7 @@ class VLLMUnavailable(RuntimeError):
 
 def vllm_available() -> bool:
     try:
-        import vllm  # noqa: F401
+        from vllm import SamplingParams  # noqa: F401  (a bare `import vllm` also "finds" any vllm/ folder)
     except Exception:  # ImportError, or a broken install (CUDA libraries missing, ...)
         return False
     return True
@@ -27,7 +27,7 @@ def vllm_available() -> bool:
 def require_vllm() -> None:
     """Raise :class:`VLLMUnavailable` with the install command when vLLM is missing."""
     try:
-        import vllm  # noqa: F401
+        from vllm import SamplingParams  # noqa: F401
     except Exception as exc:
         raise VLLMUnavailable(f"{INSTALL_HINT} ({type(exc).__name__}: {exc})") from exc
 

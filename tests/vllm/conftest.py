@@ -1,0 +1,32 @@
+"""vLLM backend tests: they run in the vLLM environment (`make test-vllm`) and are skipped elsewhere.
+
+`make test-vllm` sets FLASHTTS_REQUIRE_VLLM=1, so there a missing or broken vLLM is a failure,
+not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from engines.qwen3_vllm import vllm_available
+
+REQUIRED = os.environ.get("FLASHTTS_REQUIRE_VLLM") == "1"
+
+if REQUIRED and not vllm_available():
+    raise pytest.UsageError("FLASHTTS_REQUIRE_VLLM=1 but vllm cannot be imported in this environment")
+
+
+@pytest.fixture(scope="session")
+def talker_checkpoint(tmp_path_factory):
+    from engines.qwen3_vllm.reference import make_tiny_talker_checkpoint
+
+    return make_tiny_talker_checkpoint("custom_voice", tmp_path_factory.mktemp("ck") / "cv")
+
+
+@pytest.fixture(scope="session")
+def reference(talker_checkpoint):
+    from engines.qwen3_vllm.reference import ReferenceTalker
+
+    return ReferenceTalker(talker_checkpoint)
