@@ -165,3 +165,15 @@ async def test_health_answers_during_a_long_generation(checkpoints, tmp_path):
         r = await long
         assert r.status_code == 200 and seconds_of("pcm", r.content) == pytest.approx(100 * 0.08, abs=1e-3)
         assert polls >= 5 and worst < 0.5, (polls, worst)
+
+
+def test_flashtts_serve_qwen3_cli(checkpoints, live_server):
+    """``flashtts serve --engine qwen3 --model_path DIR --backend torch --device cpu`` in a real process."""
+    server = live_server("--engine", "qwen3", "--model_path", str(checkpoints["custom_voice"]), "--backend", "torch",
+                         "--device", "cpu", "--engine_opt", f"fixed_frames={FRAMES}", "--engine_opt", "threads=1")
+    r = httpx.post(server.url + "/v1/audio/speech", timeout=120,
+                   json={"model": "tts-1", "input": "Hello world.", "voice": "aiden", "response_format": "wav"})
+    assert r.status_code == 200, r.text[:300]
+    assert seconds_of("wav", r.content) == pytest.approx(SEG, abs=1e-3)
+    info = httpx.get(server.url + "/server_info", timeout=30).json()
+    assert "CustomVoice" in str(info)
