@@ -40,6 +40,7 @@ class TalkerOptions:
     sub_top_k: int = 50
     sub_top_p: float = 1.0
     seed: int | None = None
+    ignore_eos: bool = False  # fixed-length generation (benchmarks): never stop at end-of-speech
 
 
 def vllm_view(checkpoint: Path | str, out: Path | str | None = None) -> Path:
@@ -155,7 +156,7 @@ class VLLMTalker:
         }
         sampled = dict(temperature=o.temperature, top_k=o.top_k if o.top_k > 0 else -1, top_p=o.top_p,
                        seed=o.seed) if o.do_sample else dict(temperature=0.0)
-        return SamplingParams(max_tokens=o.max_new_tokens, min_tokens=2, stop_token_ids=[self.eos],
+        return SamplingParams(max_tokens=o.max_new_tokens, min_tokens=2, stop_token_ids=[self.eos], ignore_eos=o.ignore_eos,
                               detokenize=False, extra_args={"flashtts": extra}, **sampled)
 
     async def frames(self, prompt: torch.Tensor, trailing: torch.Tensor, pad: torch.Tensor,
