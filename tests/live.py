@@ -12,7 +12,7 @@ import av
 import httpx
 import numpy as np
 
-from conftest import LiveServer
+from support import LiveServer
 
 from flashtts.audio import decode
 

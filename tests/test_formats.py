@@ -15,7 +15,7 @@ import av
 import httpx
 import pytest
 
-from conftest import HARVARD, wer
+from support import HARVARD, wer
 from live import audio_info, serving, stats, to_16k, wait_idle
 
 pytestmark = pytest.mark.slow

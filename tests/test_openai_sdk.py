@@ -12,7 +12,7 @@ import json
 import openai
 import pytest
 
-from conftest import HARVARD, wer
+from support import HARVARD, wer
 from live import audio_info, serving, to_16k
 
 pytestmark = pytest.mark.slow

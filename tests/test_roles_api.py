@@ -19,7 +19,7 @@ import httpx
 import numpy as np
 import pytest
 
-from conftest import HARVARD
+from support import HARVARD
 from live import assert_openai_error, audio_info
 
 from flashtts.audio import decode, encode

@@ -13,7 +13,7 @@ import json
 import httpx
 import pytest
 
-from conftest import wer
+from support import wer
 from live import audio_info, serving, stats, to_16k, wait_idle
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from compat_helpers import save_pcm_as_wav, wav_params
-from conftest import ROOT, wer
+from support import ROOT, wer
 from flashtts.audio import decode
 from live import assert_openai_error, serving
 

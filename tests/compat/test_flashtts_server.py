@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from conftest import wer
+from support import wer
 from flashtts.audio import decode
 from live import assert_openai_error, serving
 

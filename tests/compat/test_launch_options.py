@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from conftest import app_client
+from support import app_client
 from flashtts.cli import app
 from flashtts.compat_options import apply_launch_options
 from flashtts.compat_serving import ResultCache

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import requests
 
-from conftest import wer
+from support import wer
 from flashtts.audio import decode
 from live import assert_openai_error, serving
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from compat_helpers import scrape, wav_params
-from conftest import wer
+from support import wer
 from flashtts.audio import decode
 from live import assert_openai_error, serving
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from compat_helpers import scrape
-from conftest import wer
+from support import wer
 from flashtts.audio import decode
 from live import assert_openai_error, serving
 

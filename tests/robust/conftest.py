@@ -9,7 +9,7 @@ from typing import Iterator
 
 import numpy as np
 import pytest
-from conftest import LiveServer  # tests/conftest.py
+from support import LiveServer  # tests/conftest.py
 
 HERE = Path(__file__).resolve().parent
 

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
 
 import pytest
-from conftest import app_client
+from support import app_client
 
 from flashtts.config import AudioURLPolicy, Limits, ServerConfig
 from flashtts.url_fetch import host_allowed, is_public

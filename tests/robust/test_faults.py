@@ -17,7 +17,7 @@ import time
 import httpx
 import numpy as np
 import pytest
-from conftest import app_client
+from support import app_client
 
 from flashtts import registry as registry_module
 from flashtts.config import ServerConfig

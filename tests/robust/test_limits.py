@@ -10,7 +10,7 @@ import socket
 
 import httpx
 import pytest
-from conftest import app_client
+from support import app_client
 
 from flashtts.config import Limits, ServerConfig
 from robust.conftest import tone_wav

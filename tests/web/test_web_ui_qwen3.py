@@ -23,7 +23,7 @@ from browser_helpers import (  # noqa: E402,F401  (browser, new_page: fixtures)
     speak,
     voice_ids,
 )
-from conftest import LiveServer  # noqa: E402
+from support import LiveServer  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
