@@ -18,6 +18,7 @@ Ray is an optional extra: ``pip install "flashtts[ray]"``.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -31,6 +32,7 @@ from flashtts.config import ServerConfig
 log = logging.getLogger(__name__)
 
 REPLICA_HEADER = b"x-replica-id"
+PROXY_CALLBACK_ENV = "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH"
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 """Set to 0, Ray's node address is 127.0.0.1 instead of the machine's address (single-machine use)."""
 APP_NAME = "flashtts"
@@ -75,6 +77,61 @@ class ReplicaIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_replica)
+
+
+class ProxyErrorMiddleware:
+    """Runs in Ray's HTTP proxy: its own bare errors become retriable OpenAI-style answers.
+
+    An answer without ``X-Replica-Id`` and with a 5xx status did not come from the app but from
+    the proxy itself (the replica died mid-request, no replica is available, the queue is full):
+    it is answered 503 with ``Retry-After`` and an error body, so clients retry it.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replaced = started = False
+
+        async def send_checked(message) -> None:
+            nonlocal replaced, started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = message.get("headers") or []
+                if message["status"] >= 500 and not any(k.lower() == REPLICA_HEADER for k, _ in headers):
+                    replaced = True
+                    body = json.dumps({"error": {
+                        "message": "the replica serving this request stopped, or none is available; retry it",
+                        "type": "server_error", "param": None,
+                        "code": "replica_unavailable"}}).encode()
+                    keep = [(k, v) for k, v in headers if k.lower() == b"x-request-id"]
+                    await send({"type": "http.response.start", "status": 503, "headers": [
+                        *keep, (b"content-type", b"application/json"), (b"retry-after", b"1"),
+                        (b"content-length", str(len(body)).encode())]})
+                    await send({"type": "http.response.body", "body": body})
+                    return
+            elif replaced:
+                return  # the proxy's own text body is dropped
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_checked)
+        except Exception:
+            if started:
+                raise
+            log.exception("Ray's proxy failed before answering")
+        if not started:  # the proxy gave up without answering (it does so for a replica that died)
+            await send_checked({"type": "http.response.start", "status": 500, "headers": []})
+
+
+def proxy_middlewares() -> list:
+    """Ray's ``RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH`` hook: middleware for the HTTP proxy."""
+    from starlette.middleware import Middleware
+
+    return [Middleware(ProxyErrorMiddleware)]
 
 
 def _replica_id() -> str:
@@ -127,6 +184,7 @@ def deployment(config: ServerConfig, settings: RaySettings):
 def start(config: ServerConfig, settings: RaySettings) -> None:
     """Start (or join) Ray, start Serve's proxy on ``config.host:port`` and deploy the app."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage reports leave the machine
+    os.environ.setdefault(PROXY_CALLBACK_ENV, "flashtts.ray_serve.proxy_middlewares")
     if not settings.address:
         # a local instance stays on loopback: Ray otherwise binds and talks on the machine's own IP
         if "ray" in sys.modules and os.environ.get(LOOPBACK_ENV) != "0":
@@ -147,11 +205,12 @@ def start(config: ServerConfig, settings: RaySettings) -> None:
 
 def run(config: ServerConfig, settings: RaySettings) -> None:
     """``flashtts serve --ray``: deploy, then serve until SIGINT/SIGTERM."""
+    config = replace(config, role_dir=config.role_dir.resolve())  # replicas may run in other folders
+    start(config, settings)  # imports ray only after its environment is set
+
     import ray
     from ray import serve
 
-    config = replace(config, role_dir=config.role_dir.resolve())  # replicas may run in other folders
-    start(config, settings)
     log.info("Ray Serve: %d replica(s) of engine %s on http://%s:%d", settings.replicas, config.engine,
              config.host, config.port)
     stop = threading.Event()

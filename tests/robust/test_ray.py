@@ -1,0 +1,135 @@
+"""Ray Serve scale-out (acceptance 1): ``flashtts serve --ray --replicas 2`` with CPU replicas of
+the default engine, on loopback only. Bounded: one deployment for the module, fixed request counts,
+every wait capped."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import httpx
+import pytest
+from support import LiveServer
+
+pytest.importorskip("ray.serve")
+psutil = pytest.importorskip("psutil")
+
+pytestmark = pytest.mark.slow
+
+TEXT = ("The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background. "
+        "It's easy to tell the depth of a well. These days a chicken leg is a rare dish.")
+
+
+@pytest.fixture(scope="module")
+def ray_server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ray")
+    server = LiveServer(["--ray", "--replicas", "2", "--ray_num_cpus", "0.5", "--ray_max_ongoing", "16",
+                         "--role_dir", str(folder / "roles")], folder / "server.log",
+                        env={"RAY_DEDUP_LOGS": "0"})
+    server.start(timeout=240)
+    family: list = []
+    try:
+        yield server
+    finally:
+        try:
+            family = psutil.Process(server.proc.pid).children(recursive=True)
+        except psutil.Error:
+            pass
+        server.stop()
+        for proc in family:  # Ray processes this test started that outlived the graceful stop
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+
+
+def _replica_pids(server: LiveServer) -> list[int]:
+    return [p.pid for p in psutil.Process(server.proc.pid).children(recursive=True)
+            if "ServeReplica:flashtts" in " ".join(p.cmdline() or [p.name()])]
+
+
+async def _speak(client: httpx.AsyncClient, text: str = TEXT, **extra) -> httpx.Response:
+    return await client.post("/v1/audio/speech", json={"input": text, "voice": "joe", "stream": False,
+                                                       "response_format": "pcm", **extra})
+
+
+async def test_32_concurrent_requests_are_spread_over_both_replicas(ray_server):
+    async with httpx.AsyncClient(base_url=ray_server.url, timeout=300) as client:
+        answers = await asyncio.gather(*[_speak(client, f"Request number {i} is here.") for i in range(32)])
+    assert [r.status_code for r in answers] == [200] * 32
+    assert all(len(r.content) > 24000 for r in answers)  # at least half a second of audio each
+    replicas = [r.headers["x-replica-id"] for r in answers]
+    assert len(set(replicas)) == 2, replicas
+    assert min(replicas.count(r) for r in set(replicas)) >= 1
+
+
+async def test_role_added_through_one_replica_is_used_by_the_other(ray_server):
+    async with httpx.AsyncClient(base_url=ray_server.url, timeout=300) as client:
+        added = await client.post("/add_speaker", data={"name": "shared-role", "voice": "joe", "speed": "1.2"})
+        assert added.status_code == 200, added.text
+        origin = added.headers["x-replica-id"]
+        others: list[httpx.Response] = []
+        for _ in range(10):  # bounded: Ray routes each request; stop once the other replica answered
+            batch = await asyncio.gather(*[client.post("/speak", json={"name": "shared-role", "text": "Hello there.",
+                                                                       "response_format": "pcm", "stream": False})
+                                           for _ in range(4)])
+            assert all(r.status_code == 200 for r in batch), [r.text for r in batch]
+            others += [r for r in batch if r.headers["x-replica-id"] != origin]
+            if others:
+                break
+        assert others, "no request reached the other replica"
+        listing = await client.get("/audio_roles")
+        assert "shared-role" in listing.json()["roles"]
+
+
+async def _stream(client: httpx.AsyncClient, started: asyncio.Event) -> tuple[int, str | None, int, str | None]:
+    got = 0
+    async with client.stream("POST", "/v1/audio/speech",
+                             json={"input": TEXT, "voice": "joe", "response_format": "pcm"}) as resp:
+        replica = resp.headers.get("x-replica-id")
+        try:
+            async for part in resp.aiter_raw():
+                got += len(part)
+                started.set()
+        except httpx.HTTPError as exc:
+            started.set()
+            return resp.status_code, replica, got, type(exc).__name__
+        started.set()
+        return resp.status_code, replica, got, None
+
+
+async def test_stopping_a_replica_fails_only_its_in_flight_requests_retriably(ray_server):
+    pids = _replica_pids(ray_server)
+    assert len(pids) == 2, pids
+    async with httpx.AsyncClient(base_url=ray_server.url, timeout=300) as client:
+        events = [asyncio.Event() for _ in range(10)]
+        streams = [asyncio.create_task(_stream(client, e)) for e in events]
+        completes = [asyncio.create_task(_speak(client)) for _ in range(4)]
+        await asyncio.wait_for(asyncio.gather(*[e.wait() for e in events]), 240)
+        os.kill(pids[0], signal.SIGKILL)  # a replica dies with requests in flight
+        stream_results = await asyncio.gather(*streams)
+        complete_results = await asyncio.gather(*completes)
+
+        failed_replicas = {replica for status, replica, _, error in stream_results if error}
+        ok_replicas = {replica for status, replica, _, error in stream_results if not error}
+        assert all(status == 200 for status, *_ in stream_results)
+        # the streams that failed all ran on one replica (the dead one), each after audio had flowed:
+        # a truncated chunked body the client sees as a dropped connection, so it retries
+        assert len(failed_replicas) == 1 and not (failed_replicas & ok_replicas), stream_results
+        assert all(error == "RemoteProtocolError" for *_, error in stream_results if error)
+        # complete files: audio, or a retriable 503 with Retry-After and an error body
+        for resp in complete_results:
+            if resp.status_code != 200:
+                assert resp.status_code == 503, resp.text
+                assert resp.headers["retry-after"] == "1"
+                assert resp.json()["error"]["code"] == "replica_unavailable"
+
+        # later requests succeed (Ray replaces the replica; the survivor serves meanwhile)
+        later = await asyncio.gather(*[_speak(client, f"Later request {i}.") for i in range(8)])
+        assert [r.status_code for r in later] == [200] * 8
+    for _ in range(120):  # bounded: the controller starts a replacement replica
+        if len(_replica_pids(ray_server)) == 2 and pids[0] not in _replica_pids(ray_server):
+            break
+        await asyncio.sleep(1)
+    assert len(_replica_pids(ray_server)) == 2
