@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from conftest import LiveServer
+from support import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -36,18 +37,27 @@ def _require_browser() -> None:
         pytest.skip("browser tests need Debian Chromium and Playwright: " + "; ".join(problems))
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
+@contextlib.contextmanager
+def launch(*extra_args: str) -> Iterator:
+    """Debian Chromium, headless, driven by Playwright (skips or fails as _require_browser says)."""
     _require_browser()
     from playwright.sync_api import sync_playwright
 
     pw = sync_playwright().start()
-    b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
     try:
-        yield b
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra_args])
+        try:
+            yield b
+        finally:
+            b.close()
     finally:
-        b.close()
         pw.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    with launch() as b:
+        yield b
 
 
 def serve(tmp: Path, *args: str) -> Iterator[LiveServer]:
@@ -64,8 +74,8 @@ def new_page(browser):
     """Factory for pages in fresh contexts (empty localStorage); uncaught page errors fail the test."""
     contexts, errors = [], []
 
-    def make(url: str, init_script: str | None = None):
-        ctx = browser.new_context(viewport={"width": 1200, "height": 900}, locale="en-US")
+    def make(url: str, init_script: str | None = None, on=None):
+        ctx = (on or browser).new_context(viewport={"width": 1200, "height": 900}, locale="en-US")
         if init_script:
             ctx.add_init_script(init_script)
         contexts.append(ctx)

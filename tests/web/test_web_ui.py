@@ -19,6 +19,8 @@ from browser_helpers import (  # noqa: F401  (browser, new_page: fixtures)
     browser,
     check_played,
     download_bytes,
+    CHROMIUM,
+    CHROMIUM_ARGS,
     make_clip,
     new_page,
     panel_data,
@@ -29,7 +31,7 @@ from browser_helpers import (  # noqa: F401  (browser, new_page: fixtures)
     wait_idle,
     wait_loaded,
 )
-from conftest import HARVARD, LiveServer, wer
+from support import HARVARD, LiveServer, wer
 from flashtts.audio import decode
 
 pytestmark = pytest.mark.browser
@@ -184,6 +186,37 @@ def test_clone_tab_saves_a_role_that_appears_everywhere_and_delete_removes_it(ne
     page = new_page(server.url)
     wait_loaded(page)
     clone_save_and_delete(page, server.url, clip, "webclone")
+
+
+def test_clone_tab_records_from_the_microphone_and_saves_the_recording(browser, new_page, server):
+    """Chromium's fake capture device stands in for a microphone (a tone); the server must accept
+    what MediaRecorder produced (webm/opus) as a reference clip."""
+    mic_browser = browser.browser_type.launch(executable_path=str(CHROMIUM), args=[
+        *CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+    try:
+        page = new_page(server.url, on=mic_browser)
+        wait_loaded(page)
+        page.click("#tab-clone")
+        page.click("#clone-record")
+        page.wait_for_selector("#clone-record.recording")
+        assert "Stop recording" in page.inner_text("#clone-record")
+        page.wait_for_function("parseFloat(document.getElementById('clone-rec-time').textContent) >= 2.5")
+        page.click("#clone-record")
+        page.wait_for_selector("#clone-clip-box:not([hidden])")
+        assert page.inner_text("#clone-clip-info").startswith("recording.")
+        page.fill("#clone-name", "miclip")
+        page.click("#clone-save")
+        page.wait_for_selector("#clone-message.ok")
+        page.click("#tab-roles")
+        page.click("#roles-list li[data-role='miclip'] button[data-action=play]")
+        page.wait_for_selector("#voice-preview-audio[data-ready='1']", state="attached")
+        assert page.eval_on_selector("#voice-preview-audio", "a => a.duration") > 2.0  # the stored clip
+        page.click("#roles-list li[data-role='miclip'] button[data-action=delete]")
+        page.click("#confirm-ok")
+        page.wait_for_selector("#roles-list li[data-role='miclip']", state="detached")
+        page.context.close()
+    finally:
+        mic_browser.close()
 
 
 def test_dialogue_chips_insert_tags_and_multi_speak_streams(new_page, server, transcribe):
