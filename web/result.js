@@ -116,8 +116,12 @@ export class ResultPanel {
 
   fail() {
     this.root.dataset.state = "error";
-    this.part("ttfa").textContent = this.root.dataset.ttfaMs ? this.part("ttfa").textContent : "–";
+    if (!this.root.dataset.ttfaMs) {
+      this.root.hidden = true; // nothing played: the error box says it all
+      return;
+    }
     this.part("total").textContent = "–";
+    this.part("duration").textContent = "–";
   }
 
   drawProgress() {
