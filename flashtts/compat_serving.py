@@ -293,6 +293,10 @@ async def complete_many(service: SpeechService, request: Request, plans: list[Pl
     so a full server refuses the whole request with 429 rather than half of it. Served from the
     result cache when it is on and holds the answer."""
     cache = result_cache(request)
+    if len(plans) > 1:  # plans of one HTTP request share its id: keep their engine requests apart
+        for i, plan in enumerate(plans):
+            for j, seg in enumerate(plan.segments):
+                seg.request_id = f"{plan.request_id}-{i}.{j}"
     results: list[tuple[bytes, float] | None] = [None] * len(plans)
     keys: list[str | None] = [None] * len(plans)
     todo: list[int] = []
