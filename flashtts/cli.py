@@ -57,7 +57,7 @@ def _engine_config(model_path, backend, device, dtype, batch_size, wait_timeout,
 @app.command()
 def serve(
     engine: str = _opt("piper", "--engine", env="ENGINE", help="Engine name (see `flashtts engines`)"),
-    model_path: Optional[str] = _opt(None, "--model_path", env="MODEL_PATH", help="Model/checkpoint path (engine default when omitted)"),
+    model_path: Optional[str] = _opt(None, "--model_path", "--model", "--model_dir", env="MODEL_PATH", help="Model/checkpoint path (engine default when omitted); --model (Qwen3-TTS FastAPI) and --model_dir (CosyVoice) are aliases"),
     backend: str = _opt("torch", "--backend", env="BACKEND", help="LLM backend for engines that run one: torch | vllm"),
     device: str = _opt("auto", "--device", "--llm_device", env="DEVICE", help="cpu | cuda | cuda:N | auto"),
     dtype: str = _opt("auto", "--dtype", "--torch_dtype", env="DTYPE", help="auto | float32 | bfloat16 | float16"),

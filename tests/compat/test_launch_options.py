@@ -44,6 +44,8 @@ def test_gpu_on_a_machine_without_cuda_fails_clearly():
 
 @pytest.mark.parametrize("args, fragment", [
     (("--gpu", "zero"), "--gpu wants CUDA device numbers"),
+    (("--model", "/m", "--gpu", "zero"), "--gpu wants"),  # Qwen3-TTS FastAPI's --model is accepted
+    (("--model_dir", "/m", "--gpu", "zero"), "--gpu wants"),  # CosyVoice's --model_dir too
     (("--compat", "qwen_fastapi,nonsense"), "unknown group(s) nonsense"),
     (("--workers", "0"), "--workers"),
     (("--result_cache_mb", "-1"), "--result_cache_mb"),
