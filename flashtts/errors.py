@@ -86,16 +86,47 @@ def json_error(exc: BaseException) -> JSONResponse:
                         headers=err.headers)
 
 
-def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
+_LOC_ROOTS = ("body", "query", "form", "path", "header", "cookie")
+_TYPE_TAGS = {"str", "int", "float", "bool", "bytes", "list", "dict", "set", "tuple", "none", "json-or-python"}
+
+
+def _is_union_tag(part: object) -> bool:
+    """A pydantic union-member tag in an error location ('float', "literal['a','b']", 'VoiceId')."""
+    if not isinstance(part, str):
+        return False
+    return part in _TYPE_TAGS or "[" in part or "-" in part or part[:1].isupper()
+
+
+def _param(loc: tuple) -> str | None:
+    parts = [p for p in loc if p not in _LOC_ROOTS]
+    parts = parts[:1] + [p for p in parts[1:] if not _is_union_tag(p)]
+    return ".".join(str(p) for p in parts) or None
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str | None, str]:
+    """(message, param, code) for the first field in error; a union's alternatives become one message."""
     errors = exc.errors()
     if not errors:
-        return "invalid request", None
+        return "invalid request", None, "invalid_value"
     first = errors[0]
-    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "form", "path")]
-    param = ".".join(loc) or None
-    msg = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
-    more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
-    return (f"{param}: {msg}{more}" if param else f"{msg}{more}"), param
+    if first.get("type") == "json_invalid":
+        detail = (first.get("ctx") or {}).get("error") or first.get("msg", "")
+        return f"request body is not valid JSON: {detail}", None, "invalid_json"
+    param = _param(tuple(first.get("loc", ())))
+    if param is None and first.get("type") in ("model_attributes_type", "dict_type", "model_type"):
+        return "request body must be a JSON object", None, "invalid_value"
+    msgs: list[str] = []
+    others: set[str | None] = set()
+    for err in errors:
+        if _param(tuple(err.get("loc", ()))) == param:
+            msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+            if msg not in msgs:
+                msgs.append(msg)
+        else:
+            others.add(_param(tuple(err.get("loc", ()))))
+    msg = " or ".join(msgs)
+    more = f" (and errors in {len(others)} more field{'s' if len(others) > 1 else ''})" if others else ""
+    return (f"{param}: {msg}{more}" if param else f"{msg}{more}"), param, "invalid_value"
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -113,8 +144,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        message, param = _validation_message(exc)
-        return JSONResponse(error_body(message, "invalid_request_error", param, "invalid_value"), status_code=400)
+        message, param, code = _validation_message(exc)
+        return JSONResponse(error_body(message, "invalid_request_error", param, code), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
