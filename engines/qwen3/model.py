@@ -104,7 +104,7 @@ class Qwen3Runner:
     """Owns the loaded checkpoint; all methods run on one thread."""
 
     def __init__(self, model_path: str, device: str = "cpu", dtype: str = "auto", backend: str = "torch",
-                 max_rows: int = 8, decode_context: int = 72, threads: int | None = None) -> None:
+                 max_rows: int = 8, decode_context: int = 25, threads: int | None = None) -> None:
         from ._compat import import_qwen_tts
 
         if threads:
