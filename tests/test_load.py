@@ -1,0 +1,151 @@
+"""Acceptance 6: concurrency on a real server.
+
+* 16 concurrent requests all succeed and are batched: the engine ran fewer batches than items.
+* Over ``--queue_limit`` the server answers 429 with ``Retry-After`` and an OpenAI error body.
+* A client that disconnects mid-stream stops its synthesis: ``requests_aborted_total`` rises
+  and the engine ran only a few of that request's many sentence pieces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import openai
+import pytest
+
+from support import HARVARD, wer
+from live import assert_openai_error, audio_info, serving, stats, to_16k, wait_idle
+
+pytestmark = pytest.mark.slow
+
+# about 60 engine items (sentence pieces) and four minutes of speech
+LONG_TEXT = " ".join(HARVARD * 12)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("load")
+    with serving(tmp, "--role_dir", str(tmp / "roles"), "--batch_size", "8", "--wait_timeout", "0.02") as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def small_queue(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("queue")
+    with serving(tmp, "--role_dir", str(tmp / "roles"), "--queue_limit", "2") as s:
+        yield s
+
+
+def _texts() -> list[str]:
+    return [f"{HARVARD[i % 5]} {HARVARD[(i + 2) % 5]}" for i in range(16)]
+
+
+def test_16_concurrent_requests_succeed_and_are_batched(server, transcribe):
+    before = wait_idle(server.url)
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=300,
+                                     limits=httpx.Limits(max_connections=32)) as client:
+            return await asyncio.gather(*(
+                client.post("/v1/audio/speech", json={"model": "tts-1", "voice": "alloy", "input": text,
+                                                      "response_format": "wav", "stream": False})
+                for text in _texts()))
+
+    responses = asyncio.run(burst())
+    after = wait_idle(server.url)
+    assert [r.status_code for r in responses] == [200] * 16
+    for r in responses:
+        assert float(r.headers["x-audio-duration"]) > 2.0
+        assert audio_info(r.content)[0] == pytest.approx(float(r.headers["x-audio-duration"]), rel=0.02)
+    items = after["batch_items_total"] - before["batch_items_total"]
+    batches = after["batches_total"] - before["batches_total"]
+    print(f"16 requests: {items} engine items in {batches} batches; largest batch {after['max_batch_size']}")
+    assert after["requests_total"] - before["requests_total"] == 16
+    assert items >= 32  # two sentences each
+    assert batches < items  # the engine ran items of different requests together
+    assert after["max_batch_size"] > 1
+    assert after["requests_failed_total"] == before["requests_failed_total"]
+    # batching did not mix requests up: each answer says its own text
+    for i in (0, 3, 6, 9):
+        heard = transcribe(to_16k(responses[i].content, "wav"))
+        assert wer(_texts()[i], heard) <= 0.25, (_texts()[i], heard)
+
+
+def _metrics_value(url: str, name: str) -> float:
+    text = httpx.get(url + "/metrics", timeout=30).text
+    for line in text.splitlines():
+        if line.startswith(f"flashtts_{name} "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+@pytest.mark.parametrize("sse", [False, True], ids=["chunked", "sse"])
+def test_disconnect_mid_stream_stops_synthesis(server, sse):
+    before = wait_idle(server.url)
+    aborted_prom = _metrics_value(server.url, "requests_aborted_total")
+    body = {"model": "tts-1", "voice": "alloy", "input": LONG_TEXT, "response_format": "pcm"}
+    if sse:
+        body["stream_format"] = "sse"
+    with httpx.Client(timeout=120) as client:
+        with client.stream("POST", server.url + "/v1/audio/speech", json=body) as r:
+            assert r.status_code == 200
+            chunks = r.iter_raw()  # keep the iterator: dropping it would close the connection at once
+            first = next(chunks)
+            assert first
+            assert stats(server.url)["active_requests"] == 1  # still streaming while we hold the line
+        # leaving the block closes the connection mid-stream
+    after = wait_idle(server.url)
+    items = after["batch_items_total"] - before["batch_items_total"]
+    print(f"disconnected after {len(first)} bytes: engine ran {items} items of ~60")
+    assert after["requests_aborted_total"] == before["requests_aborted_total"] + 1
+    assert _metrics_value(server.url, "requests_aborted_total") == aborted_prom + 1
+    assert items <= 12, items  # a finished request would have run about 60
+    assert after["active_requests"] == 0  # its slot was given back
+    # and the server goes on serving
+    r = httpx.post(server.url + "/v1/audio/speech", timeout=60,
+                   json={"model": "tts-1", "voice": "alloy", "input": "Still here.", "stream": False})
+    assert r.status_code == 200
+
+
+def test_request_log_records_the_disconnect(server):
+    lines = [json.loads(line.split("flashtts.requests: ", 1)[1]) for line in server.log_path.read_text().splitlines()
+             if "flashtts.requests: " in line]
+    stopped = [entry for entry in lines if entry["status"] in ("disconnected", "aborted")]
+    assert stopped and all(entry["characters"] == len(LONG_TEXT) for entry in stopped)
+
+
+def test_over_the_queue_limit_is_429_with_retry_after(small_queue):
+    url = small_queue.url
+    body = {"model": "tts-1", "voice": "alloy", "input": LONG_TEXT, "response_format": "pcm"}
+    before = wait_idle(url)
+    with httpx.Client(timeout=120) as a, httpx.Client(timeout=120) as b:
+        with a.stream("POST", url + "/v1/audio/speech", json=body) as ra, \
+                b.stream("POST", url + "/v1/audio/speech", json=body) as rb:
+            assert ra.status_code == 200 and rb.status_code == 200
+            # both admitted and producing audio (the iterators are kept: dropping one closes its connection)
+            chunks_a, chunks_b = ra.iter_raw(), rb.iter_raw()
+            assert next(chunks_a) and next(chunks_b)
+            assert stats(url)["active_requests"] == 2
+            for extra in ({"stream": False}, {}, {"stream_format": "sse"}):
+                r = httpx.post(url + "/v1/audio/speech", timeout=60,
+                               json={"model": "tts-1", "voice": "alloy", "input": "One more.", **extra})
+                err = assert_openai_error(r, 429)
+                assert err["type"] == "rate_limit_error" and err["code"] == "queue_full", err
+                assert int(r.headers["retry-after"]) >= 1
+            r = httpx.post(url + "/speak", json={"name": "joe", "text": "One more."}, timeout=60)
+            assert_openai_error(r, 429)
+            # the SDK sees a RateLimitError (retries off: it would honour Retry-After and retry)
+            sdk = openai.OpenAI(base_url=url + "/v1", api_key="x", max_retries=0)
+            with pytest.raises(openai.RateLimitError):
+                sdk.audio.speech.create(model="tts-1", voice="alloy", input="One more.")
+            # what is not synthesis stays open
+            assert httpx.get(url + "/health").status_code == 200
+            assert httpx.get(url + "/audio_roles").status_code == 200
+    after = wait_idle(url)
+    assert after["requests_rejected_total"] - before["requests_rejected_total"] == 5
+    # the two slots came back: requests are admitted again
+    r = httpx.post(url + "/v1/audio/speech", timeout=60,
+                   json={"model": "tts-1", "voice": "alloy", "input": "Room again.", "stream": False})
+    assert r.status_code == 200
