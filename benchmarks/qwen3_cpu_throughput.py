@@ -53,6 +53,7 @@ async def run_engine(ckpt: Path, n: int, frames: int, batch_size: int, concurren
                                  options=GenerationOptions(seed=i)) for i in range(n)]
         ttfa: list[float] = []
         samples = 0
+        before = metrics.snapshot()
 
         async def one(req):
             nonlocal samples
@@ -73,8 +74,10 @@ async def run_engine(ckpt: Path, n: int, frames: int, batch_size: int, concurren
         wall = time.perf_counter() - t0
         audio = samples / engine.info.sample_rate
         snap = metrics.snapshot()
+        steps = snap["batches_total"] - before["batches_total"]
+        items = snap["batch_items_total"] - before["batch_items_total"]
         return {"wall_s": wall, "audio_s": audio, "rtf_x": audio / wall, "ttfa_mean_s": sum(ttfa) / len(ttfa),
-                "ttfa_max_s": max(ttfa), "mean_batch": snap["mean_batch_size"], "max_batch": snap["max_batch_size"]}
+                "ttfa_max_s": max(ttfa), "mean_batch": items / steps, "steps": steps}
     finally:
         await engine.stop()
 

@@ -249,36 +249,43 @@ class Qwen3Runner:
 
     def _sample(self, logits: torch.Tensor, greedy: list[bool], temps: list[float], top_ks: list[int],
                 top_ps: list[float], gens: list[torch.Generator | None]) -> torch.Tensor:
-        """Pick one token per row: argmax for greedy rows, else HF's temperature -> top-k -> top-p."""
+        """One token per row: argmax for greedy rows, else temperature -> top-k -> top-p -> draw.
+
+        The semantics of transformers' warpers (top-p keeps the smallest head of the sorted
+        distribution whose mass reaches ``top_p``), computed on the top-k candidates only. Each
+        row draws one uniform from its own generator, so a stream's draws do not depend on the
+        other rows of the batch.
+        """
         out = logits.argmax(dim=-1)
         rows = [i for i, g in enumerate(greedy) if not g]
         if not rows:
             return out
-        idx = torch.tensor(rows, device=logits.device)
-        x = logits[idx].float()
-        t = torch.tensor([temps[i] for i in rows], device=x.device, dtype=x.dtype).clamp_min(1e-5)
-        x = x / t[:, None]
-        ks = [top_ks[i] if 0 < top_ks[i] < x.shape[-1] else x.shape[-1] for i in rows]
-        if min(ks) < x.shape[-1]:
-            kmax = max(ks)
-            top = torch.topk(x, kmax, dim=-1).values
-            kth = top.gather(1, torch.tensor(ks, device=x.device)[:, None] - 1)
-            x = x.masked_fill(x < kth, -float("inf"))
-        ps = torch.tensor([top_ps[i] for i in rows], device=x.device, dtype=x.dtype)
-        if bool((ps < 1.0).any()):
-            sorted_logits, sorted_idx = torch.sort(x, descending=False)
-            cum = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
-            remove = cum <= (1 - ps[:, None])
-            remove[:, -1] = False
-            remove = remove & (ps[:, None] < 1.0)
-            x = x.masked_fill(remove.scatter(1, sorted_idx, remove), -float("inf"))
-        probs = torch.softmax(x, dim=-1).double()
-        cdf = probs.cumsum(dim=-1)
+        idx = torch.tensor(rows, device=logits.device) if len(rows) < len(greedy) else None
+        x = (logits[idx] if idx is not None else logits).float()
+        vocab = x.shape[-1]
+        t = torch.tensor([max(temps[i], 1e-5) for i in rows], dtype=x.dtype)
+        x = x / t.to(x.device)[:, None]
+        ks = [top_ks[i] if 0 < top_ks[i] < vocab else vocab for i in rows]
+        kmax = max(ks)
+        vals, ids = torch.topk(x, kmax, dim=-1)  # sorted, largest first
+        if min(ks) < kmax:
+            ar = torch.arange(kmax, device=x.device)
+            vals = vals.masked_fill(ar[None, :] >= torch.tensor(ks, device=x.device)[:, None], -float("inf"))
+        probs = torch.softmax(vals, dim=-1)
+        ps = [top_ps[i] for i in rows]
+        if min(ps) < 1.0:
+            before = probs.cumsum(dim=-1) - probs  # mass of the more likely candidates
+            keep = before < torch.tensor(ps, device=x.device, dtype=probs.dtype)[:, None]
+            probs = probs * keep
+        cdf = probs.double().cumsum(dim=-1)
         u = torch.empty(len(rows), dtype=torch.float64)
         for j, i in enumerate(rows):
             u[j] = torch.rand((), dtype=torch.float64, generator=gens[i])
         u = u.to(cdf.device) * cdf[:, -1]
-        picked = torch.searchsorted(cdf, u[:, None], right=True).clamp_max(x.shape[-1] - 1)[:, 0]
+        pick = torch.searchsorted(cdf, u[:, None], right=True).clamp_max(kmax - 1)
+        picked = ids.gather(1, pick)[:, 0]
+        if idx is None:
+            return picked
         out[idx] = picked
         return out
 
