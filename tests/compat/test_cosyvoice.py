@@ -18,7 +18,8 @@ from live import assert_openai_error, serving
 
 pytestmark = pytest.mark.slow
 
-EN = "Hello, I am a test"
+EN = "Rice is often served in round bowls."  # transcribed reliably (no contractions)
+DOC_EN = "Hello, I am a test"  # the document's instruct example
 ZH = "你好，我是通义千问语音合成大模型，请问有什么可以帮您的吗？"
 
 
@@ -111,9 +112,9 @@ def test_format_field_overrides_the_method_default(server):
 @pytest.mark.parametrize("route, payload, with_prompt, reason", [
     ("/inference_zero_shot", {"tts_text": "希望你以后能够做的比我还好呦", "prompt_text": "希望你以后能够做的比我还好呦"}, True, "clone"),
     ("/inference_cross_lingual", {"tts_text": "Hello, this is a cross-lingual test"}, True, "clone"),
-    ("/inference_instruct", {"tts_text": EN, "spk_id": "中文女",
+    ("/inference_instruct", {"tts_text": DOC_EN, "spk_id": "中文女",
                              "instruct_text": "Speak with a cheerful and energetic tone"}, False, "instructions"),
-    ("/inference_instruct2", {"tts_text": EN, "instruct_text": "Speak with a cheerful and energetic tone"}, True,
+    ("/inference_instruct2", {"tts_text": DOC_EN, "instruct_text": "Speak with a cheerful and energetic tone"}, True,
      "clone"),
 ])
 def test_examples_that_need_clone_or_instructions_are_refused_on_piper(server, prompt_wav, method, route, payload,
