@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import requests
 
-from conftest import app_client
+from support import app_client
 from flashtts.audio import decode
 from flashtts.config import ServerConfig
 from flashtts.engine import EngineConfig
