@@ -17,10 +17,11 @@ Engine options (``--engine_opt key=value``, all optional):
 =====================  ======================================================================
 ``first_chunk_frames``  frames (80 ms each) before the first audio (default 4)
 ``chunk_frames``        frames per later chunk (default 12)
-``decode_context``      frames of left context decoded with each chunk (default 25, as the
-                        reference's own chunked decode; joins then differ from a one-pass decode
-                        by ~1e-5, -90 dB; 72 = the decoder's attention window, float-exact on
-                        one decoder layer)
+``decode_context``      frames of left context the codec decoder's transformer sees per chunk
+                        (default 72, its attention window)
+``conv_context``        frames of left context its upsampling convolutions see per chunk
+                        (default 8; their receptive field is under 6 frames, so chunks join
+                        exactly: streamed chunks == a one-pass decode up to float rounding)
 ``fixed_frames``        generate exactly this many frames per request, ignoring end-of-speech
                         (benchmarks; random weights stop at random points)
 ``threads``             torch CPU threads (default: half the cores, so the event loop keeps one)
@@ -106,7 +107,8 @@ class Qwen3Engine(Engine):
         extra = dict(config.extra or {})
         self.first_chunk_frames = _opt_int(extra, "first_chunk_frames", 4) or 1
         self.chunk_frames = _opt_int(extra, "chunk_frames", 12) or 1
-        self.decode_context = _opt_int(extra, "decode_context", 25) or 0
+        self.decode_context = _opt_int(extra, "decode_context", 72) or 0
+        self.conv_context = _opt_int(extra, "conv_context", 8) or 0
         self.fixed_frames = _opt_int(extra, "fixed_frames", None) or None
         self.threads = _opt_int(extra, "threads", None)
         self.clone_cache_size = _opt_int(extra, "clone_cache_size", 256) or 1
@@ -139,7 +141,8 @@ class Qwen3Engine(Engine):
             threads = max(1, (os.cpu_count() or 2) // 2)
         self.runner = Qwen3Runner(self.config.model_path, device=device, dtype=self.config.dtype,
                                   backend=self.config.backend, max_rows=self.config.batch_size,
-                                  decode_context=self.decode_context, threads=threads)
+                                  decode_context=self.decode_context, conv_context=self.conv_context,
+                                  threads=threads)
         r = self.runner
         kind = r.kind
         speakers = r.speakers() if kind == "custom_voice" else []

@@ -104,7 +104,8 @@ class Qwen3Runner:
     """Owns the loaded checkpoint; all methods run on one thread."""
 
     def __init__(self, model_path: str, device: str = "cpu", dtype: str = "auto", backend: str = "torch",
-                 max_rows: int = 8, decode_context: int = 25, threads: int | None = None) -> None:
+                 max_rows: int = 8, decode_context: int = 72, conv_context: int = 8,
+                 threads: int | None = None) -> None:
         from ._compat import import_qwen_tts
 
         if threads:
@@ -141,6 +142,7 @@ class Qwen3Runner:
         self.backend: TalkerBackend = make_backend(backend, self.talker, max_rows)
         self.decoder = self.model.speech_tokenizer.model.decoder
         self.decode_context = decode_context
+        self.conv_context = conv_context
         self.sample_rate = int(self.model.speech_tokenizer.get_output_sample_rate())
         self.samples_per_frame = int(self.model.speech_tokenizer.get_decode_upsample_rate())
         self.generate_defaults: dict[str, Any] = dict(self.tts.generate_defaults or {})
@@ -447,33 +449,61 @@ class Qwen3Runner:
         need = s.first_chunk_frames if s.emitted == 0 else s.chunk_frames
         return todo if (todo >= need or s.done) else 0
 
+    def _decoder_frames(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codec decoder up to its transformer: ``(B, T, 16)`` codes -> ``(B, C, T)`` frame features."""
+        dec = self.decoder
+        h = dec.quantizer.decode(codes.clamp_min(0).transpose(1, 2))
+        h = dec.pre_conv(h).transpose(1, 2)
+        return dec.pre_transformer(inputs_embeds=h).last_hidden_state.permute(0, 2, 1)
+
+    def _decoder_waveform(self, h: torch.Tensor) -> torch.Tensor:
+        """The rest of the codec decoder (upsampling convolutions): ``(B, C, T)`` -> ``(B, T * 1920)``."""
+        dec = self.decoder
+        for blocks in dec.upsample:
+            for block in blocks:
+                h = block(h)
+        for block in dec.decoder:
+            h = block(h)
+        return h.clamp(min=-1, max=1)[:, 0]
+
     @torch.no_grad()
     def decode_audio(self, streams: list[Stream]) -> list[np.ndarray]:
-        """Audio for the next frames of each stream, decoded together with left context."""
-        windows, ctxs, news = [], [], []
+        """Audio for the next frames of each stream, decoded together.
+
+        The decoder is causal, so each chunk needs only left context: its transformer (at the frame
+        rate, cheap) sees ``decode_context`` frames before the chunk, its upsampling convolutions
+        (at up to 24 kHz, the expensive part, receptive field under 6 frames) only ``conv_context``.
+        Rows are right-padded to one length, which causality makes harmless.
+        """
+        windows, starts, news = [], [], []
         for s in streams:
             hist = torch.stack(s.frames) if s.frames else torch.zeros(0, self.groups, dtype=torch.long)
             ref = s.prompt.ref_code
-            if ref is not None:
+            if ref is not None:  # cloning: the reference codes are the voice's left context
                 hist = torch.cat([ref.to(hist.device, hist.dtype), hist], dim=0)
             end = hist.shape[0]
             start = end - (s.n_frames - s.emitted)
             lo = max(0, start - self.decode_context)
             windows.append(hist[lo:end])
-            ctxs.append(start - lo)
+            starts.append(start - lo)
             news.append(end - start)
             s.emitted = s.n_frames
+        b = len(windows)
         width = max(w.shape[0] for w in windows)
-        codes = torch.zeros(len(windows), width, self.groups, dtype=torch.long, device=self.device)
+        codes = torch.zeros(b, width, self.groups, dtype=torch.long, device=self.device)
         for i, w in enumerate(windows):
             codes[i, : w.shape[0]] = w.to(self.device)
-        wav = self.decoder(codes.clamp_min(0).transpose(1, 2))[:, 0]  # causal: right padding is harmless
+        feats = self._decoder_frames(codes)
+        ctxs = [min(self.conv_context, st) for st in starts]
+        conv_width = max(c + n for c, n in zip(ctxs, news))
+        h = feats.new_zeros(b, feats.shape[1], conv_width)
+        for i in range(b):
+            lo = starts[i] - ctxs[i]
+            h[i, :, : ctxs[i] + news[i]] = feats[i, :, lo : starts[i] + news[i]]
+        wav = self._decoder_waveform(h)
         spf = self.samples_per_frame
-        out = []
-        for i in range(len(windows)):
-            a = wav[i, ctxs[i] * spf : (ctxs[i] + news[i]) * spf]
-            out.append(a.float().cpu().numpy().astype(np.float32, copy=False))
-        return out
+        return [wav[i, ctxs[i] * spf : (ctxs[i] + news[i]) * spf].float().cpu().numpy().astype(np.float32, copy=False)
+                for i in range(b)]
 
     def remove(self, streams: list[Stream], s: Stream) -> None:
         """Drop ``s`` from the talker batch, keeping ``streams`` in backend row order."""

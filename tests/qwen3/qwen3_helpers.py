@@ -105,7 +105,7 @@ async def collect(engine, req: SynthesisRequest, started: asyncio.Event | None =
     return chunks
 
 
-def assert_audio_equal(ours: np.ndarray, ref: np.ndarray, atol: float = 5e-5) -> None:
+def assert_audio_equal(ours: np.ndarray, ref: np.ndarray, atol: float = 2e-6) -> None:
     assert ours.dtype == np.float32
     assert ours.shape == ref.shape, (ours.shape, ref.shape)
     diff = float(np.max(np.abs(ours - ref))) if ours.size else 0.0

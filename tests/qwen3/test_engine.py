@@ -43,8 +43,8 @@ async def test_streaming_chunks_arrive_early_and_concatenate_to_the_full_output(
     assert times[0] - t0 < 0.5 * (times[-1] - t0)
     streamed = np.concatenate(chunks)
     assert_audio_equal(streamed, np.concatenate(full), atol=1e-6)  # the same samples
-    # and both equal the reference's one-pass decode (25 frames of left context per chunk: ~1e-5)
-    assert_audio_equal(streamed, ref_wav)
+    # and both equal the reference's one-pass decode (chunks decoded with enough left context)
+    assert_audio_equal(streamed, ref_wav, atol=2e-6)
 
 
 async def test_eight_concurrent_requests_share_decode_steps(checkpoints):
