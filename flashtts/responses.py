@@ -49,7 +49,7 @@ async def respond(service: SpeechService, plan: Plan, request: Request, *, strea
                                  background=BackgroundTask(ticket.release))
     error: BaseException | None = None
     try:
-        data, seconds = await service.complete(plan)
+        data, seconds = await service.complete(plan, request.is_disconnected)
     except BaseException as exc:
         error = exc
         raise

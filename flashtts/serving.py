@@ -330,12 +330,15 @@ class SpeechService:
             "total_tokens": plan.characters + int(round(plan.audio_seconds * 1000 / 80)),
             "audio_seconds": round(plan.audio_seconds, 3)}})
 
-    async def complete(self, plan: Plan) -> tuple[bytes, float]:
-        """The whole file and its duration in seconds."""
+    async def complete(self, plan: Plan, disconnected: Disconnected | None = None) -> tuple[bytes, float]:
+        """The whole file and its duration in seconds; stops early (499) when the client has gone."""
         enc = audio.Encoder(plan.response_format, self.engine.info.sample_rate, live=False, out_rate=plan.out_rate)
-        async with aclosing(self.samples(plan)) as chunks:
+        async with aclosing(self.samples(plan, disconnected)) as chunks:
             async for chunk in chunks:
                 enc.write(chunk)
+        if plan.status == "disconnected":
+            raise APIError("client closed the connection before the audio was complete", status=499,
+                           code="client_disconnected")
         data = enc.finish()
         return data, enc.samples_out / enc.out_rate
 
