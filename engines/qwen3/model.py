@@ -65,7 +65,7 @@ class Stream:
     sampling: Sampling
     first_chunk_frames: int = 4
     chunk_frames: int = 12
-    generator: torch.Generator | None = None
+    generator: "Uniforms | None" = None
     tokens: list[int] = field(default_factory=list)  # codebook-0 tokens generated (talker outputs)
     frames: list[torch.Tensor] = field(default_factory=list)  # (16,) codes per finished frame
     pending: int | None = None  # codebook-0 token waiting for its 15 sub-codes
@@ -78,6 +78,30 @@ class Stream:
     @property
     def n_frames(self) -> int:
         return len(self.frames)
+
+
+class Uniforms:
+    """A stream's own random numbers: uniforms in [0, 1) from its ``torch.Generator``, drawn in blocks."""
+
+    def __init__(self, seed: int | None, block: int = 64) -> None:
+        self.generator = torch.Generator(device="cpu")
+        if seed is None:
+            self.generator.seed()
+        else:
+            self.generator.manual_seed(int(seed))
+        self.block = block
+        self._buf: list[float] = []
+
+    def next(self) -> float:
+        if not self._buf:
+            self._buf = torch.rand(self.block, dtype=torch.float64, generator=self.generator).tolist()[::-1]
+        return self._buf.pop()
+
+
+def _uniform(source) -> float:
+    if isinstance(source, Uniforms):
+        return source.next()
+    return float(torch.rand((), dtype=torch.float64, generator=source))
 
 
 class _Captured(Exception):
@@ -250,7 +274,7 @@ class Qwen3Runner:
         return s
 
     def _sample(self, logits: torch.Tensor, greedy: list[bool], temps: list[float], top_ks: list[int],
-                top_ps: list[float], gens: list[torch.Generator | None]) -> torch.Tensor:
+                top_ps: list[float], gens: list) -> torch.Tensor:
         """One token per row: argmax for greedy rows, else temperature -> top-k -> top-p -> draw.
 
         The semantics of transformers' warpers (top-p keeps the smallest head of the sorted
@@ -269,7 +293,12 @@ class Qwen3Runner:
         x = x / t.to(x.device)[:, None]
         ks = [top_ks[i] if 0 < top_ks[i] < vocab else vocab for i in rows]
         kmax = max(ks)
-        vals, ids = torch.topk(x, kmax, dim=-1)  # sorted, largest first
+        if kmax < vocab:  # unsorted top-k then a sort of the k survivors: cheaper than a sorted top-k
+            vals, ids = torch.topk(x, kmax, dim=-1, sorted=False)
+            vals, order = torch.sort(vals, dim=-1, descending=True)
+            ids = ids.gather(1, order)
+        else:
+            vals, ids = torch.sort(x, dim=-1, descending=True)
         if min(ks) < kmax:
             ar = torch.arange(kmax, device=x.device)
             vals = vals.masked_fill(ar[None, :] >= torch.tensor(ks, device=x.device)[:, None], -float("inf"))
@@ -280,9 +309,7 @@ class Qwen3Runner:
             keep = before < torch.tensor(ps, device=x.device, dtype=probs.dtype)[:, None]
             probs = probs * keep
         cdf = probs.double().cumsum(dim=-1)
-        u = torch.empty(len(rows), dtype=torch.float64)
-        for j, i in enumerate(rows):
-            u[j] = torch.rand((), dtype=torch.float64, generator=gens[i])
+        u = torch.tensor([_uniform(gens[i]) for i in rows], dtype=torch.float64)
         u = u.to(cdf.device) * cdf[:, -1]
         pick = torch.searchsorted(cdf, u[:, None], right=True).clamp_max(kmax - 1)
         picked = ids.gather(1, pick)[:, 0]
@@ -313,13 +340,10 @@ class Qwen3Runner:
     # ---- generation ---------------------------------------------------------------------------
     def new_stream(self, sid: str, prompt: Prompt, sampling: Sampling, first_chunk_frames: int,
                    chunk_frames: int) -> Stream:
-        gen = None
-        if sampling.do_sample or sampling.sub_do_sample:
-            gen = torch.Generator(device="cpu")
-            if sampling.seed is not None:
-                gen.manual_seed(int(sampling.seed))
-            else:
-                gen.seed()
+        gen = Uniforms(sampling.seed) if (sampling.do_sample or sampling.sub_do_sample) else None
+        # the talker cannot attend past its position table: stop there at the latest
+        room = int(self.talker.config.max_position_embeddings) - int(prompt.embeds.shape[0]) - 1
+        sampling.max_frames = max(0, min(sampling.max_frames, room))
         return Stream(id=sid, prompt=prompt, sampling=sampling, first_chunk_frames=max(1, first_chunk_frames),
                       chunk_frames=max(1, chunk_frames), generator=gen,
                       seen=torch.zeros(self.vocab, dtype=torch.bool, device=self.device))
