@@ -184,6 +184,7 @@ class SpeechService:
         if response_format not in audio.FORMATS:
             raise APIError(f"unknown response_format '{response_format}'", param="response_format")
         request_id = current_request_id() or new_request_id()
+        job_id = new_request_id()  # engine ids stay unique even when clients reuse an X-Request-Id
         threshold = length_threshold or self.config.length_threshold
         window = window_size or self.config.window_size
         segments: list[SynthesisRequest] = []
@@ -195,7 +196,7 @@ class SpeechService:
             total_chars += len(utt.text)
             for piece in split_text(utt.text, threshold, window):
                 seg = SynthesisRequest(
-                    request_id=f"{request_id}-{len(segments)}",
+                    request_id=f"{job_id}-{len(segments)}",
                     text=piece,
                     voice=utt.voice.voice,
                     reference=utt.voice.reference,
