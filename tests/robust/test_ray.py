@@ -83,47 +83,68 @@ async def test_role_added_through_one_replica_is_used_by_the_other(ray_server):
         assert "shared-role" in listing.json()["roles"]
 
 
-async def _stream(client: httpx.AsyncClient, started: asyncio.Event) -> tuple[int, str | None, int, str | None]:
+LONG = " ".join([TEXT, TEXT])  # eight sentences: a stream is in flight for several batch rounds
+
+
+async def _stream(client: httpx.AsyncClient, started: dict[str, int], wake: asyncio.Event):
+    """One audio stream; records its replica in ``started`` once audio flows."""
     got = 0
     async with client.stream("POST", "/v1/audio/speech",
-                             json={"input": TEXT, "voice": "joe", "response_format": "pcm"}) as resp:
+                             json={"input": LONG, "voice": "joe", "response_format": "pcm"}) as resp:
         replica = resp.headers.get("x-replica-id")
+        if resp.status_code != 200:
+            return resp.status_code, replica, dict(resp.headers), (await resp.aread()).decode()
         try:
             async for part in resp.aiter_raw():
+                if not got:
+                    started[replica] = started.get(replica, 0) + 1
+                    wake.set()
                 got += len(part)
-                started.set()
         except httpx.HTTPError as exc:
-            started.set()
             return resp.status_code, replica, got, type(exc).__name__
-        started.set()
         return resp.status_code, replica, got, None
+
+
+def _retriable_503(resp_headers: dict, body: str) -> bool:
+    import json
+
+    return resp_headers.get("retry-after") == "1" and json.loads(body)["error"]["code"] == "replica_unavailable"
 
 
 async def test_stopping_a_replica_fails_only_its_in_flight_requests_retriably(ray_server):
     pids = _replica_pids(ray_server)
     assert len(pids) == 2, pids
     async with httpx.AsyncClient(base_url=ray_server.url, timeout=300) as client:
-        events = [asyncio.Event() for _ in range(10)]
-        streams = [asyncio.create_task(_stream(client, e)) for e in events]
+        started: dict[str, int] = {}
+        wake = asyncio.Event()
+        streams = [asyncio.create_task(_stream(client, started, wake)) for _ in range(10)]
         completes = [asyncio.create_task(_speak(client)) for _ in range(4)]
-        await asyncio.wait_for(asyncio.gather(*[e.wait() for e in events]), 240)
-        os.kill(pids[0], signal.SIGKILL)  # a replica dies with requests in flight
+
+        async def both_replicas_streaming() -> None:
+            while len(started) < 2:
+                wake.clear()
+                await wake.wait()
+
+        # kill as soon as each replica streams audio: every stream on either replica is then in flight
+        await asyncio.wait_for(both_replicas_streaming(), 240)
+        os.kill(pids[0], signal.SIGKILL)
         stream_results = await asyncio.gather(*streams)
         complete_results = await asyncio.gather(*completes)
 
-        failed_replicas = {replica for status, replica, _, error in stream_results if error}
-        ok_replicas = {replica for status, replica, _, error in stream_results if not error}
-        assert all(status == 200 for status, *_ in stream_results)
-        # the streams that failed all ran on one replica (the dead one), each after audio had flowed:
-        # a truncated chunked body the client sees as a dropped connection, so it retries
-        assert len(failed_replicas) == 1 and not (failed_replicas & ok_replicas), stream_results
-        assert all(error == "RemoteProtocolError" for *_, error in stream_results if error)
-        # complete files: audio, or a retriable 503 with Retry-After and an error body
-        for resp in complete_results:
+        failed = [r for r in stream_results if r[0] == 200 and r[3] is not None]
+        refused = [r for r in stream_results if r[0] != 200]
+        ok = [r for r in stream_results if r[0] == 200 and r[3] is None]
+        assert failed, stream_results  # the dead replica had streams in flight
+        # they all ran on one replica, each ended as a truncated chunked body (a dropped connection
+        # to the client, which retries); the other replica's streams all finished
+        dead = {r[1] for r in failed}
+        assert len(dead) == 1 and all(r[3] == "RemoteProtocolError" for r in failed), failed
+        assert ok and all(r[1] not in dead for r in ok), stream_results
+        for status, _, headers, body in refused:  # not started yet on the dead replica: a retriable 503
+            assert status == 503 and _retriable_503(headers, body), (status, body)
+        for resp in complete_results:  # complete files: audio, or a retriable 503 with an error body
             if resp.status_code != 200:
-                assert resp.status_code == 503, resp.text
-                assert resp.headers["retry-after"] == "1"
-                assert resp.json()["error"]["code"] == "replica_unavailable"
+                assert resp.status_code == 503 and _retriable_503(dict(resp.headers), resp.text), resp.text
 
         # later requests succeed (Ray replaces the replica; the survivor serves meanwhile)
         later = await asyncio.gather(*[_speak(client, f"Later request {i}.") for i in range(8)])
