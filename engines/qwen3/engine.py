@@ -170,12 +170,13 @@ class Qwen3Engine(Engine):
 
     async def stop(self) -> None:
         if self._batcher is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._batcher.stop)
+            await self._batcher.stop()
         if self._worker is not None:
             self._worker.shutdown()
 
     def ready(self) -> bool:
-        return self._batcher is not None and self._batcher.alive
+        # a batching loop that died is started again by the next request
+        return self._batcher is not None and (self._batcher.alive or not self._batcher._stopped)
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {"clone_prompt_encodes": self.clone_encodes,

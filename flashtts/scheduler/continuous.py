@@ -15,7 +15,9 @@ keeps a set of *active* jobs and advances all of them by one step per iteration:
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import queue
 import threading
@@ -73,19 +75,27 @@ class ContinuousBatcher(Generic[J]):
         self._active: list[J] = []
         self._aborted: set[str] = set()
         self._lock = threading.Lock()
-        self._future: concurrent.futures.Future | None = None
+        self._task: asyncio.Future | None = None
         self.alive = False
+        self._stopped = False
+        self.restarts = 0
         self.steps = 0
         self.max_active = 0
 
     # ---- any thread --------------------------------------------------------------------------
     def start(self) -> None:
+        """Start the loop on the worker's thread (call from the event loop)."""
         self.alive = True
-        self._future = self.worker._executor.submit(self._run)
+        self._task = asyncio.ensure_future(self.worker.run(self._run))
 
     def submit(self, job: J) -> None:
+        """Queue ``job``; a loop that died (a bug, a killed thread) is started again first."""
         if not self.alive:
-            raise RuntimeError(f"{self.name} batcher is not running")
+            if self._stopped:
+                raise RuntimeError(f"{self.name} batcher is stopped")
+            log.error("%s: batching loop is down; starting it again", self.name)
+            self.restarts += 1
+            self.start()
         self._inbox.put(("job", job))
 
     def abort(self, job_id: str) -> None:
@@ -98,13 +108,13 @@ class ContinuousBatcher(Generic[J]):
         self._inbox.put(("call", (fn, args, fut)))
         return fut
 
-    def stop(self, timeout: float = 10.0) -> None:
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop after the current step; waiting and active jobs fail with "engine stopped"."""
+        self._stopped = True
         self._inbox.put(("stop", None))
-        if self._future is not None:
-            try:
-                self._future.result(timeout=timeout)
-            except Exception:  # noqa: BLE001 - shutting down
-                pass
+        if self._task is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._task), timeout)
         self.alive = False
 
     def snapshot(self) -> dict[str, int]:
@@ -212,8 +222,12 @@ class ContinuousBatcher(Generic[J]):
                 self._remove_finished()
         finally:
             self.alive = False
-            for job in self._waiting + self._active:
+            waiting, self._waiting = self._waiting, []
+            for job in waiting + list(self._active):
                 try:
+                    if job in self._active:
+                        self.model.release(job, self._active)
                     self.model.fail(job, RuntimeError("engine stopped"))
-                except Exception:  # noqa: BLE001
-                    pass
+                except Exception:  # noqa: BLE001 - best effort while going down
+                    log.exception("%s: cleanup failed", self.name)
+            self._active = []
