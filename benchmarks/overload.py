@@ -118,7 +118,8 @@ async def run(url: str, queue_limit: int, factor: int, duration: float, probes: 
         "passed": bool(loaded["statuses"].get("429")) and not other and loaded["missing_retry_after"] == 0,
         "server_stats": {k: info["stats"].get(k) for k in ("requests_total", "requests_rejected_total",
                                                           "requests_failed_total", "max_batch_size")},
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                    "load_average_1m_at_end": round(os.getloadavg()[0], 2)},
     }
 
 
@@ -131,7 +132,8 @@ def write_report(result: dict, out: Path) -> None:
         "",
         f"`benchmarks/overload.py`: {ld['clients']} closed-loop clients ({result['factor']}x the configured "
         f"capacity, `--queue_limit {result['queue_limit']}`) for {result['duration_s']:g} s against a Piper server "
-        f"on loopback ({result['machine']['cpus']} CPUs). Each client sends a short complete-file "
+        f"on loopback ({result['machine']['cpus']} CPUs; 1-minute load average at the end "
+        f"{result['machine']['load_average_1m_at_end']}, other work included). Each client sends a short complete-file "
         "`/v1/audio/speech` request; after a 429 it waits 50 ms and sends again.",
         "",
         "| figure | value |",
@@ -161,7 +163,7 @@ def main() -> None:
     ap.add_argument("--queue_limit", type=int, default=4, help="the server's --queue_limit (capacity)")
     ap.add_argument("--factor", type=int, default=4, help="clients = factor x queue_limit")
     ap.add_argument("--duration", type=float, default=60.0)
-    ap.add_argument("--probes", type=int, default=10, help="unloaded requests before and after")
+    ap.add_argument("--probes", type=int, default=20, help="unloaded requests before and after")
     ap.add_argument("--backoff", type=float, default=0.05, help="seconds a client waits after a 429")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks")
     args = ap.parse_args()

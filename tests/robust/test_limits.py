@@ -151,7 +151,7 @@ async def test_every_response_carries_a_request_id(tmp_path, caplog):
 @pytest.mark.slow
 async def test_concurrent_streams_per_api_key(module_server):
     server = module_server("--api_key", "alpha,beta", "--max_streams_per_key", "1")
-    text = " ".join(["The birch canoe slid on the smooth planks."] * 20)
+    text = " ".join(["The birch canoe slid on the smooth planks."] * 6)
     async with httpx.AsyncClient(base_url=server.url, timeout=120) as client:
         alpha = {"Authorization": "Bearer alpha"}
         async with client.stream("POST", "/v1/audio/speech", headers=alpha,
