@@ -179,3 +179,20 @@ def test_policy_helpers():
         assert not is_public(ipaddress.ip_address(private)), private
     assert is_public(ipaddress.ip_address("93.184.216.34"))
 
+
+
+@pytest.mark.slow
+def test_cli_options_enable_urls_on_a_live_server(module_server, clip_server):
+    import httpx
+
+    host, hits = clip_server
+    server = module_server("--allow_audio_urls", "--audio_url_hosts", "127.0.0.1",
+                           "--audio_url_allow_private", "--audio_url_timeout", "5")
+    resp = httpx.post(server.url + "/add_speaker", data={"name": "live-url", "voice": "joe",
+                                                         "audio": f"http://{host}/clip.wav"}, timeout=60)
+    assert resp.status_code == 200, resp.text
+    assert httpx.get(server.url + "/v1/audio/voices/live-url/reference").content[:4] == b"RIFF"
+    # a host not on the list is refused even though private addresses are allowed
+    other = httpx.post(server.url + "/add_speaker", data={"name": "other", "voice": "joe",
+                                                          "audio": f"http://localhost:{host.split(':')[1]}/clip.wav"})
+    assert other.status_code == 400 and "allow-list" in other.json()["error"]["message"]
