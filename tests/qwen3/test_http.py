@@ -177,3 +177,17 @@ def test_flashtts_serve_qwen3_cli(checkpoints, live_server):
     assert seconds_of("wav", r.content) == pytest.approx(SEG, abs=1e-3)
     info = httpx.get(server.url + "/server_info", timeout=30).json()
     assert "CustomVoice" in str(info)
+
+
+async def test_eight_concurrent_http_requests_share_decode_steps(checkpoints, tmp_path):
+    async with qwen_app(checkpoints["custom_voice"], tmp_path, fixed_frames="40") as client:
+        bodies = [{"model": "x", "input": f"Request number {i}.", "voice": "ryan", "response_format": "pcm",
+                   "seed": i} for i in range(8)]
+        rs = await asyncio.gather(*(client.post("/v1/audio/speech", json=b) for b in bodies))
+        assert all(r.status_code == 200 and seconds_of("pcm", r.content) == pytest.approx(3.2, abs=1e-3)
+                   for r in rs)
+        stats = (await client.get("/server_info")).json()["stats"]
+        assert stats["max_batch_size"] == 8
+        assert stats["batches_total"] < 2 * 40  # 8 x 40 frames in shared steps
+        prom = (await client.get("/metrics")).text
+        assert "flashtts_max_batch_size 8" in prom
