@@ -41,7 +41,7 @@ def test_engines_lists_piper_and_what_it_can_do():
 
 def test_synth_writes_valid_speech(tmp_path, transcribe):
     out_wav = tmp_path / "out.wav"
-    r = run("synth", HARVARD[0], "-o", str(out_wav), "--role_dir", str(tmp_path / "roles"))
+    r = run("synth", HARVARD[2], "-o", str(out_wav), "--role_dir", str(tmp_path / "roles"))
     assert r.returncode == 0, r.stderr
     assert "wrote" in r.stdout
     with wave.open(str(out_wav)) as w:
@@ -49,7 +49,7 @@ def test_synth_writes_valid_speech(tmp_path, transcribe):
         assert w.getnframes() / 24000 > 1.0
     heard = transcribe(to_16k(out_wav.read_bytes()))
     print(repr(heard))
-    assert wer(HARVARD[0], heard) <= 0.4  # one sentence: one misheard word is 0.12
+    assert wer(HARVARD[2], heard) <= 0.25  # nine words: two may be misheard
 
 
 def test_synth_format_from_suffix_stdin_and_voice(tmp_path):

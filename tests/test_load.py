@@ -68,7 +68,7 @@ def test_16_concurrent_requests_succeed_and_are_batched(server, transcribe):
     assert after["max_batch_size"] > 1
     assert after["requests_failed_total"] == before["requests_failed_total"]
     # batching did not mix requests up: each answer says its own text
-    for i in (0, 3, 6, 9):
+    for i in (1, 2, 4):  # three different pairs of sentences
         heard = transcribe(to_16k(responses[i].content, "wav"))
         assert wer(_texts()[i], heard) <= 0.25, (_texts()[i], heard)
 

@@ -84,7 +84,7 @@ def test_sdk_sse_stream(sdk, transcribe):
     usage = events[-1]["usage"]
     assert usage["input_tokens"] == len(sentence) and usage["output_tokens"] > 0
     audio = b"".join(base64.b64decode(e["audio"]) for e in events[:-1])
-    assert wer(sentence, transcribe(to_16k(audio))) <= 0.2
+    assert wer(sentence, transcribe(to_16k(audio))) <= 0.25
 
 
 def test_sdk_errors_and_models(sdk):
