@@ -160,6 +160,10 @@ class SpeechService:
             raise APIError(f"{param}: clip is silent", param=param, code="invalid_audio")
         return samples, rate
 
+    async def load_reference(self, data: bytes, param: str) -> tuple[np.ndarray, int]:
+        """:meth:`decode_reference` on a worker thread: decoding a large upload never blocks the event loop."""
+        return await asyncio.to_thread(self.decode_reference, data, param)
+
     # ---- planning -------------------------------------------------------------------------
     def check_text(self, text: str, param: str = "input") -> None:
         limit = self.config.limits.max_text_chars
@@ -411,12 +415,16 @@ class RoleService:
             return self.speech.resolve_voice(value, param)
         data = await self.audio_bytes(None, value, param)
         assert data is not None
-        samples, rate = self.speech.decode_reference(data, param)
+        samples, rate = await self.speech.load_reference(data, param)
         return self.speech.reference_voice(samples, rate, None)
 
-    def add(self, name: str, clip: bytes | None, *, reference_text: str | None = None, voice: str | None = None,
-            instructions: str | None = None, speed: float | None = None, language: str | None = None,
-            description: str = "", overwrite: bool = False, param: str = "audio") -> Role:
+    async def add(self, name: str, clip: bytes | None, **kwargs) -> Role:
+        """Decode the clip and write the role on a worker thread (decoding and fsync never block the loop)."""
+        return await asyncio.to_thread(self.add_sync, name, clip, **kwargs)
+
+    def add_sync(self, name: str, clip: bytes | None, *, reference_text: str | None = None, voice: str | None = None,
+                 instructions: str | None = None, speed: float | None = None, language: str | None = None,
+                 description: str = "", overwrite: bool = False, param: str = "audio") -> Role:
         from flashtts.registry import RoleError, RoleExistsError
 
         info = self.speech.engine.info

@@ -40,7 +40,7 @@ async def clone_voice(
     if clip is None:
         raise APIError("give reference_audio_file or reference_audio", param="reference_audio_file",
                        code="missing_audio")
-    samples, rate = service.decode_reference(clip, "reference_audio")
+    samples, rate = await service.load_reference(clip, "reference_audio")
     voice = service.reference_voice(samples, rate, form.reference_text)
     utt = Utterance(form.text, voice, instructions=form.instructions, speed=form.speed, pitch=form.pitch,
                     language=form.language)
@@ -91,7 +91,7 @@ async def add_speaker(
 ) -> RoleResult:
     roles = RoleService(service)
     clip = await roles.audio_bytes(await read_upload(service, audio_file, "audio_file"), audio, "audio")
-    role = roles.add(name, clip, reference_text=reference_text, voice=voice, instructions=instructions, speed=speed,
+    role = await roles.add(name, clip, reference_text=reference_text, voice=voice, instructions=instructions, speed=speed,
                      language=language, overwrite=overwrite)
     return RoleResult(role=role.name)
 

@@ -60,7 +60,7 @@ async def create_voice(
 ) -> Voice:
     upload = audio_sample or file
     clip = await read_upload(service, upload, "audio_sample")
-    role = RoleService(service).add(name, clip, reference_text=reference_text, language=language,
+    role = await RoleService(service).add(name, clip, reference_text=reference_text, language=language,
                                     instructions=instructions, overwrite=overwrite, param="audio_sample")
     return Voice(id=role.name, name=role.name, kind="role", language=role.language,
                  preview_url=f"/v1/audio/voices/{role.name}/reference" if role.has_audio else None)

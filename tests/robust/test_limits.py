@@ -172,3 +172,38 @@ async def test_concurrent_streams_per_api_key(module_server):
         again = await client.post("/v1/audio/speech", headers=alpha,
                                   json={"input": "Hello.", "voice": "joe", "stream": False})
         assert again.status_code == 200
+
+
+async def test_decoding_an_upload_does_not_block_the_event_loop(tmp_path, monkeypatch):
+    """While a clip is being decoded (held here until /health has answered), the server answers."""
+    import threading
+
+    from flashtts import audio
+
+    real_decode = audio.decode
+    answered, decoding = threading.Event(), threading.Event()
+    seen: dict[str, bool] = {}
+
+    def slow_decode(data, rate):
+        decoding.set()
+        # on the event loop this wait could never end early: /health would wait behind it
+        seen["health_answered_during_decode"] = answered.wait(timeout=20)
+        return real_decode(data, rate)
+
+    monkeypatch.setattr(audio, "decode", slow_decode)
+    clip = base64.b64encode(tone_wav(2.0)).decode()
+    async with app_client(ServerConfig(role_dir=tmp_path / "roles")) as client:
+        async def health_then_signal():
+            for _ in range(400):  # until the decoder holds the clip (bounded: 20 s)
+                if decoding.is_set():
+                    break
+                await asyncio.sleep(0.05)
+            resp = await client.get("/health")
+            answered.set()
+            return resp
+
+        added, health = await asyncio.gather(
+            client.post("/add_speaker", data={"name": "decoded", "voice": "joe", "audio": clip}),
+            health_then_signal())
+    assert added.status_code == 200 and health.status_code == 200
+    assert seen == {"health_answered_during_decode": True}
