@@ -227,12 +227,16 @@ class Qwen3Engine(Engine):
         return Path(ref.cache_dir) / f"qwen3-clone-{self.runner.fingerprint}-{key}.pt"
 
     def _compute_clone(self, ref: ReferenceAudio):
+        """Disk cache (tensors only, loaded with ``weights_only``), else encode and store."""
         import torch
+
+        from ._compat import import_qwen_tts
 
         path = self._clone_file(ref)
         if path is not None and path.is_file():
             try:
-                return torch.load(path, map_location="cpu", weights_only=False)
+                d = torch.load(path, map_location="cpu", weights_only=True)
+                return import_qwen_tts().VoiceClonePromptItem(**d)
             except Exception:  # noqa: BLE001 - a damaged cache file is recomputed
                 log.warning("ignoring unreadable clone prompt cache %s", path)
         item = self.runner.clone_prompt(ref.samples, ref.sample_rate, ref.text)
@@ -241,7 +245,9 @@ class Qwen3Engine(Engine):
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_suffix(f".tmp{os.getpid()}")
-                torch.save(item, tmp)
+                torch.save({"ref_code": item.ref_code, "ref_spk_embedding": item.ref_spk_embedding,
+                            "x_vector_only_mode": bool(item.x_vector_only_mode), "icl_mode": bool(item.icl_mode),
+                            "ref_text": item.ref_text}, tmp)
                 os.replace(tmp, path)
             except OSError:
                 log.warning("could not write clone prompt cache %s", path, exc_info=True)

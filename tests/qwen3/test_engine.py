@@ -162,6 +162,14 @@ async def test_clone_prompt_is_computed_once_per_role_and_cached_on_disk(checkpo
                                                          max_new_tokens=8)))
         assert engine.clone_encodes == 0
     np.testing.assert_array_equal(a, c)
+    # a damaged cache file is ignored and rewritten
+    files[0].write_bytes(b"not a tensor file")
+    async with running_engine(checkpoints["base"]) as engine:
+        d = np.concatenate(await collect(engine, request(TEXTS[0], reference=ref, temperature=0.0,
+                                                         max_new_tokens=8)))
+        assert engine.clone_encodes == 1
+    np.testing.assert_array_equal(a, d)
+    assert files[0].stat().st_size > 100
 
 
 async def test_capabilities_follow_the_checkpoint_kind(checkpoints):
