@@ -46,6 +46,10 @@ def import_qwen_tts():
     ensure_torchaudio()
     import contextlib
     import io
+    import logging
+
+    # the `sox` package (imported for the 25 Hz tokenizer only) warns when the SoX binary is absent
+    logging.getLogger("sox").setLevel(logging.ERROR)
 
     # qwen_tts prints banners about flash-attn and SoX at import; keep server logs clean
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
