@@ -9,7 +9,8 @@ Every request generates exactly ``--frames`` codec frames (engine option ``fixed
 weights stop at random points otherwise). Optionally (``--reference K``) the reference package's
 ``generate_custom_voice`` runs K requests one at a time on the same checkpoint, for context.
 
-    python benchmarks/qwen3_cpu_throughput.py [--requests 8] [--frames 48] [--out docs/benchmarks/qwen3_cpu_throughput.md]
+    python benchmarks/qwen3_cpu_throughput.py [--requests 8] [--frames 48] \
+        [--out docs/benchmarks/qwen3_cpu_throughput.md]
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ Everything here runs on the engine's model thread.
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
