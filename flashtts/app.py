@@ -16,7 +16,7 @@ from flashtts.config import ServerConfig
 from flashtts.engine import Engine
 from flashtts.errors import install_error_handlers
 from flashtts.metrics import ErrorCounter, Metrics
-from flashtts.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from flashtts.middleware import BodyLimitMiddleware, RequestIdMiddleware, SendTimeoutMiddleware
 from flashtts.paths import default_roles_dir, web_dir
 from flashtts.registry import SpeakerRegistry
 from flashtts.replicas import build_engine
@@ -57,6 +57,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
     app.state.started = time.monotonic()
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.limits.max_body_bytes)
+    app.add_middleware(SendTimeoutMiddleware, timeout=config.limits.send_timeout)
     app.add_middleware(ErrorCounter)  # counts every 4xx/5xx answer, 413 included
     app.add_middleware(RequestIdMiddleware)  # outermost: every answer, 413 included, carries the id
     app.include_router(system_routes.open_router)

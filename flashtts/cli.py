@@ -76,6 +76,7 @@ def serve(
     max_upload_mb: float = _opt(10.0, "--max_upload_mb", env="MAX_UPLOAD_MB", help="Largest audio upload (MiB)", min=0.01),
     max_body_mb: float = _opt(16.0, "--max_body_mb", env="MAX_BODY_MB", help="Largest request body of any route (MiB); 413 beyond", min=0.01),
     max_reference_seconds: float = _opt(60.0, "--max_reference_seconds", env="MAX_REFERENCE_SECONDS", help="Longest reference clip (seconds)", min=1.0),
+    send_timeout: float = _opt(60.0, "--send_timeout", env="SEND_TIMEOUT", help="Seconds one response write may wait for a client that stopped reading; then the response ends (0: never)", min=0.0),
     max_streams_per_key: int = _opt(0, "--max_streams_per_key", env="MAX_STREAMS_PER_KEY", help="Synthesis requests one API key may have open at once (0: no limit)", min=0),
     allow_audio_urls: bool = _opt(False, "--allow_audio_urls", env="ALLOW_AUDIO_URLS", help="Accept reference audio given as an http(s) URL (hosts from --audio_url_hosts only)"),
     audio_url_hosts: List[str] = _opt([], "--audio_url_hosts", env="AUDIO_URL_HOSTS", help="Hosts reference-audio URLs may name ('*.example.com' for subdomains); repeat or comma-separate"),
@@ -118,7 +119,7 @@ def serve(
         request_timeout=request_timeout, length_threshold=length_threshold, window_size=window_size,
         limits=Limits(max_text_chars=max_text_chars, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
                       max_body_bytes=int(max_body_mb * 1024 * 1024), max_reference_seconds=max_reference_seconds,
-                      max_streams_per_key=max_streams_per_key),
+                      max_streams_per_key=max_streams_per_key, send_timeout=send_timeout),
         audio_urls=AudioURLPolicy(enabled=allow_audio_urls, allow_private=audio_url_allow_private,
                                   timeout=audio_url_timeout,
                                   hosts=tuple(h.strip().lower() for item in audio_url_hosts for h in item.split(",")

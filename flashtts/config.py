@@ -22,6 +22,8 @@ class Limits:
     """Largest request body of any route (a 10 MiB clip sent base64 in a form is about 13.4 MiB)."""
     max_streams_per_key: int = 0
     """Synthesis requests one API key may have open at once; 0 means no per-key limit."""
+    send_timeout: float = 60.0
+    """Seconds one response write may wait for a client that stopped reading; then the response ends."""
 
 
 @dataclass

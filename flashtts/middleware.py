@@ -8,6 +8,9 @@ Both wrap the whole app (routes, static files, error handlers) and never buffer 
   ``X-Request-Id`` response header when the route did not set one. It is also the last error
   boundary: an unexpected exception before the response started becomes a 500 with an
   OpenAI-style body (and the id) instead of a bare server error.
+* :class:`SendTimeoutMiddleware` gives up on a client that does not read: a write that waits
+  longer than the limit (the socket buffers are full because the client stopped reading) ends the
+  response, so a stalled client frees its slot and its stream's work.
 * :class:`BodyLimitMiddleware` answers 413 with an OpenAI-style error body before reading a
   body whose ``Content-Length`` is over the limit, and counts the bytes of bodies sent without
   one (chunked) so that a body growing past the limit is refused while it is being read.
@@ -15,8 +18,10 @@ Both wrap the whole app (routes, static files, error handlers) and never buffer 
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
+import logging
 import re
 import uuid
 from typing import Any, Awaitable, Callable, MutableMapping
@@ -28,6 +33,8 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "x-request-id"
 _ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
@@ -154,3 +161,41 @@ class BodyLimitMiddleware:
             if started:
                 raise
             await self._refuse(send, str(exc.detail))
+
+
+class SlowClientError(Exception):
+    """A client did not take a response write within the send timeout."""
+
+
+def _is_slow_client(exc: BaseException) -> bool:
+    if isinstance(exc, SlowClientError):
+        return True
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_is_slow_client(e) for e in exc.exceptions)
+    return False
+
+
+class SendTimeoutMiddleware:
+    """End a response whose client has not taken a write for ``timeout`` seconds."""
+
+    def __init__(self, app: ASGIApp, timeout: float) -> None:
+        self.app = app
+        self.timeout = timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.timeout <= 0:
+            await self.app(scope, receive, send)
+            return
+
+        async def timed_send(message: Message) -> None:
+            try:
+                await asyncio.wait_for(send(message), self.timeout)
+            except asyncio.TimeoutError:
+                raise SlowClientError(f"client took no data for {self.timeout:g} s") from None
+
+        try:
+            await self.app(scope, receive, timed_send)
+        except BaseException as exc:
+            if not _is_slow_client(exc):
+                raise
+            log.warning("%s %s: %s; response abandoned", scope.get("method"), scope.get("path"), exc)

@@ -18,6 +18,23 @@ T = TypeVar("T")
 STREAM_HEADERS = {"X-Accel-Buffering": "no", "Cache-Control": "no-cache"}
 
 
+class ClosingStreamingResponse(StreamingResponse):
+    """A stream that closes its body iterator however the response ends.
+
+    Starlette leaves the body generator suspended when the client goes away or a write is abandoned
+    (``--send_timeout``); closing it here runs its ``finally`` at once, so the request's slot is
+    freed and its engine work stopped without waiting for garbage collection.
+    """
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            close = getattr(self.body_iterator, "aclose", None)
+            if close is not None:
+                await close()
+
+
 async def _guarded(service: SpeechService, plan: Plan, ticket: Ticket, parts: AsyncIterator[T]) -> AsyncIterator[T]:
     """Yield ``parts``; whatever happens, free the slot and log the request once."""
     error: BaseException | None = None
@@ -45,7 +62,7 @@ async def respond(service: SpeechService, plan: Plan, request: Request, *, strea
         else:
             body = _guarded(service, plan, ticket, service.encoded(plan, disconnected))
             media_type = FORMATS[plan.response_format].media_type
-        return StreamingResponse(body, media_type=media_type, headers={**headers, **STREAM_HEADERS},
+        return ClosingStreamingResponse(body, media_type=media_type, headers={**headers, **STREAM_HEADERS},
                                  background=BackgroundTask(ticket.release))
     error: BaseException | None = None
     try:

@@ -257,3 +257,41 @@ async def test_slow_client_does_not_stall_other_streams(module_server):
     finally:
         stop.set()
         reader.join(10)
+
+
+async def test_client_that_stops_reading_is_abandoned_and_frees_its_slot(module_server):
+    server = module_server("--send_timeout", "2")
+    port = int(server.url.rsplit(":", 1)[1])
+    long_text = " ".join(["The birch canoe slid on the smooth planks, and the sheet was glued to the dark blue "
+                          "background while rice was served in round bowls."] * 25)[:3500]
+    body = json.dumps({"input": long_text, "voice": "joe", "response_format": "pcm"}).encode()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(5)
+    sock.connect(("127.0.0.1", port))
+    try:
+        sock.sendall(b"POST /v1/audio/speech HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+            seen_active = False
+            for _ in range(1200):  # bounded: 120 s; the stalled stream is admitted, then abandoned
+                active = (await client.get("/server_info")).json()["stats"]["active_requests"]
+                seen_active = seen_active or active >= 1
+                if seen_active and active == 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert seen_active and active == 0
+            assert "response abandoned" in server.log()
+            ok = await client.post("/v1/audio/speech", json={"input": "Still here.", "voice": "joe",
+                                                             "stream": False, "response_format": "pcm"})
+            assert ok.status_code == 200
+        # the client finds its answer cut short: headers and some audio, then the connection closes
+        data = b""
+        try:
+            while chunk := sock.recv(65536):
+                data += chunk
+        except OSError:
+            pass
+        assert data.startswith(b"HTTP/1.1 200") and not data.endswith(b"0\r\n\r\n")
+    finally:
+        sock.close()
