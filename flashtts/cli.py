@@ -310,6 +310,27 @@ def roles_delete(name: str = typer.Argument(...),
     typer.echo(f"deleted role {name}")
 
 
+@dev_app.command("make-checkpoint")
+def make_checkpoint_cmd(
+    out: Path = typer.Argument(..., help="Directory to write the checkpoint into"),
+    kind: str = typer.Option("custom_voice", "--kind", help="custom_voice | voice_design | base"),
+    size: str = typer.Option("tiny", "--size", help="tiny | 0.6b | 1.7b"),
+    seed: int = typer.Option(0, "--seed", help="Random-weight seed"),
+    tokenizer: Optional[Path] = typer.Option(None, "--tokenizer", help="qwen.tiktoken for full sizes (default: the dashscope wheel's)"),
+    device: str = typer.Option("cpu", "--device"),
+    dtype: str = typer.Option("float32", "--dtype"),
+    no_eos: bool = typer.Option(False, "--no-eos", "--no_eos", help="Never emit end-of-speech (fixed-length benchmarks)"),
+) -> None:
+    """Build a random-weight Qwen3-TTS checkpoint of the real architecture (needs the qwen extra)."""
+    try:
+        from engines.qwen3.checkpoint import make_checkpoint
+    except ImportError as exc:
+        typer.echo(f"error: the Qwen3 engine is not installed ({exc}); pip install 'flashtts[qwen]'", err=True)
+        raise typer.Exit(2)
+    path = make_checkpoint(kind, size, out, seed=seed, tokenizer=tokenizer, device=device, dtype=dtype, no_eos=no_eos)
+    typer.echo(f"wrote {kind} {size} checkpoint to {path}")
+
+
 def main() -> None:
     app()
 

@@ -23,8 +23,11 @@ from flashtts.config import ServerConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Five sentences of Harvard list 1. Its first, "The birch canoe slid on the smooth planks.", is left
+# out: whisper tiny.en hears Piper's joe say it as "can use lid" every time (3 of 8 words, measured
+# over repeated runs), a recogniser quirk that would dominate the WER of five short sentences.
 HARVARD = [
-    "The birch canoe slid on the smooth planks.",
+    "The juice of lemons makes fine punch.",
     "Glue the sheet to the dark blue background.",
     "It's easy to tell the depth of a well.",
     "These days a chicken leg is a rare dish.",
