@@ -95,6 +95,15 @@ _DIMS: dict[str, dict[str, Any]] = {
         encoder=dict(num_quantizers=32),
     ),
 }
+# ``wide_heads=True``: the tiny talker and code predictor with attention heads of 32, the smallest
+# head size vLLM's CPU attention runs (the vLLM backend's tests); everything else stays tiny
+TINY_WIDE_HEADS = dict(
+    talker=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
+                num_key_value_heads=1, head_dim=32, text_hidden_size=16, max_position_embeddings=4096,
+                rope_scaling={"rope_type": "default", "mrope_section": [8, 4, 4], "interleaved": True}),
+    predictor=dict(hidden_size=64, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                   num_key_value_heads=1, head_dim=32, max_position_embeddings=64),
+)
 _DIMS["1.7b"] = json.loads(json.dumps(_DIMS["0.6b"]))
 _DIMS["1.7b"]["talker"].update(hidden_size=2048, intermediate_size=6144)
 
@@ -165,10 +174,19 @@ def _speech_tokenizer_config(size: str):
     )
 
 
-def _tts_config(tok, kind: str, size: str):
+def _dims(size: str, wide_heads: bool = False) -> dict[str, Any]:
+    d = json.loads(json.dumps(_DIMS[size]))
+    if wide_heads:
+        if size != "tiny":
+            raise ValueError("wide_heads applies to the tiny size only (published sizes have heads of 128)")
+        d.update(json.loads(json.dumps(TINY_WIDE_HEADS)))
+    return d
+
+
+def _tts_config(tok, kind: str, size: str, wide_heads: bool = False):
     from qwen_tts.core.models import Qwen3TTSConfig
 
-    d = _DIMS[size]
+    d = _dims(size, wide_heads)
     ids = tok.convert_tokens_to_ids
     talker = dict(
         vocab_size=3072, rope_theta=1000000, num_code_groups=16,
@@ -205,6 +223,7 @@ def make_checkpoint(
     device: str = "cpu",
     dtype: str = "float32",
     no_eos: bool = False,
+    wide_heads: bool = False,
 ) -> Path:
     """Write a random-weight Qwen3-TTS checkpoint of ``kind`` and ``size`` into directory ``out``.
 
@@ -215,13 +234,15 @@ def make_checkpoint(
     device / dtype: where to build and how to store the talker (the codec always stays float32).
     no_eos: zero the talker's end-of-speech logit row so generation never stops early
         (fixed-length benchmark checkpoints).
+    wide_heads: tiny only: talker and code predictor with attention heads of 32 (hidden 64), which
+        vLLM's CPU attention needs (``--backend vllm`` tests and benchmarks).
     Returns ``out`` as a Path.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if size not in SIZES:
         raise ValueError(f"size must be one of {', '.join(SIZES)}, not {size!r}")
-    from ._compat import import_qwen_tts
+    from ._compat import import_qwen_tts, save_model
 
     import_qwen_tts()
     import torch
@@ -244,12 +265,12 @@ def make_checkpoint(
     gen = torch.Generator(device="cpu").manual_seed(seed)
     torch.manual_seed(seed)
     with torch.device(device):
-        model = Qwen3TTSForConditionalGeneration(_tts_config(tok, kind, size)).eval()
+        model = Qwen3TTSForConditionalGeneration(_tts_config(tok, kind, size, wide_heads)).eval()
     with torch.no_grad():
         if no_eos:
             model.talker.codec_head.weight[CODEC_EOS].zero_()
     model = model.to(torch_dtype)
-    model.save_pretrained(out)
+    save_model(model, out)
     del model
     # qwen-tts 0.1.1 round-trip bug: the speaker-encoder config rejects the "model_type" key that
     # save_pretrained writes; published checkpoints do not have it either.
@@ -277,7 +298,7 @@ def make_checkpoint(
                 if hasattr(mod, name):
                     getattr(mod, name).normal_(0.0, 1.0)
     sd = out / "speech_tokenizer"
-    speech_tok.save_pretrained(sd)
+    save_model(speech_tok, sd)
     EncodecFeatureExtractor(feature_size=1, sampling_rate=24000, padding_value=0.0).save_pretrained(sd)
     del speech_tok
     return out
@@ -294,10 +315,11 @@ def main(argv: list[str] | None = None) -> None:  # python -m engines.qwen3.chec
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default="float32")
     p.add_argument("--no-eos", action="store_true")
+    p.add_argument("--wide-heads", action="store_true", help="tiny only: heads of 32 (vLLM's CPU attention)")
     p.add_argument("out")
     a = p.parse_args(argv)
     path = make_checkpoint(a.kind, a.size, a.out, seed=a.seed, tokenizer=a.tokenizer, device=a.device,
-                           dtype=a.dtype, no_eos=a.no_eos)
+                           dtype=a.dtype, no_eos=a.no_eos, wide_heads=a.wide_heads)
     print(path, sorted(os.listdir(path)))
 
 

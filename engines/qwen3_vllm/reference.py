@@ -13,31 +13,17 @@ embeddings, trailing text embeddings, the pad embedding): the exact prefill a ba
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
-# a talker shaped for vLLM's CPU attention: 2 layers, hidden 64, heads of 32
-VLLM_TINY_TALKER = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
-                        num_key_value_heads=1, head_dim=32, text_hidden_size=16, max_position_embeddings=4096,
-                        rope_scaling={"rope_type": "default", "mrope_section": [8, 4, 4], "interleaved": True})
-
-
 def published_layout(cfg: dict[str, Any]) -> dict[str, Any]:
     """Config dict in the published key layout (transformers 5 writes ``rope_parameters``)."""
-    cfg = copy.deepcopy(cfg)
-    cfg.get("speaker_encoder_config", {}).pop("model_type", None)
-    talker = cfg.get("talker_config", {})
-    for sub in (talker, talker.get("code_predictor_config", {})):
-        params = sub.pop("rope_parameters", None)
-        if params and "rope_scaling" not in sub and ("mrope_section" in params):
-            sub["rope_scaling"] = {k: v for k, v in params.items() if k != "rope_theta"}
-        if params and "rope_theta" in params:
-            sub.setdefault("rope_theta", params["rope_theta"])
-    return cfg
+    from engines.qwen3._compat import published_config
+
+    return published_config(cfg)
 
 
 def _qwen_tts():
@@ -56,13 +42,7 @@ def make_tiny_talker_checkpoint(kind: str, out: Path | str, *, seed: int = 0) ->
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tok = ck._tiny_text_tokenizer()
-    saved = copy.deepcopy(ck._DIMS["tiny"])
-    try:
-        ck._DIMS["tiny"]["talker"] = dict(VLLM_TINY_TALKER)
-        ck._DIMS["tiny"]["predictor"].update(hidden_size=64, num_attention_heads=2, num_key_value_heads=1, head_dim=32)
-        config = ck._tts_config(tok, kind, "tiny")
-    finally:
-        ck._DIMS["tiny"] = saved
+    config = ck._tts_config(tok, kind, "tiny", wide_heads=True)
     torch.manual_seed(seed)
     model = Qwen3TTSForConditionalGeneration(config).eval()
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out / "model.safetensors"))
