@@ -24,3 +24,5 @@ def test_bench_smoke(live_server, tmp_path):
         assert run["audio_seconds"] > 4 * 1.5  # every text is a sentence of several seconds
         assert 0 < run["ttfa_p50"] <= run["latency_p50"]
     assert "ttfa p50" in proc.stdout
+    png = out.with_suffix(".png")
+    assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
