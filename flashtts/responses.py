@@ -35,6 +35,26 @@ class ClosingStreamingResponse(StreamingResponse):
                 await close()
 
 
+class _Prefetched:
+    """A body whose first part was already taken (to fail before headers), then the rest."""
+
+    def __init__(self, first: bytes, rest: AsyncIterator[bytes]) -> None:
+        self._first: bytes | None = first
+        self._rest = rest
+
+    def __aiter__(self) -> "_Prefetched":
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
+        return await self._rest.__anext__()
+
+    async def aclose(self) -> None:
+        await self._rest.aclose()  # type: ignore[attr-defined]
+
+
 async def _guarded(service: SpeechService, plan: Plan, ticket: Ticket, parts: AsyncIterator[T]) -> AsyncIterator[T]:
     """Yield ``parts``; whatever happens, free the slot and log the request once."""
     error: BaseException | None = None
@@ -60,7 +80,12 @@ async def respond(service: SpeechService, plan: Plan, request: Request, *, strea
             body = _guarded(service, plan, ticket, service.sse(plan, disconnected))
             media_type = "text/event-stream"
         else:
-            body = _guarded(service, plan, ticket, service.encoded(plan, disconnected))
+            parts = _guarded(service, plan, ticket, service.encoded(plan, disconnected))
+            try:  # until the first audio exists an engine failure still gets an error status and body
+                first = await parts.__anext__()
+            except StopAsyncIteration:
+                first = b""
+            body = _Prefetched(first, parts)
             media_type = FORMATS[plan.response_format].media_type
         return ClosingStreamingResponse(body, media_type=media_type, headers={**headers, **STREAM_HEADERS},
                                  background=BackgroundTask(ticket.release))

@@ -305,19 +305,22 @@ class SpeechService:
                     self.metrics.inc("requests_aborted_total")
 
     async def encoded(self, plan: Plan, disconnected: Disconnected | None = None) -> AsyncIterator[bytes]:
-        """A live stream of the plan's audio in its response format."""
+        """A live stream of the plan's audio in its response format.
+
+        The container header travels with the first audio, so the first part exists only once the
+        engine produced sound: a failure before it can still be answered with an error status.
+        """
         enc = audio.Encoder(plan.response_format, self.engine.info.sample_rate, live=True, out_rate=plan.out_rate)
         head = enc.header()
-        if head:
-            yield head
         async with aclosing(self.samples(plan, disconnected)) as chunks:
             async for chunk in chunks:
                 data = enc.write(chunk)
                 if data:
-                    yield data
+                    yield head + data
+                    head = b""
         tail = enc.finish()
-        if tail:
-            yield tail
+        if head or tail:
+            yield head + tail
 
     async def sse(self, plan: Plan, disconnected: Disconnected | None = None) -> AsyncIterator[str]:
         """OpenAI's SSE events: ``speech.audio.delta`` chunks, then ``speech.audio.done`` (or ``error``)."""

@@ -66,8 +66,14 @@ async def test_engine_fault_fails_only_the_requests_it_touched(module_server, fa
         bad_sse = client.post("/v1/audio/speech", json={"input": POISONED, "voice": "joe", "stream_format": "sse",
                                                         "response_format": "pcm"})
         results = await asyncio.gather(*complete, bad_complete, bad_sse, _stream_pcm(client, POISONED),
-                                       _stream_pcm(client, INNOCENT[0] + " " + INNOCENT[1]))
-        *good, failed, sse, (stream_status, stream_bytes, stream_error), (ok_status, ok_bytes, ok_error) = results
+                                       _stream_pcm(client, INNOCENT[0] + " " + INNOCENT[1]),
+                                       client.post("/v1/audio/speech", json={"input": "KABOOM right away.",
+                                                                             "voice": "joe", "response_format": "mp3"}))
+        *good, failed, sse, (stream_status, stream_bytes, stream_error), (ok_status, ok_bytes, ok_error), early = results
+
+        # a stream whose engine fails before any audio: still an error status and body, no 200
+        assert early.status_code == 500 and "injected engine fault" in early.json()["error"]["message"]
+        assert early.headers["x-request-id"]
 
         for resp in good:  # requests sharing batches with the faulty sentences are untouched
             assert resp.status_code == 200, resp.text
@@ -100,7 +106,7 @@ async def test_engine_fault_fails_only_the_requests_it_touched(module_server, fa
                                                             "response_format": "pcm"})
         assert after.status_code == 200 and _pcm_seconds(after.content) > 1.0
         info = (await client.get("/server_info")).json()
-        assert info["engine_stats"]["injected_faults"] >= 3
+        assert info["engine_stats"]["injected_faults"] >= 4
         assert info["engine_stats"]["worker_restarts"] == 0
 
 
