@@ -26,12 +26,20 @@ Engine options (``--engine_opt key=value``, all optional):
                         (benchmarks; random weights stop at random points)
 ``threads``             torch CPU threads (default: half the cores, so the event loop keeps one)
 ``clone_cache_size``    clone prompts kept in memory (default 256, least recently used dropped)
+``kv_cache_gib``        ``--backend vllm`` on CPU: vLLM's KV cache size (``VLLM_CPU_KVCACHE_SPACE``)
+``gpu_memory_utilization``  ``--backend vllm`` on a GPU: vLLM's share of GPU memory
 =====================  ======================================================================
+
+``--backend vllm``: the talker runs in vLLM's own engine (``engines/qwen3_vllm``, its scheduler
+batches the requests, ``batch_size`` is its ``max_num_seqs``); prompts, clone prompts and the codec
+decoder (batched across streams) stay here. Without vLLM installed, start fails with the command
+that installs it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -66,6 +74,11 @@ def _opt_int(extra: dict[str, Any], key: str, default: int | None) -> int | None
     if v is None or v == "":
         return default
     return int(v)
+
+
+def _opt_float(extra: dict[str, Any], key: str) -> float | None:
+    v = extra.get(key)
+    return None if v is None or v == "" else float(v)
 
 
 def detect_kind(model_path: str | os.PathLike) -> str:
@@ -112,6 +125,9 @@ class Qwen3Engine(Engine):
         self.fixed_frames = _opt_int(extra, "fixed_frames", None) or None
         self.threads = _opt_int(extra, "threads", None)
         self.clone_cache_size = _opt_int(extra, "clone_cache_size", 256) or 1
+        self.kv_cache_gib = _opt_float(extra, "kv_cache_gib")
+        self.gpu_memory_utilization = _opt_float(extra, "gpu_memory_utilization")
+        self._vllm = None  # engines.qwen3_vllm.generation.VLLMGeneration when --backend vllm
         self._info: EngineInfo | None = None
         self._worker: ModelWorker | None = None
         self._batcher: ContinuousBatcher | None = None
@@ -162,19 +178,35 @@ class Qwen3Engine(Engine):
         )
 
     async def start(self) -> None:
+        if self.config.backend == "vllm":
+            from engines.qwen3_vllm import require_vllm
+
+            require_vllm()  # before loading anything: fail at once with the install command
         self._worker = ModelWorker("flashtts-qwen3")
         await self._worker.run(self._load)
+        if self.config.backend == "vllm":
+            from engines.qwen3_vllm.generation import VLLMGeneration
+
+            self._vllm = VLLMGeneration(self.runner, self._worker.run, max_num_seqs=self.config.batch_size,
+                                        kv_cache_gib=self.kv_cache_gib,
+                                        gpu_memory_utilization=self.gpu_memory_utilization)
+            await self._vllm.start()
+            return
         self._batcher = ContinuousBatcher(self, self._worker, self.metrics, batch_size=self.config.batch_size,
                                           wait_timeout=self.config.wait_timeout, name="qwen3")
         self._batcher.start()
 
     async def stop(self) -> None:
+        if self._vllm is not None:
+            await self._vllm.close()
         if self._batcher is not None:
             await self._batcher.stop()
         if self._worker is not None:
             self._worker.shutdown()
 
     def ready(self) -> bool:
+        if self._vllm is not None:
+            return self._vllm.started
         # a batching loop that died is started again by the next request
         return self._batcher is not None and (self._batcher.alive or not self._batcher._stopped)
 
@@ -183,8 +215,10 @@ class Qwen3Engine(Engine):
                                "clone_prompts_cached": len(self._clone_mem)}
         if self._batcher is not None:
             out.update(self._batcher.snapshot())
-        if self.runner is not None:
+        if self.runner is not None and self.runner.backend is not None:
             out.update(self.runner.backend.stats())
+        if self._vllm is not None:
+            out.update(self._vllm.stats())
         return out
 
     # ---- capabilities -------------------------------------------------------------------------
@@ -266,7 +300,7 @@ class Qwen3Engine(Engine):
             return item
         if key in self._clone_inflight:
             return await asyncio.shield(self._clone_inflight[key])
-        fut = asyncio.wrap_future(self._batcher.call(self._compute_clone, ref))
+        fut = self._model_call(self._compute_clone, ref)
         self._clone_inflight[key] = fut
         try:
             item = await asyncio.shield(fut)
@@ -277,27 +311,45 @@ class Qwen3Engine(Engine):
         finally:
             self._clone_inflight.pop(key, None)
 
+    def _model_call(self, fn, *args) -> asyncio.Future:
+        """Run ``fn(*args)`` on the model thread (between two decode steps when the batcher runs)."""
+        if self._batcher is not None:
+            return asyncio.wrap_future(self._batcher.call(fn, *args))
+        return asyncio.ensure_future(self._worker.run(fn, *args))
+
     # ---- BatchModel (model thread) -------------------------------------------------------------
+    def _new_stream(self, job: _Job):
+        """The request's sampling options and prompt as a generation stream (model thread)."""
+        r = self.runner
+        req = job.request
+        o = req.options.merged(self.config.defaults)
+        seed = o.seed if o.seed is not None else self.config.seed
+        sampling = r.sampling_for(temperature=o.temperature, top_k=o.top_k, top_p=o.top_p,
+                                  repetition_penalty=o.repetition_penalty,
+                                  max_new_tokens=o.max_new_tokens, seed=seed, fixed_frames=self.fixed_frames)
+        speaker = None
+        if r.kind == "custom_voice":
+            speaker = (req.voice or self.info.default_voice or "").lower()
+        prompt = r.build_prompt(req.text, language=req.language or "auto", speaker=speaker,
+                                instruct=req.instructions or None, clone=job.clone)
+        # one chunk schedule for live and complete-file requests: both decode the same
+        # windows, so a streamed request's chunks are the complete file's samples
+        return r.new_stream(job.id, prompt, sampling, self.first_chunk_frames, self.chunk_frames)
+
+    def _record(self, job: _Job) -> None:
+        if self.record_codes is not None:
+            import torch
+
+            fr = job.stream.frames
+            self.record_codes[job.id] = (torch.stack(fr).cpu() if fr
+                                         else torch.zeros(0, self.runner.groups, dtype=torch.long))
+
     def admit(self, jobs: list[_Job]) -> list[_Job]:
         r = self.runner
         ok: list[_Job] = []
         for job in jobs:
-            req = job.request
             try:
-                o = req.options.merged(self.config.defaults)
-                seed = o.seed if o.seed is not None else self.config.seed
-                sampling = r.sampling_for(temperature=o.temperature, top_k=o.top_k, top_p=o.top_p,
-                                          repetition_penalty=o.repetition_penalty,
-                                          max_new_tokens=o.max_new_tokens, seed=seed,
-                                          fixed_frames=self.fixed_frames)
-                speaker = None
-                if r.kind == "custom_voice":
-                    speaker = (req.voice or self.info.default_voice or "").lower()
-                prompt = r.build_prompt(req.text, language=req.language or "auto", speaker=speaker,
-                                        instruct=req.instructions or None, clone=job.clone)
-                # one chunk schedule for live and complete-file requests: both decode the same
-                # windows, so a streamed request's chunks are the complete file's samples
-                job.stream = r.new_stream(job.id, prompt, sampling, self.first_chunk_frames, self.chunk_frames)
+                job.stream = self._new_stream(job)
                 ok.append(job)
             except Exception as exc:  # noqa: BLE001 - fails this request only
                 log.exception("qwen3: could not prepare request %s", job.id)
@@ -320,12 +372,7 @@ class Qwen3Engine(Engine):
         for job in jobs:
             if job.stream.done and not job.finished and not r.ready_to_decode(job.stream):
                 job.finished = True
-                if self.record_codes is not None:
-                    import torch
-
-                    fr = job.stream.frames
-                    self.record_codes[job.id] = (torch.stack(fr).cpu() if fr
-                                                 else torch.zeros(0, r.groups, dtype=torch.long))
+                self._record(job)
                 job.put(_END)
 
     def finished(self, job: _Job) -> bool:
@@ -348,13 +395,22 @@ class Qwen3Engine(Engine):
 
     # ---- event loop ----------------------------------------------------------------------------
     async def synthesize(self, request: SynthesisRequest) -> AsyncIterator[np.ndarray]:
-        if self._batcher is None or not self._batcher.alive:
+        running = self._vllm.started if self._vllm is not None else (self._batcher is not None and self._batcher.alive)
+        if not running:
             raise RuntimeError("qwen3 engine is not running")
         self.validate(request)
         clone = await self.clone_prompt(request.reference) if request.reference is not None else None
         self._seq += 1
         job = _Job(id=request.request_id or f"qwen3-{self._seq}", request=request,
                    loop=asyncio.get_running_loop(), queue=asyncio.Queue(), clone=clone)
+        if self._vllm is not None:  # the talker runs in vLLM: submit straight to it, no batching on top
+            job.stream = await self._worker.run(self._new_stream, job)
+            chunks = self._vllm.synthesize(job.stream)
+            async with contextlib.aclosing(chunks):  # closing early aborts the request in vLLM
+                async for audio in chunks:
+                    yield audio
+            self._record(job)
+            return
         self._batcher.submit(job)
         done = False
         try:
@@ -372,5 +428,7 @@ class Qwen3Engine(Engine):
                 self._batcher.abort(job.id)
 
     async def abort(self, request_id: str) -> None:
+        if self._vllm is not None:
+            await self._vllm.abort(request_id)
         if self._batcher is not None:
             self._batcher.abort(request_id)

@@ -52,6 +52,7 @@ class _Request:
     sub_top_p: float
     sub_temperature: float
     generator: torch.Generator | None
+    no_eos: bool = False  # fixed-length requests: end-of-speech is never sampled (as the torch backend)
     output: list[int] = field(default_factory=list)  # vLLM's live list of this request's sampled ids
     hidden: torch.Tensor | None = None  # talker hidden state of the last computed step
 
@@ -68,7 +69,7 @@ def _decode_request(args: dict[str, Any], output: list[int]) -> _Request:
         key=str(args["key"]), trailing=trailing, pad=pad, rep_penalty=float(args.get("repetition_penalty", 1.0)),
         sub_sample=bool(args.get("sub_do_sample", False)), sub_top_k=int(args.get("sub_top_k", 0)),
         sub_top_p=float(args.get("sub_top_p", 1.0)), sub_temperature=float(args.get("sub_temperature", 1.0)),
-        generator=gen, output=output,
+        generator=gen, output=output, no_eos=bool(args.get("no_eos", False)),
     )
 
 
@@ -154,6 +155,7 @@ class FlashTTSQwen3Talker(Qwen3ForCausalLM):
         suppress[vocab - 1024:] = True
         suppress[eos] = False
         self.register_buffer("_suppress", suppress, persistent=False)
+        self._eos = eos
         self._socket = None
         self._address = getattr(cfg, "flashtts_side_channel", None)
         global _MODEL
@@ -251,6 +253,8 @@ class FlashTTSQwen3Talker(Qwen3ForCausalLM):
                 if r is None:
                     continue
                 r.hidden = hidden_states[i].detach().clone()
+                if r.no_eos:
+                    logits[i, self._eos] = float("-inf")
                 if r.rep_penalty != 1.0 and r.output:
                     ids = torch.tensor(sorted(set(r.output)), dtype=torch.long, device=logits.device)
                     score = logits[i, ids]

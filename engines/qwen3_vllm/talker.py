@@ -81,13 +81,15 @@ class VLLMTalker:
     """The talker of a Qwen3-TTS checkpoint served by vLLM's ``AsyncLLM``."""
 
     def __init__(self, checkpoint: Path | str, *, max_num_seqs: int = 64, dtype: str = "float32",
-                 kv_cache_gib: float | None = None, enforce_eager: bool = True) -> None:
+                 kv_cache_gib: float | None = None, enforce_eager: bool = True,
+                 gpu_memory_utilization: float | None = None) -> None:
         require_vllm()
         self.checkpoint = Path(checkpoint)
         self.max_num_seqs = max_num_seqs
         self.dtype = dtype
         self.kv_cache_gib = kv_cache_gib
         self.enforce_eager = enforce_eager
+        self.gpu_memory_utilization = gpu_memory_utilization
         self.engine = None
         self._pull = None
         self._reader: asyncio.Task | None = None
@@ -109,12 +111,15 @@ class VLLMTalker:
 
         register()
         if self.kv_cache_gib is not None:
-            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(self.kv_cache_gib))
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(max(1, round(self.kv_cache_gib))))  # whole GiB
         self._pull = zmq.asyncio.Context.instance().socket(zmq.PULL)
         self._pull.bind(self.address)
         self._reader = asyncio.create_task(self._read_frames())
         view = vllm_view(self.checkpoint, Path(self._tmp.name) / "model")
-        args = AsyncEngineArgs(
+        more = {}
+        if self.gpu_memory_utilization is not None:
+            more["gpu_memory_utilization"] = float(self.gpu_memory_utilization)
+        args = AsyncEngineArgs(**more,
             model=str(view), skip_tokenizer_init=True, enable_prompt_embeds=True, dtype=self.dtype,
             max_num_seqs=self.max_num_seqs, enforce_eager=self.enforce_eager, enable_prefix_caching=False,
             async_scheduling=False, logits_processors=[RowTracker],
@@ -148,11 +153,11 @@ class VLLMTalker:
 
         extra = {
             "key": key, "dim": self.hidden_size,
-            "trailing": trailing.detach().to(torch.float32).contiguous().numpy().tobytes(),
-            "pad": pad.detach().to(torch.float32).reshape(-1).contiguous().numpy().tobytes(),
+            "trailing": trailing.detach().to("cpu", torch.float32).contiguous().numpy().tobytes(),
+            "pad": pad.detach().to("cpu", torch.float32).reshape(-1).contiguous().numpy().tobytes(),
             "repetition_penalty": o.repetition_penalty, "seed": o.seed,
             "sub_do_sample": o.sub_do_sample, "sub_top_k": o.sub_top_k, "sub_top_p": o.sub_top_p,
-            "sub_temperature": o.sub_temperature,
+            "sub_temperature": o.sub_temperature, "no_eos": o.ignore_eos,
         }
         sampled = dict(temperature=o.temperature, top_k=o.top_k if o.top_k > 0 else -1, top_p=o.top_p,
                        seed=o.seed) if o.do_sample else dict(temperature=0.0)
@@ -168,7 +173,7 @@ class VLLMTalker:
         key = request_id or uuid.uuid4().hex
         queue: asyncio.Queue = asyncio.Queue()
         self._queues[key] = queue
-        stream = self.engine.generate({"prompt_embeds": prompt.detach().to(torch.float32).contiguous()},
+        stream = self.engine.generate({"prompt_embeds": prompt.detach().to("cpu", torch.float32).contiguous()},
                                       self._params(key, trailing, pad, o), key)
         sent = 0
         total: int | None = None
