@@ -30,3 +30,13 @@ def reference(talker_checkpoint):
     from engines.qwen3_vllm.reference import ReferenceTalker
 
     return ReferenceTalker(talker_checkpoint)
+
+
+@pytest.fixture(scope="session")
+def vllm_checkpoints(tmp_path_factory):
+    """Full tiny checkpoints (talker with heads of 32 for vLLM's CPU attention, codec, speaker encoder)."""
+    from engines.qwen3.checkpoint import make_checkpoint
+
+    root = tmp_path_factory.mktemp("qwen3-vllm-ckpt")
+    return {kind: make_checkpoint(kind, "tiny", root / kind, seed=1234, wide_heads=True)
+            for kind in ("custom_voice", "base")}
