@@ -76,8 +76,12 @@ def test_workers_spread_requests_over_replicas(server, transcribe):
     replicas = info["engine_stats"]["replicas"]
     assert len(replicas) == 2
     before = [r["served"] for r in replicas]
-    texts = ["Glue the sheet to the dark blue background.", "Rice is often served in round bowls.",
-             "It's easy to tell the depth of a well.", "Hello, this is a test of the speech server."]
+    # several segments each, so the four requests are surely in flight together (a lone short
+    # request could finish before the next one arrives and, with a lopsided history, pick the
+    # same replica every time)
+    tail = " The juice of lemons makes fine punch. These days a chicken leg is a rare dish."
+    texts = [t + tail for t in ["Glue the sheet to the dark blue background.", "Rice is often served in round bowls.",
+                                "It's easy to tell the depth of a well.", "Hello, this is a test of the speech server."]]
 
     def speak(text: str) -> bytes:
         r = httpx.post(server.url + "/v1/audio/speech", json={"model": "tts-1", "input": text, "voice": "joe",
