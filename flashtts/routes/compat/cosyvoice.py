@@ -47,7 +47,7 @@ async def _prompt_voice(service: SpeechService, upload: UploadFile, text: str | 
     clip = await read_upload(service, upload, "prompt_wav")
     if clip is None:
         raise APIError("prompt_wav is empty", param="prompt_wav", code="missing_audio")
-    samples, rate = service.decode_reference(clip, "prompt_wav")
+    samples, rate = await service.load_reference(clip, "prompt_wav")
     return service.reference_voice(samples, rate, text or None)
 
 
