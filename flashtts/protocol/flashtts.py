@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Union
 
+from fastapi import UploadFile
 from pydantic import BaseModel, Field, field_validator
 
 from flashtts.protocol.common import GenerationFields, Level, ResponseFormat, SpeedField, level_or_number
@@ -51,7 +52,12 @@ class RoleResult(BaseModel):
 
 
 class CloneForm(_Synthesis):
-    """``/clone_voice`` form fields (the file comes separately as ``reference_audio_file``)."""
+    """``/clone_voice`` form fields.
+
+    The upload is a field of the model, not a separate ``File()`` parameter: FastAPI before 0.137
+    (vLLM pins ``fastapi<0.137``) cannot combine a form model with other body parameters.
+    """
 
     reference_audio: str | None = Field(None, description="Reference clip as base64 (URLs only when enabled)")
     reference_text: str | None = Field(None, max_length=4096)
+    reference_audio_file: UploadFile | None = Field(None, description="Reference clip (wav/mp3/m4a/ogg/flac)")

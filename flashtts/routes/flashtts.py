@@ -26,7 +26,6 @@ def _plan_kwargs(body) -> dict:
 async def clone_voice(
     request: Request,
     form: Annotated[CloneForm, Form()],
-    reference_audio_file: UploadFile | None = File(None, description="Reference clip (wav/mp3/m4a/ogg/flac)"),
     service: SpeechService = Depends(get_service),
 ) -> Response:
     service.check_text(form.text, "text")
@@ -35,7 +34,7 @@ async def clone_voice(
         raise APIError(f"engine '{service.engine.info.name}' cannot clone voices; it supports: "
                        f"{', '.join(caps.names()) or 'plain synthesis'}", code="unsupported_capability")
     roles = RoleService(service)
-    clip = await roles.audio_bytes(await read_upload(service, reference_audio_file, "reference_audio_file"),
+    clip = await roles.audio_bytes(await read_upload(service, form.reference_audio_file, "reference_audio_file"),
                              form.reference_audio, "reference_audio")
     if clip is None:
         raise APIError("give reference_audio_file or reference_audio", param="reference_audio_file",
