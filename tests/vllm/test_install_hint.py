@@ -23,3 +23,18 @@ def test_missing_vllm_says_how_to_install(monkeypatch, tmp_path):
         create_talker(tmp_path)
     assert "pip install 'flashtts[vllm]'" in str(err.value)
     assert INSTALL_HINT in str(err.value)
+
+
+@pytest.mark.skipif(vllm_available(), reason="vLLM is installed here")
+def test_serve_backend_vllm_without_vllm_fails_at_start_with_the_install_command(tmp_path):
+    import subprocess
+    import sys
+
+    from support import ROOT, free_port
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "flashtts", "serve", "--engine", "qwen3", "--backend", "vllm", "--model_path",
+         str(tmp_path), "--port", str(free_port()), "--role_dir", str(tmp_path / "roles")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "pip install 'flashtts[vllm]'" in proc.stdout + proc.stderr
