@@ -192,14 +192,18 @@ def decode(data: bytes, rate: int) -> np.ndarray:
         if not container.streams.audio:
             raise AudioDecodeError("file has no audio stream")
         stream = container.streams.audio[0]
-        rs = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        # resample with the channels kept, then average them: ffmpeg's own mono downmix of
+        # stereo adds +3 dB (the channels are summed with a -3 dB pan law)
+        rs = None
         parts: list[np.ndarray] = []
         for frame in container.decode(stream):
             frame.pts = None
+            if rs is None:
+                rs = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=rate)
             for out in rs.resample(frame):
-                parts.append(out.to_ndarray().reshape(-1))
-        for out in rs.resample(None):
-            parts.append(out.to_ndarray().reshape(-1))
+                parts.append(out.to_ndarray().mean(axis=0))
+        for out in rs.resample(None) if rs is not None else ():
+            parts.append(out.to_ndarray().mean(axis=0))
     except av.error.FFmpegError as exc:
         raise AudioDecodeError(f"audio could not be decoded ({exc.__class__.__name__})") from None
     finally:
