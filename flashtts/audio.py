@@ -127,6 +127,11 @@ class Encoder:
     def media_type(self) -> str:
         return self.format.media_type
 
+    @property
+    def compresses(self) -> bool:
+        """True for the codec formats, whose encoding is worth moving off the event loop."""
+        return self._container is not None
+
     def header(self) -> bytes:
         """Bytes to send before any audio (the WAV header of a live stream)."""
         return wav_header(None, self.out_rate) if self.format.name == "wav" and self.live else b""

@@ -314,11 +314,11 @@ class SpeechService:
         head = enc.header()
         async with aclosing(self.samples(plan, disconnected)) as chunks:
             async for chunk in chunks:
-                data = enc.write(chunk)
+                data = await _encode(enc, enc.write, chunk)
                 if data:
                     yield head + data
                     head = b""
-        tail = enc.finish()
+        tail = await _encode(enc, enc.finish)
         if head or tail:
             yield head + tail
 
@@ -343,11 +343,11 @@ class SpeechService:
         enc = audio.Encoder(plan.response_format, self.engine.info.sample_rate, live=False, out_rate=plan.out_rate)
         async with aclosing(self.samples(plan, disconnected)) as chunks:
             async for chunk in chunks:
-                enc.write(chunk)
+                await _encode(enc, enc.write, chunk)
         if plan.status == "disconnected":
             raise APIError("client closed the connection before the audio was complete", status=499,
                            code="client_disconnected")
-        data = enc.finish()
+        data = await _encode(enc, enc.finish)
         return data, enc.samples_out / enc.out_rate
 
     def finish(self, plan: Plan, error: BaseException | None = None) -> None:
@@ -382,6 +382,14 @@ class Ticket:
         if self._held:
             self._held = False
             self._service.admission.release(self._key)
+
+
+async def _encode(enc: audio.Encoder, fn: Callable[..., bytes], *args) -> bytes:
+    """Run an encoder step; codec work (mp3, opus, aac, flac) goes to a worker thread, so many
+    concurrent streams never hold up the event loop."""
+    if enc.compresses:
+        return await asyncio.to_thread(fn, *args)
+    return fn(*args)
 
 
 def _sse(obj: dict) -> str:
