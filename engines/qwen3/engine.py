@@ -206,7 +206,7 @@ class Qwen3Engine(Engine):
 
     def ready(self) -> bool:
         if self._vllm is not None:
-            return self._vllm.started
+            return self._vllm.ready
         # a batching loop that died is started again by the next request
         return self._batcher is not None and (self._batcher.alive or not self._batcher._stopped)
 
@@ -395,7 +395,7 @@ class Qwen3Engine(Engine):
 
     # ---- event loop ----------------------------------------------------------------------------
     async def synthesize(self, request: SynthesisRequest) -> AsyncIterator[np.ndarray]:
-        running = self._vllm.started if self._vllm is not None else (self._batcher is not None and self._batcher.alive)
+        running = self._vllm.ready if self._vllm is not None else (self._batcher is not None and self._batcher.alive)
         if not running:
             raise RuntimeError("qwen3 engine is not running")
         self.validate(request)

@@ -91,6 +91,11 @@ class VLLMGeneration:
         await self.talker.start()
         self.started = True
 
+    @property
+    def ready(self) -> bool:
+        """Started, and vLLM's engine core has not died."""
+        return self.started and not getattr(self.talker.engine, "errored", False)
+
     async def close(self) -> None:
         self.started = False
         await self.talker.close()
