@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -19,12 +21,14 @@ from flashtts.metrics import ErrorCounter, Metrics
 from flashtts.middleware import BodyLimitMiddleware, RequestIdMiddleware, SendTimeoutMiddleware
 from flashtts.paths import default_roles_dir, web_dir
 from flashtts.registry import SpeakerRegistry
+from flashtts.security import EdgeSecurityMiddleware
 from flashtts.replicas import build_engine
 from flashtts.routes import compat as compat_routes
 from flashtts.routes import flashtts as flashtts_routes
 from flashtts.routes import openai as openai_routes
 from flashtts.routes import system as system_routes
 from flashtts.serving import SpeechService
+from flashtts.validation import check_request_text
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +51,28 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
         finally:
             await eng.stop()
 
+    extra: dict = {}
+    if "form_limits" in inspect.signature(FastAPI).parameters:  # FastAPI >= 0.140; vLLM's env pins older
+        # a base64 clip in a form field may be as large as the body limit (Starlette's default is 1 MiB)
+        extra["form_limits"] = {"max_part_size": config.limits.max_body_bytes}
     app = FastAPI(
         title="flashtts",
         version=__version__,
         description="Self-hosted text-to-speech: FlashTTS- and OpenAI-compatible APIs over batched neural engines.",
         lifespan=lifespan,
+        dependencies=[Depends(check_request_text)],  # control characters / lone surrogates: 400 up front
+        **extra,
     )
     app.state.config = config
     app.state.started = time.monotonic()
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.limits.max_body_bytes)
     app.add_middleware(SendTimeoutMiddleware, timeout=config.limits.send_timeout)
+    app.add_middleware(EdgeSecurityMiddleware, allowed_hosts=config.effective_allowed_hosts(),
+                       cors_origins=config.cors_origins, api_keys=config.api_keys)  # before any body is read
+    if config.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["*"],
+                           allow_headers=["*"], expose_headers=["X-Request-Id", "X-Audio-Duration"], max_age=600)
     app.add_middleware(ErrorCounter)  # counts every 4xx/5xx answer, 413 included
     app.add_middleware(RequestIdMiddleware)  # outermost: every answer, 413 included, carries the id
     app.include_router(system_routes.open_router)

@@ -185,31 +185,89 @@ def encode(samples: np.ndarray, in_rate: int, fmt: str) -> bytes:
     return enc.finish()
 
 
-def decode(data: bytes, rate: int) -> np.ndarray:
-    """Decode any audio file PyAV reads (wav, mp3, m4a, ogg, flac, ...) to float32 mono at ``rate``."""
+MAX_CHANNELS = 64
+"""Uploads with more channels than this are refused (a 400), never decoded."""
+MIN_INPUT_RATE, MAX_INPUT_RATE = 1000, 768000
+"""Sample rates an upload may have; outside them it is refused before any resampling."""
+
+
+class AudioTooLongError(AudioDecodeError):
+    """The upload is longer than the caller's limit (found while decoding, before the end)."""
+
+    def __init__(self, limit: float) -> None:
+        super().__init__(f"clip is longer than {limit:g} s")
+        self.limit = limit
+
+
+class _MonoDownmix:
+    """Frames of any channel count, sample format and rate to float32 mono at ``rate``.
+
+    Every frame goes through libswresample to *packed* float (one plane, whatever the channel
+    count) and the channels are averaged here: PyAV reads planar frames of eight or more
+    channels out of bounds (a crash), and ffmpeg's own mono downmix adds +3 dB.
+    """
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self._rs: av.AudioResampler | None = None
+        self._setup: tuple[str, str, int] | None = None
+
+    def __call__(self, frame: av.AudioFrame | None) -> list[np.ndarray]:
+        if frame is None:
+            return self._drain(None)
+        channels = frame.layout.nb_channels
+        if not 1 <= channels <= MAX_CHANNELS:
+            raise AudioDecodeError(f"audio has {channels} channels; at most {MAX_CHANNELS} are accepted")
+        if not MIN_INPUT_RATE <= frame.sample_rate <= MAX_INPUT_RATE:
+            raise AudioDecodeError(f"audio sample rate {frame.sample_rate} Hz is outside "
+                                   f"{MIN_INPUT_RATE}-{MAX_INPUT_RATE} Hz")
+        setup = (frame.format.name, frame.layout.name, frame.sample_rate)
+        out: list[np.ndarray] = []
+        if setup != self._setup:  # a stream may change layout or rate mid-way: start a new resampler
+            out += self._drain(None)
+            self._rs = av.AudioResampler(format="flt", layout=frame.layout.name, rate=self.rate)
+            self._setup = setup
+        frame.pts = None
+        return out + self._drain(frame)
+
+    def _drain(self, frame: av.AudioFrame | None) -> list[np.ndarray]:
+        if self._rs is None:
+            return []
+        out = []
+        for resampled in self._rs.resample(frame):
+            packed = resampled.to_ndarray().reshape(-1)
+            out.append(packed.reshape(-1, resampled.layout.nb_channels).mean(axis=1, dtype=np.float32))
+        return out
+
+
+def decode(data: bytes, rate: int, max_seconds: float | None = None) -> np.ndarray:
+    """Decode any audio file PyAV reads (wav, mp3, m4a, ogg, flac, ...) to float32 mono at ``rate``.
+
+    With ``max_seconds``, decoding stops with :class:`AudioTooLongError` as soon as the input
+    passes that length: a small file that expands to hours of audio is never decoded whole.
+    """
     if not data:
         raise AudioDecodeError("audio file is empty")
     try:
         container = av.open(io.BytesIO(data))
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise AudioDecodeError(f"not a readable audio file ({exc.__class__.__name__})") from None
+    parts: list[np.ndarray] = []
+    seconds = 0.0
     try:
         if not container.streams.audio:
             raise AudioDecodeError("file has no audio stream")
         stream = container.streams.audio[0]
-        # resample with the channels kept, then average them: ffmpeg's own mono downmix of
-        # stereo adds +3 dB (the channels are summed with a -3 dB pan law)
-        rs = None
-        parts: list[np.ndarray] = []
+        downmix = _MonoDownmix(rate)
         for frame in container.decode(stream):
-            frame.pts = None
-            if rs is None:
-                rs = av.AudioResampler(format="fltp", layout=frame.layout.name, rate=rate)
-            for out in rs.resample(frame):
-                parts.append(out.to_ndarray().mean(axis=0))
-        for out in rs.resample(None) if rs is not None else ():
-            parts.append(out.to_ndarray().mean(axis=0))
-    except av.error.FFmpegError as exc:
+            seconds += frame.samples / max(frame.sample_rate, 1)
+            if max_seconds is not None and seconds > max_seconds:
+                raise AudioTooLongError(max_seconds)
+            parts += downmix(frame)
+        parts += downmix(None)
+    except (av.error.FFmpegError, ValueError, MemoryError) as exc:
+        if isinstance(exc, AudioDecodeError):
+            raise
         raise AudioDecodeError(f"audio could not be decoded ({exc.__class__.__name__})") from None
     finally:
         container.close()

@@ -1,25 +1,23 @@
-"""API keys: ``Authorization: Bearer <key>``, several keys allowed, constant-time comparison."""
+"""API keys: ``Authorization: Bearer <key>`` (or ``X-API-Key``), several keys allowed.
+
+The check itself runs at the edge (:class:`flashtts.security.EdgeSecurityMiddleware`, before a
+body is read); this dependency repeats it on the routers so a route mounted elsewhere stays closed.
+"""
 
 from __future__ import annotations
-
-import hmac
 
 from fastapi import Request
 
 from flashtts.errors import AuthError
+from flashtts.security import key_matches
+from flashtts.security import presented_key as _presented
 
-
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return request.headers.get("x-api-key") or None
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="flashtts"'}
 
 
 def presented_key(request: Request) -> str | None:
     """The key the request presents (checked by :func:`require_api_key`), if any."""
-    return _bearer(request)
+    return _presented({k.lower(): v for k, v in request.headers.items()})
 
 
 async def require_api_key(request: Request) -> None:
@@ -27,12 +25,9 @@ async def require_api_key(request: Request) -> None:
     keys: tuple[str, ...] = request.app.state.config.api_keys
     if not keys:
         return
-    token = _bearer(request)
+    token = presented_key(request)
     if token is None:
-        raise AuthError("missing API key: send 'Authorization: Bearer <key>'", code="missing_api_key")
-    given = token.encode()
-    ok = False
-    for key in keys:  # compare against every key so timing does not reveal which one matched
-        ok |= hmac.compare_digest(given, key.encode())
-    if not ok:
-        raise AuthError("invalid API key", code="invalid_api_key")
+        raise AuthError("missing API key: send 'Authorization: Bearer <key>'", code="missing_api_key",
+                        headers=CHALLENGE)
+    if not key_matches(token, keys):
+        raise AuthError("invalid API key", code="invalid_api_key", headers=CHALLENGE)

@@ -38,6 +38,11 @@ def _opt(default, *names: str, env: str, help: str, **kw):
     return typer.Option(default, *dict.fromkeys(flags), envvar=f"FLASHTTS_{env}", help=help, show_default=True, **kw)
 
 
+def _split(items: list[str]) -> tuple[str, ...]:
+    """Values given repeatedly and/or comma-separated, in order, without blanks."""
+    return tuple(dict.fromkeys(v.strip() for item in items for v in item.split(",") if v.strip()))
+
+
 def _parse_engine_opts(pairs: list[str]) -> dict[str, str]:
     out = {}
     for pair in pairs:
@@ -77,7 +82,12 @@ def serve(
     max_body_mb: float = _opt(16.0, "--max_body_mb", env="MAX_BODY_MB", help="Largest request body of any route (MiB); 413 beyond", min=0.01),
     max_reference_seconds: float = _opt(60.0, "--max_reference_seconds", env="MAX_REFERENCE_SECONDS", help="Longest reference clip (seconds)", min=1.0),
     send_timeout: float = _opt(60.0, "--send_timeout", env="SEND_TIMEOUT", help="Seconds one response write may wait for a client that stopped reading; then the response ends (0: never)", min=0.0),
-    max_streams_per_key: int = _opt(0, "--max_streams_per_key", env="MAX_STREAMS_PER_KEY", help="Synthesis requests one API key may have open at once (0: no limit)", min=0),
+    max_streams_per_key: int = _opt(0, "--max_streams_per_key", "--max_streams_per_client", env="MAX_STREAMS_PER_KEY", help="Streams one client (its API key, else its address) may have open at once, draining ones included (0: no limit)", min=0),
+    stream_buffer_mb: float = _opt(16.0, "--stream_buffer_mb", env="STREAM_BUFFER_MB", help="Encoded audio one stream may hold for a slow reader (MiB); a stream generated into it frees its slot while the client drains it", min=0.01),
+    header_timeout: float = _opt(10.0, "--header_timeout", env="HEADER_TIMEOUT", help="Seconds a connection may take to send a request's headers; then it is closed (slowloris; 0: never)", min=0.0),
+    idle_timeout: float = _opt(5.0, "--idle_timeout", env="IDLE_TIMEOUT", help="Seconds an idle keep-alive connection stays open", min=1.0),
+    allowed_hosts: List[str] = _opt([], "--allowed_hosts", env="ALLOWED_HOSTS", help="Host names the server answers to ('*' any, '*.example.com'); default: loopback names and --host (any host when --host is 0.0.0.0 or ::); repeat or comma-separate"),
+    cors_origins: List[str] = _opt([], "--cors_origins", env="CORS_ORIGINS", help="Browser origins allowed to call the API (CORS), e.g. https://app.example; other origins' POSTs get 403; repeat or comma-separate"),
     allow_audio_urls: bool = _opt(False, "--allow_audio_urls", env="ALLOW_AUDIO_URLS", help="Accept reference audio given as an http(s) URL (hosts from --audio_url_hosts only)"),
     audio_url_hosts: List[str] = _opt([], "--audio_url_hosts", env="AUDIO_URL_HOSTS", help="Hosts reference-audio URLs may name ('*.example.com' for subdomains); repeat or comma-separate"),
     audio_url_allow_private: bool = _opt(False, "--audio_url_allow_private", env="AUDIO_URL_ALLOW_PRIVATE", help="Let audio URLs reach loopback/private/link-local addresses"),
@@ -107,8 +117,6 @@ def serve(
     wav2vec_attn_implementation: Optional[str] = _opt(None, "--wav2vec_attn_implementation", env="WAV2VEC_ATTN_IMPLEMENTATION", help="FlashTTS option (Spark-TTS); accepted, not used", rich_help_panel=_COMPAT),
 ) -> None:
     """Serve the HTTP API (and the web UI at /)."""
-    import uvicorn
-
     from flashtts.app import create_app
 
     keys = tuple(k.strip() for item in api_key for k in item.split(",") if k.strip())
@@ -119,7 +127,10 @@ def serve(
         request_timeout=request_timeout, length_threshold=length_threshold, window_size=window_size,
         limits=Limits(max_text_chars=max_text_chars, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
                       max_body_bytes=int(max_body_mb * 1024 * 1024), max_reference_seconds=max_reference_seconds,
-                      max_streams_per_key=max_streams_per_key, send_timeout=send_timeout),
+                      max_streams_per_key=max_streams_per_key, send_timeout=send_timeout,
+                      stream_buffer_bytes=int(stream_buffer_mb * 1024 * 1024), header_timeout=header_timeout,
+                      idle_timeout=idle_timeout),
+        allowed_hosts=_split(allowed_hosts), cors_origins=_split(cors_origins),
         audio_urls=AudioURLPolicy(enabled=allow_audio_urls, allow_private=audio_url_allow_private,
                                   timeout=audio_url_timeout,
                                   hosts=tuple(h.strip().lower() for item in audio_url_hosts for h in item.split(",")
@@ -150,7 +161,10 @@ def serve(
                                     max_queued_requests=ray_max_queued, num_cpus=ray_num_cpus,
                                     num_gpus=ray_num_gpus, address=ray_address))
         return
-    uvicorn.run(create_app(config), host=host, port=port, log_level=log_level.lower(), timeout_graceful_shutdown=5)
+    from flashtts.http_server import run
+
+    run(create_app(config), host=host, port=port, log_level=log_level.lower(), header_timeout=header_timeout,
+        idle_timeout=idle_timeout)
 
 
 def _check_engine(name: str) -> None:
@@ -206,7 +220,7 @@ def synth(
             service = SpeechService(config, eng, SpeakerRegistry(role_dir, defaults=default_roles_dir()), metrics)
             chosen = service.resolve_voice(voice or eng.info.default_voice or "default", "voice")
             service.check_text(text, "text")
-            plan = service.plan("synth", [Utterance(text, chosen, instructions=instructions, speed=speed, language=language)],
+            plan = service.plan_now("synth", [Utterance(text, chosen, instructions=instructions, speed=speed, language=language)],
                                 response_format=fmt, options=GenerationOptions(seed=seed))
             data, seconds = await service.complete(plan)
             output.write_bytes(data)

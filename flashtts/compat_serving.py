@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass
 from fastapi import Request
 from fastapi.responses import Response
 
-from flashtts.auth import presented_key
 from flashtts.engine import CapabilityError, EngineInfo
 from flashtts.errors import APIError
 from flashtts.registry import RoleNotFoundError
@@ -313,7 +312,7 @@ async def complete_many(service: SpeechService, request: Request, plans: list[Pl
     tickets = []
     try:
         for _ in todo:
-            tickets.append(service.admit(presented_key(request)))
+            tickets.append(service.admit())
     except BaseException:
         for ticket in tickets:
             ticket.release()
@@ -322,7 +321,7 @@ async def complete_many(service: SpeechService, request: Request, plans: list[Pl
     async def run(i: int, ticket) -> None:
         error: BaseException | None = None
         try:
-            results[i] = await service.complete(plans[i])
+            results[i] = await service.complete(plans[i], request.is_disconnected)
         except BaseException as exc:
             error = exc
             raise

@@ -21,9 +21,17 @@ class Limits:
     max_body_bytes: int = 16 * 1024 * 1024
     """Largest request body of any route (a 10 MiB clip sent base64 in a form is about 13.4 MiB)."""
     max_streams_per_key: int = 0
-    """Synthesis requests one API key may have open at once; 0 means no per-key limit."""
+    """Synthesis requests one client (its API key, else its address) may have open at once,
+    draining ones included; 0 means no per-client limit."""
     send_timeout: float = 60.0
     """Seconds one response write may wait for a client that stopped reading; then the response ends."""
+    stream_buffer_bytes: int = 16 * 1024 * 1024
+    """Encoded audio one stream may hold for a slow reader; a stream whose audio is all generated
+    into it frees its admission slot while the client drains it."""
+    header_timeout: float = 10.0
+    """Seconds a connection may take to send a request's headers (slowloris); then it is closed."""
+    idle_timeout: float = 5.0
+    """Seconds an idle keep-alive connection stays open."""
 
 
 @dataclass
@@ -58,6 +66,11 @@ class ServerConfig:
     """Target segment length when splitting (FlashTTS's name)."""
     limits: Limits = field(default_factory=Limits)
     audio_urls: AudioURLPolicy = field(default_factory=AudioURLPolicy)
+    allowed_hosts: tuple[str, ...] = ()
+    """``Host`` names the server answers to (``*`` any, ``*.example.com`` subdomains); empty means the
+    loopback names and ``host`` (any host when ``host`` is a wildcard address)."""
+    cors_origins: tuple[str, ...] = ()
+    """Origins (``https://app.example``) whose browser pages may call the API (CORS); others get 403."""
     web_dir: Path | None = None
     """Directory of the browser UI; None means the one shipped with flashtts."""
     log_level: str = "info"
@@ -69,3 +82,8 @@ class ServerConfig:
     """CUDA devices to run engines on (``--gpu 0,1``): one engine replica per device at least."""
     workers: int = 1
     """Engine replicas (``--workers N``), spread round-robin over ``gpu``; requests go to the least busy."""
+
+    def effective_allowed_hosts(self) -> tuple[str, ...]:
+        from flashtts.security import default_allowed_hosts
+
+        return self.allowed_hosts or default_allowed_hosts(self.host)

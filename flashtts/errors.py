@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flashtts.engine import CapabilityError
+from flashtts.middleware import current_request_id
 from flashtts.scheduler.admission import QueueFullError
 
 log = logging.getLogger(__name__)
@@ -53,13 +55,9 @@ class TimeoutError_(APIError):
     type = "timeout_error"
 
 
-class PayloadTooLargeError(APIError):
-    status = 413
-
-
-class EngineUnavailableError(APIError):
-    status = 503
-    type = "server_error"
+class PermissionError_(APIError):
+    status = 403
+    type = "permission_error"
 
 
 def error_body(message: str, type_: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
@@ -75,15 +73,29 @@ def to_api_error(exc: BaseException) -> APIError:
     if isinstance(exc, QueueFullError):
         return RateLimitError(str(exc), code=getattr(exc, "code", "queue_full"),
                               headers={"Retry-After": str(exc.retry_after)})
-    log.error("internal error", exc_info=exc)
-    return APIError("internal error: " + (str(exc) or type(exc).__name__), status=500, code="internal_error")
+    request_id = current_request_id()
+    log.error("internal error (request %s)", request_id, exc_info=exc)
+    # the details (paths, internals) go to the log only; the client gets the id to quote
+    return APIError(f"internal server error; quote request id {request_id or '-'} when reporting it",
+                    status=500, code="internal_error")
+
+
+def error_type(err: APIError) -> str:
+    """OpenAI's ``type`` of an error: ``server_error`` for any 5xx."""
+    return "server_error" if err.status >= 500 and err.type == "invalid_request_error" else err.type
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON that always encodes: text echoed from a request may hold unpaired surrogates."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
 def json_error(exc: BaseException) -> JSONResponse:
     err = to_api_error(exc)
-    type_ = "server_error" if err.status >= 500 and err.type == "invalid_request_error" else err.type
-    return JSONResponse(error_body(err.message, type_, err.param, err.code), status_code=err.status,
-                        headers=err.headers)
+    return SafeJSONResponse(error_body(err.message, error_type(err), err.param, err.code), status_code=err.status,
+                            headers=err.headers)
 
 
 _LOC_ROOTS = ("body", "query", "form", "path", "header", "cookie")
@@ -145,13 +157,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         message, param, code = _validation_message(exc)
-        return JSONResponse(error_body(message, "invalid_request_error", param, code), status_code=400)
+        return SafeJSONResponse(error_body(message, "invalid_request_error", param, code), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         type_ = "not_found_error" if exc.status_code == 404 else (
             "server_error" if exc.status_code >= 500 else "invalid_request_error")
-        return JSONResponse(error_body(str(exc.detail), type_, code=getattr(exc, "code", None)),
+        return SafeJSONResponse(error_body(str(exc.detail), type_, code=getattr(exc, "code", None)),
                             status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 

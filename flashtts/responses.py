@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from contextlib import aclosing
-from typing import AsyncIterator, TypeVar
+from typing import AsyncIterator, Generic, TypeVar
 
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
-from starlette.background import BackgroundTask
 
 from flashtts.audio import FORMATS
-from flashtts.auth import presented_key
 from flashtts.serving import Plan, SpeechService, Ticket
 
 T = TypeVar("T")
@@ -56,7 +56,7 @@ class _Prefetched:
 
 
 async def _guarded(service: SpeechService, plan: Plan, ticket: Ticket, parts: AsyncIterator[T]) -> AsyncIterator[T]:
-    """Yield ``parts``; whatever happens, free the slot and log the request once."""
+    """Yield ``parts``; whatever happens, free the synthesis slot and log the request once."""
     error: BaseException | None = None
     try:
         async with aclosing(parts) as it:
@@ -66,29 +66,101 @@ async def _guarded(service: SpeechService, plan: Plan, ticket: Ticket, parts: As
         error = exc
         raise
     finally:
-        ticket.release()
+        ticket.generated()
         service.finish(plan, error)
+
+
+class _Drain(Generic[T]):
+    """A stream produced in its own task into a buffer of at most ``max_bytes``.
+
+    Synthesis runs ahead of a slow reader until the buffer is full; once the producer is done its
+    slot is free (see :func:`_guarded`) while the client still drains the buffer. Closing the
+    drain (client gone, send timeout) cancels the producer, which aborts the engine work, and ends
+    the ticket.
+    """
+
+    def __init__(self, parts: AsyncIterator[T], max_bytes: int, ticket: Ticket) -> None:
+        self._items: deque[T] = deque()
+        self._size = 0
+        self._max = max(1, max_bytes)
+        self._done = False
+        self._error: BaseException | None = None
+        self._changed = asyncio.Event()
+        self._ticket = ticket
+        self._task = asyncio.ensure_future(self._run(parts))
+
+    async def _wait_change(self) -> None:
+        await self._changed.wait()
+        self._changed.clear()
+
+    async def _run(self, parts: AsyncIterator[T]) -> None:
+        try:
+            async with aclosing(parts) as it:  # type: ignore[type-var]
+                async for part in it:
+                    while self._size >= self._max:
+                        await self._wait_change()
+                    self._items.append(part)
+                    self._size += len(part)  # type: ignore[arg-type]
+                    self._changed.set()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            self._error = exc
+        finally:
+            self._done = True
+            self._changed.set()
+
+    def __aiter__(self) -> "_Drain[T]":
+        return self
+
+    async def __anext__(self) -> T:
+        while not self._items:
+            if self._done:
+                if self._error is not None:
+                    error, self._error = self._error, None
+                    raise error
+                raise StopAsyncIteration
+            await self._wait_change()
+        part = self._items.popleft()
+        self._size -= len(part)  # type: ignore[arg-type]
+        self._changed.set()
+        return part
+
+    async def aclose(self) -> None:
+        if not self._task.done():
+            self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._items.clear()
+        self._ticket.release()
 
 
 async def respond(service: SpeechService, plan: Plan, request: Request, *, stream: bool, sse: bool = False) -> Response:
     """Admit the plan (429 when full) and answer it in the requested shape."""
-    ticket = service.admit(presented_key(request))
+    ticket = service.admit()
     headers = {"X-Request-Id": plan.request_id}
     if sse or stream:
         disconnected = request.is_disconnected
+        limit = service.config.limits.stream_buffer_bytes
+        parts: AsyncIterator[bytes] | AsyncIterator[str]
         if sse:
-            body = _guarded(service, plan, ticket, service.sse(plan, disconnected))
+            parts = service.sse(plan, disconnected)
             media_type = "text/event-stream"
         else:
-            parts = _guarded(service, plan, ticket, service.encoded(plan, disconnected))
+            parts = service.encoded(plan, disconnected)
+            media_type = FORMATS[plan.response_format].media_type
+        drain = _Drain(_guarded(service, plan, ticket, parts), limit, ticket)  # type: ignore[arg-type]
+        if sse:
+            body: AsyncIterator = drain
+        else:
             try:  # until the first audio exists an engine failure still gets an error status and body
-                first = await parts.__anext__()
+                first = await drain.__anext__()
             except StopAsyncIteration:
                 first = b""
-            body = _Prefetched(first, parts)
-            media_type = FORMATS[plan.response_format].media_type
-        return ClosingStreamingResponse(body, media_type=media_type, headers={**headers, **STREAM_HEADERS},
-                                 background=BackgroundTask(ticket.release))
+            except BaseException:
+                await drain.aclose()
+                raise
+            body = _Prefetched(first, drain)
+        return ClosingStreamingResponse(body, media_type=media_type, headers={**headers, **STREAM_HEADERS})
     error: BaseException | None = None
     try:
         data, seconds = await service.complete(plan, request.is_disconnected)

@@ -21,10 +21,11 @@ import numpy as np
 from flashtts import audio
 from flashtts.config import ServerConfig
 from flashtts.engine import Engine, GenerationOptions, ReferenceAudio, SynthesisRequest
-from flashtts.errors import APIError, TimeoutError_, to_api_error
+from flashtts.errors import APIError, TimeoutError_, error_type, to_api_error
 from flashtts.metrics import Metrics
 from flashtts.middleware import current_request_id, new_request_id
-from flashtts.registry import Role, RoleNotFoundError, SpeakerRegistry
+from flashtts.security import current_client
+from flashtts.registry import Role, RoleNotFoundError, SpeakerRegistry, name_key
 from flashtts.scheduler import Admission
 from flashtts.text import parse_dialogue, split_text
 from flashtts.url_fetch import AudioURLFetcher, is_url
@@ -93,15 +94,18 @@ class SpeechService:
 
     # ---- voices ---------------------------------------------------------------------------
     def _reference_for(self, role: Role) -> ReferenceAudio:
-        key = (role.name, role.audio_sha256 or "")
+        key = (name_key(role.name), role.audio_sha256 or "")
         samples = self._audio_cache.get(key)
         if samples is None:
-            samples, rate = self.registry.load_audio(role.name)
+            role, samples, _ = self.registry.get_with_audio(role.name)  # one consistent version
+            key = (name_key(role.name), role.audio_sha256 or "")
+            if samples is None:
+                raise RoleNotFoundError(role.name)
             if len(self._audio_cache) > 64:
                 self._audio_cache.clear()
             self._audio_cache[key] = samples
         return ReferenceAudio(samples=samples, sample_rate=role.sample_rate or self.engine.info.sample_rate,
-                              text=role.reference_text, cache_key=f"{role.name}-{role.audio_sha256}",
+                              text=role.reference_text, cache_key=f"{key[0]}-{key[1]}",
                               cache_dir=self.registry.role_dir(role.name))
 
     def resolve_voice(self, name: str, param: str = "voice") -> VoiceChoice:
@@ -139,14 +143,21 @@ class SpeechService:
         return VoiceChoice(label="reference", reference=ReferenceAudio(samples=samples, sample_rate=rate, text=text))
 
     def decode_reference(self, data: bytes, param: str) -> tuple[np.ndarray, int]:
-        """Decode an uploaded clip and check its length against the limits."""
+        """Decode an uploaded clip and check its length against the limits.
+
+        Decoding stops as soon as the clip passes the length limit, so a small file that
+        expands to hours of audio costs no more than a clip of the longest allowed length.
+        """
         limits = self.config.limits
         if len(data) > limits.max_upload_bytes:
             raise APIError(f"{param}: audio is larger than {limits.max_upload_bytes} bytes", param=param,
                            status=413, code="file_too_large")
         rate = self.engine.info.sample_rate
         try:
-            samples = audio.decode(data, rate)
+            samples = audio.decode(data, rate, max_seconds=limits.max_reference_seconds)
+        except audio.AudioTooLongError:
+            raise APIError(f"{param}: clip is longer than {limits.max_reference_seconds:g} s; at most "
+                           f"{limits.max_reference_seconds:g} s allowed", param=param, code="audio_too_long") from None
         except audio.AudioDecodeError as exc:
             raise APIError(f"{param}: {exc}", param=param, code="invalid_audio") from None
         seconds = len(samples) / rate
@@ -161,8 +172,13 @@ class SpeechService:
         return samples, rate
 
     async def load_reference(self, data: bytes, param: str) -> tuple[np.ndarray, int]:
-        """:meth:`decode_reference` on a worker thread: decoding a large upload never blocks the event loop."""
-        return await asyncio.to_thread(self.decode_reference, data, param)
+        """:meth:`decode_reference` on a worker thread (never on the event loop), admitted like
+        synthesis: uploads count against the same limits."""
+        ticket = self.admit()
+        try:
+            return await asyncio.to_thread(self.decode_reference, data, param)
+        finally:
+            ticket.release()
 
     # ---- planning -------------------------------------------------------------------------
     def check_text(self, text: str, param: str = "input") -> None:
@@ -173,7 +189,11 @@ class SpeechService:
             raise APIError(f"{param} is {len(text)} characters; the limit is {limit}", param=param,
                            code="input_too_long")
 
-    def plan(
+    async def plan(self, route: str, utterances: list[Utterance], **kwargs) -> Plan:
+        """:meth:`plan_now` on a worker thread: splitting and checking a long text never holds the loop."""
+        return await asyncio.to_thread(self.plan_now, route, utterances, **kwargs)
+
+    def plan_now(
         self,
         route: str,
         utterances: list[Utterance],
@@ -237,12 +257,14 @@ class SpeechService:
             raise APIError(f"text: {exc}", param="text", code="invalid_dialogue") from None
 
     # ---- running --------------------------------------------------------------------------
-    def admit(self, api_key: str | None = None) -> "Ticket":
-        """A slot for one request (429 when the server, or this API key, is at its limit)."""
-        key = api_key if self.config.api_keys else None
-        self.admission.acquire(key)
+    def admit(self) -> "Ticket":
+        """A slot for one request (429 when the server, or this client, is at its limit).
+
+        The client is the one the edge middleware identified (API key, else address)."""
+        client = current_client()
+        self.admission.acquire(client)
         self.metrics.inc("requests_total")
-        return Ticket(self, key)
+        return Ticket(self, client)
 
     async def samples(self, plan: Plan, disconnected: Disconnected | None = None) -> AsyncIterator[np.ndarray]:
         """Engine audio of the whole plan at the engine's rate, speed/pitch applied, with deadline,
@@ -331,7 +353,7 @@ class SpeechService:
         except Exception as exc:  # the stream is open: report in-band
             err = to_api_error(exc)
             plan.status = "error"
-            yield _sse({"type": "error", "error": {"message": err.message, "type": err.type, "code": err.code}})
+            yield _sse({"type": "error", "error": {"message": err.message, "type": error_type(err), "code": err.code}})
             return
         yield _sse({"type": "speech.audio.done", "usage": {
             "input_tokens": plan.characters, "output_tokens": int(round(plan.audio_seconds * 1000 / 80)),
@@ -371,17 +393,26 @@ class SpeechService:
 
 
 class Ticket:
-    """An admitted request's slot; ``release`` is idempotent."""
+    """An admitted request: its synthesis slot and its client's count; each released once."""
 
-    def __init__(self, service: SpeechService, key: str | None = None) -> None:
+    def __init__(self, service: SpeechService, client: str | None = None) -> None:
         self._service = service
-        self._key = key
-        self._held = True
+        self._client = client
+        self._slot = True
+        self._open = True
+
+    def generated(self) -> None:
+        """Synthesis is over: free the slot (the answer may still be draining to the client)."""
+        if self._slot:
+            self._slot = False
+            self._service.admission.release_slot()
 
     def release(self) -> None:
-        if self._held:
-            self._held = False
-            self._service.admission.release(self._key)
+        """The request is over: free the slot if still held and the client's count."""
+        self.generated()
+        if self._open:
+            self._open = False
+            self._service.admission.release_client(self._client)
 
 
 async def _encode(enc: audio.Encoder, fn: Callable[..., bytes], *args) -> bytes:
@@ -393,7 +424,7 @@ async def _encode(enc: audio.Encoder, fn: Callable[..., bytes], *args) -> bytes:
 
 
 def _sse(obj: dict) -> str:
-    return f"data: {json.dumps(obj)}\n\n"
+    return f"data: {json.dumps(obj, ensure_ascii=True)}\n\n"
 
 
 class RoleService:
@@ -430,8 +461,13 @@ class RoleService:
         return self.speech.reference_voice(samples, rate, None)
 
     async def add(self, name: str, clip: bytes | None, **kwargs) -> Role:
-        """Decode the clip and write the role on a worker thread (decoding and fsync never block the loop)."""
-        return await asyncio.to_thread(self.add_sync, name, clip, **kwargs)
+        """Decode the clip and write the role on a worker thread (decoding and fsync never block the
+        loop), admitted like synthesis."""
+        ticket = self.speech.admit()
+        try:
+            return await asyncio.to_thread(self.add_sync, name, clip, **kwargs)
+        finally:
+            ticket.release()
 
     def add_sync(self, name: str, clip: bytes | None, *, reference_text: str | None = None, voice: str | None = None,
                  instructions: str | None = None, speed: float | None = None, language: str | None = None,
@@ -468,6 +504,7 @@ class RoleService:
 
         try:
             self.registry.delete(name)
+            self.speech._audio_cache.clear()
         except RoleError as exc:
             raise APIError(str(exc), param="name", code="invalid_name") from None
         except RoleNotFoundError:

@@ -1,25 +1,72 @@
-"""Text splitting at sentence boundaries (English and Chinese) and ``<role:name>`` dialogue tags."""
+"""Text splitting at sentence boundaries (English and Chinese) and ``<role:name>`` dialogue tags.
+
+Every function here scans the text once, left to right, with no regular expression that can
+backtrack: the cost is linear in the length of the text whatever it holds (a request of
+thousands of dots or commas is split as fast as prose).
+"""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-# a sentence ends after these, with any closing quotes/brackets that follow
-_SENTENCE_END = re.compile(r"""(.+?(?:[.!?;…]+(?=\s|$)|[。！？；]+|\n+)["'”’)\]）」』]*)""", re.S)
-_CLAUSE_END = re.compile(r"""(.+?(?:[,:]+(?=\s)|[，、：]+)["'”’)\]）」』]*)""", re.S)
-_ROLE_TAG = re.compile(r"<role:([^<>]*)>")
+_ASCII_ENDS = frozenset(".!?;…")
+"""End a sentence when followed by whitespace or the end of the text."""
+_CJK_ENDS = frozenset("。！？；")
+"""End a sentence wherever they are."""
+_ASCII_CLAUSE = frozenset(",:")
+_CJK_CLAUSE = frozenset("，、：")
+_CLOSERS = frozenset("\"'”’)]）」』")
+"""Closing quotes and brackets stay with the sentence they close."""
+_ROLE_OPEN = "<role:"
+
+
+def _cut_points(text: str, ascii_marks: frozenset[str], cjk_marks: frozenset[str], newline: bool) -> list[int]:
+    """End offsets of the pieces of ``text``: after a run of marks (ASCII ones only before
+    whitespace or the end), the closers that follow it; newlines end a piece when ``newline``."""
+    cuts: list[int] = []
+    n = len(text)
+    i = 0
+    while i < n:
+        ch = text[i]
+        if ch in ascii_marks or ch in cjk_marks or (newline and ch == "\n"):
+            j = i
+            if ch == "\n":
+                while j < n and text[j] == "\n":
+                    j += 1
+            else:
+                has_cjk = False
+                while j < n and (text[j] in ascii_marks or text[j] in cjk_marks):
+                    has_cjk = has_cjk or text[j] in cjk_marks
+                    j += 1
+                k = j
+                while k < n and text[k] in _CLOSERS:
+                    k += 1
+                if not has_cjk and k < n and not text[k].isspace():
+                    i = j  # "3.14", "e.g.x": not an end
+                    continue
+                j = k
+            if j > 0 and (not cuts or cuts[-1] < j):
+                cuts.append(j)
+            i = j
+        else:
+            i += 1
+    return cuts
+
+
+def _pieces(text: str, cuts: list[int]) -> list[str]:
+    out: list[str] = []
+    start = 0
+    for end in [*cuts, len(text)]:
+        piece = text[start:end].strip()
+        if piece:
+            out.append(piece)
+        start = end
+    return out
 
 
 def split_sentences(text: str) -> list[str]:
     """Sentences of ``text``, punctuation kept, whitespace trimmed, empty ones dropped."""
-    pieces: list[str] = []
-    pos = 0
-    for m in _SENTENCE_END.finditer(text):
-        pieces.append(m.group(1))
-        pos = m.end()
-    pieces.append(text[pos:])
-    return [p.strip() for p in pieces if p.strip()]
+    return _pieces(text, _cut_points(text, _ASCII_ENDS, _CJK_ENDS, newline=True))
 
 
 def _split_long(sentence: str, window_size: int) -> list[str]:
@@ -27,18 +74,37 @@ def _split_long(sentence: str, window_size: int) -> list[str]:
     if len(sentence) <= window_size:
         return [sentence]
     out: list[str] = []
-    clauses = [m.group(1) for m in _CLAUSE_END.finditer(sentence)]
-    rest = sentence[sum(len(c) for c in clauses):]
-    for piece in [*clauses, rest]:
-        piece = piece.strip()
-        while len(piece) > window_size:
-            cut = piece.rfind(" ", 0, window_size + 1)
-            if cut <= 0:
-                cut = window_size
-            out.append(piece[:cut].strip())
-            piece = piece[cut:].strip()
-        if piece:
-            out.append(piece)
+    for piece in _pieces(sentence, _cut_points(sentence, _ASCII_CLAUSE, _CJK_CLAUSE, newline=False)):
+        out.extend(_wrap(piece, window_size))
+    return out
+
+
+def _wrap(piece: str, window_size: int) -> list[str]:
+    """``piece`` in parts of at most ``window_size`` characters, cut at the last space that fits."""
+    out: list[str] = []
+    start, n = 0, len(piece)
+    last_space = -1  # last space seen in piece[start:i]
+    i = start
+    while n - start > window_size:
+        limit = start + window_size
+        while i <= limit and i < n:
+            if piece[i] == " ":
+                last_space = i
+            i += 1
+        cut = last_space if last_space > start else limit
+        part = piece[start:cut].strip()
+        if part:
+            out.append(part)
+        start = cut
+        while start < n and piece[start] == " ":
+            start += 1
+        if i < start:
+            i = start
+        if last_space < start:
+            last_space = -1
+    rest = piece[start:].strip()
+    if rest:
+        out.append(rest)
     return out
 
 
@@ -80,18 +146,36 @@ class DialogueTurn:
     text: str
 
 
+def _role_tags(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, name) of each ``<role:name>`` tag; a name holds no ``<`` or ``>``."""
+    tags: list[tuple[int, int, str]] = []
+    pos = 0
+    while True:
+        start = text.find(_ROLE_OPEN, pos)
+        if start < 0:
+            return tags
+        j = start + len(_ROLE_OPEN)
+        while j < len(text) and text[j] not in "<>":
+            j += 1
+        if j < len(text) and text[j] == ">":
+            tags.append((start, j + 1, text[start + len(_ROLE_OPEN):j]))
+            pos = j + 1
+        else:
+            pos = j
+
+
 def parse_dialogue(text: str) -> list[DialogueTurn]:
     """Turns of a ``<role:name> text <role:other> text`` script; text before the first tag is an error."""
-    matches = list(_ROLE_TAG.finditer(text))
-    if not matches:
+    tags = _role_tags(text)
+    if not tags:
         raise ValueError("text has no <role:name> tags")
-    if text[: matches[0].start()].strip():
+    if text[: tags[0][0]].strip():
         raise ValueError("text before the first <role:name> tag has no speaker")
     turns = []
-    for i, m in enumerate(matches):
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        role = m.group(1).strip()
-        body = text[m.end():end].strip()
+    for i, (_, tag_end, name) in enumerate(tags):
+        end = tags[i + 1][0] if i + 1 < len(tags) else len(text)
+        role = name.strip()
+        body = text[tag_end:end].strip()
         if not role:
             raise ValueError("empty role name in <role:> tag")
         if body:

@@ -4,14 +4,17 @@ Rules, each answered with a 4xx error body:
 
 * only ``http`` and ``https``; no user info in the URL;
 * the host must be on the allow-list (``--audio_url_hosts``; ``*.example.com`` matches its
-  subdomains); an empty list allows nothing;
+  subdomains; ``host:port`` allows that port, otherwise only the scheme's default port 80/443);
+  an empty list allows nothing;
 * the host is resolved and every address checked: loopback, private, link-local, multicast,
   reserved and unspecified addresses are refused unless ``--audio_url_allow_private``; the
   connection then goes to the checked address (the name is kept for ``Host`` and TLS SNI), so a
   second DNS answer cannot redirect it;
 * redirects are followed by hand, at most ``max_redirects``, each target checked again;
 * the body may not exceed the upload limit (by ``Content-Length`` and by counting), and the whole
-  download must finish within ``timeout`` seconds.
+  download must finish within ``timeout`` seconds;
+* failures say what kind of step failed, never the resolved addresses, the upstream status or
+  the connection error (which would make the server a port scanner of the hosts it may reach).
 
 Downloads use :class:`httpx.AsyncClient`, so they never block the event loop.
 """
@@ -35,10 +38,18 @@ def is_url(value: str) -> bool:
     return value[:8].lower().startswith(("http://", "https://"))
 
 
-def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
+def host_allowed(host: str, allowed: tuple[str, ...], port: int | None = None, default_port: int | None = None) -> bool:
+    """``host`` (and ``port``) is on the allow-list: an entry without a port allows the default port only."""
     host = host.lower().rstrip(".")
     for entry in allowed:
         entry = entry.lower().rstrip(".")
+        entry_port: int | None = default_port
+        name, sep, tail = entry.rpartition(":")
+        if sep and tail.isdigit() and not entry.endswith("]"):
+            entry, entry_port = name, int(tail)
+        if port is not None and entry_port is not None and port != entry_port:
+            continue
+        entry = entry.strip("[]")
         if entry.startswith("*."):
             if host.endswith(entry[1:]) and host != entry[2:]:
                 return True
@@ -70,16 +81,15 @@ class AudioURLFetcher:
         except ValueError:
             try:
                 infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-            except (socket.gaierror, UnicodeError) as exc:
-                raise self._refuse(param, f"cannot resolve host '{host}': {exc}", code="url_fetch_failed") from None
+            except (socket.gaierror, UnicodeError):
+                raise self._refuse(param, "could not download the audio from that URL", code="url_fetch_failed") from None
             addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
         if not addresses:
-            raise self._refuse(param, f"host '{host}' has no address", code="url_fetch_failed")
+            raise self._refuse(param, "could not download the audio from that URL", code="url_fetch_failed")
         if not self.policy.allow_private:
             bad = [str(a) for a in addresses if not is_public(a)]
             if bad:
-                raise self._refuse(param, f"host '{host}' resolves to a loopback/private address ({bad[0]}); "
-                                          "such addresses are not allowed")
+                raise self._refuse(param, f"host '{host}' is not allowed: it resolves to a loopback or private address")
         return addresses[0]
 
     async def _check(self, url: str, param: str) -> tuple[httpx.URL, dict[str, str], dict]:
@@ -95,9 +105,10 @@ class AudioURLFetcher:
         host = parts.hostname or ""
         if not host or parts.username or parts.password:
             raise self._refuse(param, "the URL needs a host and may not carry user info", code="invalid_url")
-        if not host_allowed(host, self.policy.hosts):
-            raise self._refuse(param, f"host '{host}' is not on this server's audio URL allow-list")
-        port = port or (443 if scheme == "https" else 80)
+        default = 443 if scheme == "https" else 80
+        port = port or default
+        if not host_allowed(host, self.policy.hosts, port, default):
+            raise self._refuse(param, f"host '{host}' (port {port}) is not on this server's audio URL allow-list")
         ip = await self._resolve(host, port, param)
         ip_text = f"[{ip}]" if isinstance(ip, ipaddress.IPv6Address) else str(ip)
         netloc = f"{ip_text}:{port}"
@@ -127,11 +138,11 @@ class AudioURLFetcher:
                             url = urljoin(url, resp.headers["location"])
                             continue
                         if resp.status_code != 200:
-                            raise self._refuse(param, f"the audio URL answered HTTP {resp.status_code}",
+                            raise self._refuse(param, "could not download the audio from that URL",
                                                code="url_fetch_failed")
                         return await self._read(resp, param)
-                except httpx.HTTPError as exc:
-                    raise self._refuse(param, f"could not download the audio: {type(exc).__name__}",
+                except httpx.HTTPError:
+                    raise self._refuse(param, "could not download the audio from that URL",
                                        code="url_fetch_failed") from None
         raise self._refuse(param, f"more than {self.policy.max_redirects} redirects", code="url_fetch_failed")
 

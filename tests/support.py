@@ -41,7 +41,7 @@ async def app_client(config: ServerConfig, engine=None) -> AsyncIterator[httpx.A
     app = create_app(config, engine)
     async with LifespanManager(app, startup_timeout=120, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=120) as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost", timeout=120) as client:
             client.app = app  # type: ignore[attr-defined]
             yield client
 

@@ -85,7 +85,7 @@ def test_add_speaker_survives_restart_and_delete_removes_it(live_server, tmp_pat
     assert {"Tester", "fast joe"} <= set(_roles(second))
     again = httpx.get(second.url + "/v1/audio/voices/Tester/reference")
     assert hashlib.sha256(again.content).hexdigest() == stored_hash
-    meta = json.loads((role_dir / "Tester" / "role.json").read_text())
+    meta = json.loads((role_dir / "tester" / "role.json").read_text())
     assert meta["reference_text"] == HARVARD[2] and meta["sample_rate"] == 22050
 
     # delete removes it (and only it), on disk too; deleting again is a 404
@@ -93,9 +93,9 @@ def test_add_speaker_survives_restart_and_delete_removes_it(live_server, tmp_pat
     assert r.status_code == 200 and r.json() == {"success": True, "role": "Tester"}
     names = _roles(second)
     assert "Tester" not in names and "fast joe" in names
-    assert not (role_dir / "Tester").exists()
+    assert not (role_dir / "tester").exists()
     assert_openai_error(httpx.post(second.url + "/delete_speaker", data={"name": "Tester"}), 404)
-    assert not any(p.name.startswith(".") for p in role_dir.iterdir())
+    assert not any(p.name.startswith(".") and p.name != ".lock" for p in role_dir.iterdir())
 
     # the OpenAI voice routes manage the same registry
     r = httpx.post(second.url + "/v1/audio/voices", data={"name": "via-openai"},
@@ -134,7 +134,15 @@ CHILD = textwrap.dedent(
             os._exit(9)  # the role was moved aside, not yet removed
         return real_rmtree(path, *a, **k)
 
+    real_exchange = R._exchange
+
+    def exchange(a, b):
+        if point == "rename" and os.path.basename(str(a)).startswith(".tmp-"):
+            os._exit(9)  # the temp folder is complete; it was never swapped into place
+        return real_exchange(a, b)
+
     R.os.rename = rename
+    R._exchange = exchange
     R._write_file = write
     R.shutil.rmtree = rmtree
     reg = R.SpeakerRegistry(root)
@@ -189,7 +197,7 @@ def test_crash_while_adding_a_new_role(seeded, point):
     # a restart sweeps the leftovers
     restarted = SpeakerRegistry(root)
     assert sorted(restarted.names()) == ["keep", "other"]
-    assert not any(p.name.startswith(".") for p in root.iterdir())
+    assert not any(p.name.startswith(".") and p.name != ".lock" for p in root.iterdir())
     _check_intact(restarted, keep_wav, root)
     restarted.add(Role(name="newbie", voice="joe"))  # the name is free again
     assert "newbie" in restarted.names()
@@ -203,7 +211,7 @@ def test_crash_while_replacing_a_role_keeps_the_old_one(seeded, point):
     _check_intact(running, keep_wav, root)  # readers that never restarted
     restarted = SpeakerRegistry(root)
     assert sorted(restarted.names()) == ["keep", "other"]
-    assert not any(p.name.startswith(".") for p in root.iterdir())
+    assert not any(p.name.startswith(".") and p.name != ".lock" for p in root.iterdir())
     _check_intact(restarted, keep_wav, root)
 
 
@@ -213,7 +221,7 @@ def test_crash_while_deleting_a_role(seeded):
     assert sorted(running.names()) == ["other"]  # the delete took effect at its rename
     restarted = SpeakerRegistry(root)
     assert sorted(restarted.names()) == ["other"]
-    assert not any(p.name.startswith(".") for p in root.iterdir())
+    assert not any(p.name.startswith(".") and p.name != ".lock" for p in root.iterdir())
     _check_intact(restarted, keep_wav, root, expect_keep=None)
 
 
@@ -225,4 +233,4 @@ def test_replace_that_completes_is_seen_whole(seeded):
     assert running.get("keep").reference_text == "NEW"
     samples, rate = running.load_audio("keep")
     assert rate == 24000 and len(samples) == 48000
-    assert not any(p.name.startswith(".") for p in root.iterdir())
+    assert not any(p.name.startswith(".") and p.name != ".lock" for p in root.iterdir())

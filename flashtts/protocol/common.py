@@ -31,6 +31,12 @@ class GenerationFields(BaseModel):
     length_threshold: int | None = Field(None, ge=1, le=100000, description="Split texts longer than this")
     window_size: int | None = Field(None, ge=1, le=100000, description="Target segment length when splitting")
 
+    @field_validator("temperature", "top_k", "top_p", "repetition_penalty", "max_tokens", "max_new_tokens", "seed",
+                     mode="before")
+    @classmethod
+    def _not_bool(cls, v):
+        return reject_bool(v)
+
     def generation_options(self) -> GenerationOptions:
         return GenerationOptions(
             temperature=self.temperature,
@@ -40,6 +46,13 @@ class GenerationFields(BaseModel):
             max_new_tokens=self.max_new_tokens or self.max_tokens,
             seed=self.seed,
         )
+
+
+def reject_bool(value):
+    """JSON ``true``/``false`` is not a number (pydantic would take it as 1/0)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    return value
 
 
 def level_or_number(value: Union[str, float, int, None], name: str) -> float | None:
@@ -59,10 +72,10 @@ def level_or_number(value: Union[str, float, int, None], name: str) -> float | N
 class SpeedField(BaseModel):
     speed: Union[float, Level, None] = Field(None, description="0.25-4.0, or a FlashTTS level name")
 
-    @field_validator("speed")
+    @field_validator("speed", mode="before")
     @classmethod
     def _speed(cls, v):
-        value = level_or_number(v, "speed")
+        value = level_or_number(reject_bool(v), "speed")
         if value is not None and not 0.25 <= value <= 4.0:
             raise ValueError("speed must be between 0.25 and 4.0")
         return value

@@ -7,7 +7,8 @@ from typing import Union
 from fastapi import UploadFile
 from pydantic import BaseModel, Field, field_validator
 
-from flashtts.protocol.common import GenerationFields, Level, ResponseFormat, SpeedField, level_or_number
+from flashtts.protocol.common import (GenerationFields, Level, ResponseFormat, SpeedField, level_or_number,
+                                      reject_bool)
 
 
 class _Synthesis(GenerationFields, SpeedField):
@@ -24,10 +25,10 @@ class _Synthesis(GenerationFields, SpeedField):
             raise ValueError("text is empty")
         return v
 
-    @field_validator("pitch")
+    @field_validator("pitch", mode="before")
     @classmethod
     def _pitch(cls, v):
-        value = level_or_number(v, "pitch")
+        value = level_or_number(reject_bool(v), "pitch")
         if value is not None and not 0.5 <= value <= 2.0:
             raise ValueError("pitch must be between 0.5 and 2.0")
         return value

@@ -43,7 +43,7 @@ async def clone_voice(
     voice = service.reference_voice(samples, rate, form.reference_text)
     utt = Utterance(form.text, voice, instructions=form.instructions, speed=form.speed, pitch=form.pitch,
                     language=form.language)
-    plan = service.plan("/clone_voice", [utt], **_plan_kwargs(form))
+    plan = await service.plan("/clone_voice", [utt], **_plan_kwargs(form))
     return await respond(service, plan, request, stream=form.stream)
 
 
@@ -53,7 +53,7 @@ async def speak(body: SpeakRequest, request: Request, service: SpeechService = D
     voice = service.resolve_voice(body.name, "name")
     utt = Utterance(body.text, voice, instructions=body.instructions, speed=body.speed, pitch=body.pitch,
                     language=body.language)
-    plan = service.plan("/speak", [utt], **_plan_kwargs(body))
+    plan = await service.plan("/speak", [utt], **_plan_kwargs(body))
     return await respond(service, plan, request, stream=body.stream)
 
 
@@ -64,7 +64,7 @@ async def multi_speak(body: MultiSpeakRequest, request: Request,
     utts = [Utterance(text, service.resolve_voice(role, "text"), instructions=body.instructions, speed=body.speed,
                       pitch=body.pitch, language=body.language)
             for role, text in service.dialogue(body.text)]
-    plan = service.plan("/multi_speak", utts, **_plan_kwargs(body))
+    plan = await service.plan("/multi_speak", utts, **_plan_kwargs(body))
     return await respond(service, plan, request, stream=body.stream)
 
 

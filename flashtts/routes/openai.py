@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_
 async def speech(body: SpeechRequest, request: Request, service: SpeechService = Depends(get_service)) -> Response:
     service.check_text(body.input, "input")
     voice = await RoleService(service).voice_from(body.voice_name(), "voice")
-    plan = service.plan(
+    plan = await service.plan(
         "/v1/audio/speech",
         [Utterance(body.input, voice, instructions=body.instructions, speed=body.speed, language=body.language)],
         response_format=body.response_format, options=body.generation_options(),

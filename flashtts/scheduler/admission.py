@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
-from typing import Iterator
 
 from flashtts.metrics import Metrics
 
@@ -19,27 +17,30 @@ class QueueFullError(Exception):
 
 
 class KeyLimitError(QueueFullError):
-    """One API key already holds ``limit`` synthesis requests (``--max_streams_per_key``)."""
+    """One client (API key, else address) already holds ``limit`` streams (``--max_streams_per_key``)."""
 
     code = "too_many_streams"
 
     def __init__(self, limit: int, retry_after: int) -> None:
         super().__init__(limit, retry_after)
-        self.args = (f"this API key already has {limit} requests in flight; retry in {retry_after} s",)
+        self.args = (f"this client already has {limit} requests open; retry in {retry_after} s",)
 
 
 class Admission:
-    """Counts requests between admission and their last byte; refuses past ``limit``.
+    """Counts requests between admission and the end of their synthesis; refuses past ``limit``.
 
-    Runs on the event loop only, so plain integers are safe.
+    A slot is held while the request's audio is being generated (``release_slot``); a client's
+    count is held until its response is fully delivered (``release_client``), so one client that
+    reads slowly cannot open more than ``per_client_limit`` streams, while the server's slots go
+    to whoever still needs synthesis. Runs on the event loop only, so plain integers are safe.
     """
 
-    def __init__(self, limit: int, metrics: Metrics, per_key_limit: int = 0) -> None:
+    def __init__(self, limit: int, metrics: Metrics, per_client_limit: int = 0) -> None:
         self.limit = limit
-        self.per_key_limit = per_key_limit
+        self.per_client_limit = per_client_limit
         self.metrics = metrics
         self.in_flight = 0
-        self.by_key: dict[str, int] = {}
+        self.by_client: dict[str, int] = {}
         self._mean_latency = 1.0
 
     def retry_after(self) -> int:
@@ -48,30 +49,26 @@ class Admission:
         mean = hist.total / hist.n if hist.n else self._mean_latency
         return max(1, math.ceil(mean))
 
-    def acquire(self, key: str | None = None) -> None:
+    def acquire(self, client: str | None = None) -> None:
         if self.in_flight >= self.limit:
             self.metrics.inc("requests_rejected_total")
             raise QueueFullError(self.limit, self.retry_after())
-        if key is not None and self.per_key_limit > 0 and self.by_key.get(key, 0) >= self.per_key_limit:
+        if client is not None and 0 < self.per_client_limit <= self.by_client.get(client, 0):
             self.metrics.inc("requests_rejected_total")
-            raise KeyLimitError(self.per_key_limit, self.retry_after())
+            raise KeyLimitError(self.per_client_limit, self.retry_after())
         self.in_flight += 1
-        if key is not None:
-            self.by_key[key] = self.by_key.get(key, 0) + 1
+        if client is not None:
+            self.by_client[client] = self.by_client.get(client, 0) + 1
         self.metrics.add_gauge("active_requests", 1)
 
-    def release(self, key: str | None = None) -> None:
+    def release_slot(self) -> None:
+        """The request's synthesis is over (its audio may still be on its way to the client)."""
         self.in_flight -= 1
-        if key is not None and key in self.by_key:
-            self.by_key[key] -= 1
-            if self.by_key[key] <= 0:
-                del self.by_key[key]
         self.metrics.add_gauge("active_requests", -1)
 
-    @contextlib.contextmanager
-    def slot(self) -> Iterator[None]:
-        self.acquire()
-        try:
-            yield
-        finally:
-            self.release()
+    def release_client(self, client: str | None) -> None:
+        """The request's response is over."""
+        if client is not None and client in self.by_client:
+            self.by_client[client] -= 1
+            if self.by_client[client] <= 0:
+                del self.by_client[client]

@@ -40,7 +40,7 @@ async def qwen_app(path, tmp_path, **extra):
     app = create_app(cfg)
     async with LifespanManager(app, startup_timeout=120, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=120) as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost", timeout=120) as client:
             yield client
 
 

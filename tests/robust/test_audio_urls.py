@@ -57,6 +57,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(302)
             self.send_header("Location", "/clip.wav")
             self.end_headers()
+        elif self.path == "/hop-port":  # same host, another port (a local service)
+            self.send_response(302)
+            self.send_header("Location", "http://127.0.0.1:1/clip.wav")
+            self.end_headers()
         elif self.path == "/loop":
             self.send_response(302)
             self.send_header("Location", "/loop")
@@ -107,18 +111,20 @@ async def test_urls_are_refused_by_default(tmp_path, clip_server):
 async def test_loopback_needs_explicit_permission_even_when_listed(tmp_path, clip_server):
     host, hits = clip_server
     before = len(hits)
-    async with app_client(_config(tmp_path, enabled=True, hosts=("127.0.0.1", "localhost"))) as client:
+    port = host.split(":")[1]
+    async with app_client(_config(tmp_path, enabled=True, hosts=(host, f"localhost:{port}"))) as client:
         for url in (f"http://{host}/clip.wav", f"http://localhost:{host.split(':')[1]}/clip.wav"):
             resp = await _add(client, url)
             assert resp.status_code == 400, resp.text
             assert resp.json()["error"]["code"] == "url_not_allowed"
-            assert "loopback/private" in resp.json()["error"]["message"]
+            assert "loopback or private" in resp.json()["error"]["message"]
+            assert "127.0.0.1" not in resp.json()["error"]["message"].replace(host, "")  # no resolved address
     assert len(hits) == before
 
 
 async def test_allowed_url_is_fetched_and_stored(tmp_path, clip_server):
     host, hits = clip_server
-    async with app_client(_config(tmp_path, enabled=True, hosts=("127.0.0.1",), allow_private=True)) as client:
+    async with app_client(_config(tmp_path, enabled=True, hosts=(host,), allow_private=True)) as client:
         resp = await _add(client, f"http://{host}/clip.wav")
         assert resp.status_code == 200, resp.text
         ref = await client.get("/v1/audio/voices/from-url/reference")
@@ -137,7 +143,7 @@ async def test_allowed_url_is_fetched_and_stored(tmp_path, clip_server):
 ])
 async def test_url_size_status_and_redirect_limits(tmp_path, clip_server, url_path, status, code):
     host, _ = clip_server
-    async with app_client(_config(tmp_path, enabled=True, hosts=("127.0.0.1",), allow_private=True)) as client:
+    async with app_client(_config(tmp_path, enabled=True, hosts=(host,), allow_private=True)) as client:
         resp = await _add(client, f"http://{host}{url_path}")
         assert resp.status_code == status, resp.text
         assert resp.json()["error"]["code"] == code
@@ -145,7 +151,7 @@ async def test_url_size_status_and_redirect_limits(tmp_path, clip_server, url_pa
 
 async def test_url_time_limit(tmp_path, clip_server):
     host, _ = clip_server
-    config = _config(tmp_path, enabled=True, hosts=("127.0.0.1",), allow_private=True, timeout=1.0)
+    config = _config(tmp_path, enabled=True, hosts=(host,), allow_private=True, timeout=1.0)
     async with app_client(config) as client:
         resp = await _add(client, f"http://{host}/slow.wav")
         assert resp.status_code == 400 and resp.json()["error"]["code"] == "url_timeout"
@@ -174,6 +180,24 @@ def test_policy_helpers():
     assert not host_allowed("evil-example.com", ("*.example.com",))
     assert host_allowed("Example.COM.", ("example.com",))
     assert not host_allowed("example.com", ())
+    # ports: an entry without one allows the scheme's default port only
+    assert host_allowed("example.com", ("example.com",), 443, 443)
+    assert not host_allowed("example.com", ("example.com",), 8800, 443)
+    assert host_allowed("example.com", ("example.com:8800",), 8800, 443)
+    assert not host_allowed("example.com", ("example.com:8800",), 443, 443)
+
+
+async def test_allow_listed_host_on_another_port_is_refused(tmp_path, clip_server):
+    host, hits = clip_server
+    before = len(hits)
+    async with app_client(_config(tmp_path, enabled=True, hosts=("127.0.0.1",), allow_private=True)) as client:
+        resp = await _add(client, f"http://{host}/clip.wav")  # listed without a port: only port 80
+        assert resp.status_code == 400 and resp.json()["error"]["code"] == "url_not_allowed", resp.text
+        # a redirect from an allowed URL to another port on the same host is checked too
+    async with app_client(_config(tmp_path, enabled=True, hosts=(host,), allow_private=True)) as client:
+        resp = await _add(client, f"http://{host}/hop-port", name="hop-port")
+        assert resp.status_code == 400 and resp.json()["error"]["code"] == "url_not_allowed", resp.text
+    assert len(hits) == before + 1  # only the redirecting URL was fetched
     for private in ("127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "::1", "fd00::1",
                     "::ffff:127.0.0.1", "0.0.0.0", "100.64.0.1"):
         assert not is_public(ipaddress.ip_address(private)), private
@@ -186,7 +210,7 @@ def test_cli_options_enable_urls_on_a_live_server(module_server, clip_server):
     import httpx
 
     host, hits = clip_server
-    server = module_server("--allow_audio_urls", "--audio_url_hosts", "127.0.0.1",
+    server = module_server("--allow_audio_urls", "--audio_url_hosts", host,
                            "--audio_url_allow_private", "--audio_url_timeout", "5")
     resp = httpx.post(server.url + "/add_speaker", data={"name": "live-url", "voice": "joe",
                                                          "audio": f"http://{host}/clip.wav"}, timeout=60)

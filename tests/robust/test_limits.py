@@ -57,7 +57,7 @@ def test_declared_oversize_body_is_refused_before_it_is_sent(module_server):
     server = module_server("--max_body_mb", "1")
     port = int(server.url.rsplit(":", 1)[1])
     # a 2 GB body is announced and never sent: the answer can only come from the headers
-    head = (b"POST /v1/audio/speech HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    head = (b"POST /v1/audio/speech HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Content-Length: 2000000000\r\n\r\n")
     status, headers, body = _parse(_raw_exchange(port, head))
     assert status == 413
@@ -71,7 +71,7 @@ def test_declared_oversize_body_is_refused_before_it_is_sent(module_server):
 def test_chunked_oversize_body_is_refused_while_counting(module_server):
     server = module_server("--max_body_mb", "1")
     port = int(server.url.rsplit(":", 1)[1])
-    head = (b"POST /add_speaker HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+    head = (b"POST /add_speaker HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n")
     piece = b"a" * 65536
     chunks = [f"{len(piece):x}\r\n".encode() + piece + b"\r\n"] * 40  # 2.5 MiB, no length given
@@ -184,11 +184,11 @@ async def test_decoding_an_upload_does_not_block_the_event_loop(tmp_path, monkey
     answered, decoding = threading.Event(), threading.Event()
     seen: dict[str, bool] = {}
 
-    def slow_decode(data, rate):
+    def slow_decode(data, rate, **kwargs):
         decoding.set()
         # on the event loop this wait could never end early: /health would wait behind it
         seen["health_answered_during_decode"] = answered.wait(timeout=20)
-        return real_decode(data, rate)
+        return real_decode(data, rate, **kwargs)
 
     monkeypatch.setattr(audio, "decode", slow_decode)
     clip = base64.b64encode(tone_wav(2.0)).decode()

@@ -23,13 +23,13 @@ from flashtts.serving import Plan, SpeechService, Utterance, VoiceChoice
 router = APIRouter(tags=["compat: Qwen3-TTS FastAPI"], dependencies=[Depends(require_api_key)])
 
 
-def _plan(service: SpeechService, route: str, text: str, instruct: str, language: str | None,
+async def _plan(service: SpeechService, route: str, text: str, instruct: str, language: str | None,
           options: GenerationOptions, param: str = "text") -> Plan:
     info = service.engine.info
     service.check_text(text, param)
     voice = VoiceChoice(label="voice_design", voice=info.default_voice)
     utt = Utterance(text, voice, instructions=instruct, language=engine_language(info, language))
-    return service.plan(route, [utt], response_format="wav", options=options)
+    return await service.plan(route, [utt], response_format="wav", options=options)
 
 
 @router.get("/languages", response_model=Languages, summary="Languages the engine speaks")
@@ -41,7 +41,7 @@ async def languages(service: SpeechService = Depends(get_service)) -> Languages:
              responses={200: {"content": {"audio/wav": {}, "application/json": {}}}})
 async def voice_design(body: VoiceDesignRequest, request: Request,
                        service: SpeechService = Depends(get_service)) -> Response:
-    plan = _plan(service, "/tts/voice_design", body.text, body.instruct, body.language, body.generation_options())
+    plan = await _plan(service, "/tts/voice_design", body.text, body.instruct, body.language, body.generation_options())
     data, seconds = await complete_one(service, request, plan)
     if body.response_format == "base64":
         return Response(AudioBase64(audio_base64=base64.b64encode(data).decode(), sample_rate=plan.out_rate)
@@ -55,7 +55,7 @@ async def voice_design_batch(body: VoiceDesignBatchRequest, request: Request,
                              service: SpeechService = Depends(get_service)) -> BatchAudio:
     languages = body.languages or [None] * len(body.texts)
     options = body.generation_options()
-    plans = [_plan(service, "/tts/voice_design/batch", text, instruct, language, options, f"texts.{i}")
+    plans = [await _plan(service, "/tts/voice_design/batch", text, instruct, language, options, f"texts.{i}")
              for i, (text, instruct, language) in enumerate(zip(body.texts, body.instructs, languages))]
     results = await complete_many(service, request, plans)
     return BatchAudio(audios=[base64.b64encode(data).decode() for data, _ in results],

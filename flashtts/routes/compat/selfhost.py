@@ -51,7 +51,7 @@ async def synthesize(body: SynthesizeRequest, request: Request,
     language = engine_language(info, body.language if "language" in body.model_fields_set else None)
     utt = Utterance(body.text, voice, instructions=body.instruct, speed=body.speed, pitch=body.pitch,
                     language=language)
-    plan = service.plan("/api/tts/synthesize", [utt], response_format="wav", options=body.generation_options(),
+    plan = await service.plan("/api/tts/synthesize", [utt], response_format="wav", options=body.generation_options(),
                         length_threshold=body.length_threshold, window_size=body.window_size)
     data, seconds = await complete_one(service, request, plan)
     return SynthesizeResponse(success=True, audio_base64=base64.b64encode(data).decode(), duration=round(seconds, 3),

@@ -24,7 +24,7 @@ from flashtts.serving import Plan, SpeechService, Utterance
 router = APIRouter(tags=["compat: Qwen-TTS streaming service"], dependencies=[Depends(require_api_key)])
 
 
-def _plan(service: SpeechService, route: str, body: StreamTTSRequest | FullTTSRequest, text: str, fmt: str,
+async def _plan(service: SpeechService, route: str, body: StreamTTSRequest | FullTTSRequest, text: str, fmt: str,
           stream: bool) -> Plan:
     service.check_text(text, "text")
     attrs = body.voice_attributes or VoiceAttributes()
@@ -33,7 +33,7 @@ def _plan(service: SpeechService, route: str, body: StreamTTSRequest | FullTTSRe
     if body.max_length is not None:
         options = replace(options, max_new_tokens=body.max_length)
     utt = Utterance(text, voice, language=engine_language(service.engine.info, body.language))
-    return service.plan(route, [utt], response_format=fmt, options=options, length_threshold=body.length_threshold,
+    return await service.plan(route, [utt], response_format=fmt, options=options, length_threshold=body.length_threshold,
                         window_size=body.window_size, stream=stream)
 
 
@@ -45,7 +45,7 @@ async def stream_tts(body: StreamTTSRequest, request: Request, service: SpeechSe
                        code="unsupported_input")
     if body.text is None:
         raise APIError("text is required", param="text", code="missing_field")
-    plan = _plan(service, "/stream-tts", body, body.text, "wav", stream=True)
+    plan = await _plan(service, "/stream-tts", body, body.text, "wav", stream=True)
     return await respond(service, plan, request, stream=True)
 
 
@@ -53,6 +53,6 @@ async def stream_tts(body: StreamTTSRequest, request: Request, service: SpeechSe
              responses={200: {"content": {"audio/wav": {}, "audio/mpeg": {}, "audio/ogg": {}}}})
 async def tts(body: FullTTSRequest, request: Request, service: SpeechService = Depends(get_service)) -> Response:
     fmt = "opus" if body.format == "ogg" else body.format
-    plan = _plan(service, "/tts", body, body.text, fmt, stream=False)
+    plan = await _plan(service, "/tts", body, body.text, fmt, stream=False)
     data, seconds = await complete_one(service, request, plan)
     return file_response(plan, data, seconds, FORMATS[fmt].media_type)
