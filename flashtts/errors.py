@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flashtts.engine import CapabilityError
 from flashtts.middleware import current_request_id
+from flashtts.registry import RoleError, RoleExistsError, RoleNotFoundError
 from flashtts.scheduler.admission import QueueFullError
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,13 @@ def to_api_error(exc: BaseException) -> APIError:
         return exc
     if isinstance(exc, CapabilityError):
         return APIError(str(exc), code="unsupported_capability")
+    if isinstance(exc, RoleNotFoundError):
+        return NotFoundError(f"role '{exc.args[0] if exc.args else ''}' not found"[:200], code="role_not_found")
+    if isinstance(exc, RoleError):
+        return APIError(str(exc), param="name", code="invalid_name")
+    if isinstance(exc, RoleExistsError):
+        return APIError(str(exc) + " (send overwrite=true to replace it)", param="name", status=409,
+                        code="role_exists")
     if isinstance(exc, QueueFullError):
         return RateLimitError(str(exc), code=getattr(exc, "code", "queue_full"),
                               headers={"Retry-After": str(exc.retry_after)})
@@ -148,6 +156,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CapabilityError)
     async def _capability(_: Request, exc: CapabilityError) -> JSONResponse:
+        return json_error(exc)
+
+    @app.exception_handler(RoleNotFoundError)
+    async def _role_not_found(_: Request, exc: RoleNotFoundError) -> JSONResponse:
         return json_error(exc)
 
     @app.exception_handler(QueueFullError)

@@ -8,6 +8,7 @@ The search is one character-class scan per string (linear, no backtracking).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any
@@ -50,6 +51,17 @@ def check_value(value: Any, param: str) -> None:
             stack.extend((sub, f"{where}[{i}]") for i, sub in enumerate(item))
 
 
+_INLINE_BYTES = 64 * 1024
+
+
+def _check_json(raw: bytes) -> None:
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return  # not JSON: the body validation answers with its own 400
+    check_value(body, "")
+
+
 async def check_request_text(request: Request) -> None:
     """FastAPI dependency (app-wide): refuse bad characters in any text the request carries."""
     for key, value in request.path_params.items():
@@ -58,11 +70,11 @@ async def check_request_text(request: Request) -> None:
         check_value(value, key)
     content_type = request.headers.get("content-type", "").lower()
     if content_type.startswith("application/json"):
-        try:
-            body = json.loads(await request.body())
-        except (ValueError, UnicodeDecodeError):
-            return  # not JSON: the body validation answers with its own 400
-        check_value(body, "")
+        raw = await request.body()
+        if len(raw) > _INLINE_BYTES:  # a large body (a base64 clip) is parsed and scanned off the loop
+            await asyncio.to_thread(_check_json, raw)
+        else:
+            _check_json(raw)
     elif content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         form = getattr(request, "_form", None)  # parsed by FastAPI already; never parse twice
         if form is not None:

@@ -57,7 +57,9 @@ class PiperEngine(Engine):
         self._info: EngineInfo | None = None
         self._worker: ModelWorker | None = None
         self._batcher: MicroBatcher[_Sentence, np.ndarray] | None = None
+        self._active: set[str] = set()
         self._aborted: set[str] = set()
+        """Ids of running streams asked to stop; only running ones are kept (no unbounded growth)."""
 
     @classmethod
     def static_capabilities(cls) -> Capabilities:
@@ -147,19 +149,22 @@ class PiperEngine(Engine):
         voice = request.voice or self.info.default_voice
         assert voice is not None
         length_scale = 1.0 / max(request.speed, 1e-3)
-        sentences = await self._worker.run(self._phonemize, voice, request.text)
+        self._active.add(request.request_id)
         try:
+            sentences = await self._worker.run(self._phonemize, voice, request.text)
             for ids in sentences:
                 if request.request_id in self._aborted:
                     return
                 yield await self._batcher.submit(_Sentence(voice, ids, length_scale))
         finally:
+            self._active.discard(request.request_id)
             self._aborted.discard(request.request_id)
 
     async def abort(self, request_id: str) -> None:
-        self._aborted.add(request_id)
+        if request_id in self._active:  # an abort after the stream ended has nothing to stop
+            self._aborted.add(request_id)
 
     def stats(self) -> dict:
-        return {"voices": list(self._voices), "batch_size": self.config.batch_size,
+        return {"voices": list(self._voices), "batch_size": self.config.batch_size, "active_streams": len(self._active),
                 "wait_timeout": self.config.wait_timeout,
                 "worker_restarts": self._batcher.restarts if self._batcher is not None else 0}

@@ -74,10 +74,7 @@ async def delete_voice(voice_id: str, service: SpeechService = Depends(get_servi
 
 @router.get("/audio/voices/{voice_id}/reference", summary="A role's reference clip (WAV)")
 async def voice_reference(voice_id: str, service: SpeechService = Depends(get_service)) -> FileResponse:
-    try:
-        path = service.registry.audio_path(voice_id)
-    except ValueError:
-        path = None
+    path = service.registry.audio_path(voice_id)  # an impossible name is a 404 too (one error mapping)
     if path is None:
         raise NotFoundError(f"voice '{voice_id}' has no reference audio", param="voice_id")
     return FileResponse(path, media_type="audio/wav")

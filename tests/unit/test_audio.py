@@ -48,3 +48,33 @@ def test_effects_change_length_by_speed_only(speed, pitch):
     fx = Effects(22050, speed=speed, pitch=pitch)
     y = np.concatenate([fx(x[i:i + 4000]) for i in range(0, len(x), 4000)] + [fx(None)])
     assert abs(len(y) / 22050 - 2.0 / speed) < 0.05 * (2.0 / speed)
+
+
+def test_decode_downmixes_any_channel_count_and_refuses_more_than_64():
+    from flashtts import audio
+    from robust.hostile_audio import wav
+
+    one = audio.decode(wav(1, seconds=0.5), 22050)
+    for channels in (2, 7, 8, 9, 16, 64):  # 8+ planar channels once crashed PyAV's to_ndarray
+        many = audio.decode(wav(channels, seconds=0.5), 22050)
+        assert many.shape == one.shape and np.allclose(many, one, atol=1e-3), channels
+    with pytest.raises(audio.AudioDecodeError, match="65 channels"):
+        audio.decode(wav(65, seconds=0.5), 22050)
+
+
+def test_decode_stops_at_the_length_limit_before_the_end(monkeypatch):
+    from flashtts import audio
+    from robust.hostile_audio import flac_bomb
+
+    seen = []
+    real = audio._MonoDownmix.__call__
+
+    def counting(self, frame):
+        seen.append(0 if frame is None else frame.samples / frame.sample_rate)
+        return real(self, frame)
+
+    monkeypatch.setattr(audio._MonoDownmix, "__call__", counting)
+    bomb = flac_bomb(600)  # ten minutes of silence in a small file
+    with pytest.raises(audio.AudioTooLongError):
+        audio.decode(bomb, 24000, max_seconds=5)
+    assert sum(seen) <= 5.0  # nothing past the limit was resampled
