@@ -7,14 +7,15 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 
 from flashtts.bench.cli import bench
 from flashtts.client import client
-from flashtts.config import AudioURLPolicy, Limits, ServerConfig
+from flashtts.config import ServerConfig
 from flashtts.engine import EngineConfig, GenerationOptions
+from flashtts.serve_options import ServeOptions, parse_engine_opts, typer_signature
 
 app = typer.Typer(help="flashtts: a self-hosted, batching text-to-speech server.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -22,8 +23,6 @@ roles_app = typer.Typer(help="Manage the on-disk speaker registry.", no_args_is_
 dev_app = typer.Typer(help="Developer tools.", no_args_is_help=True)
 app.add_typer(roles_app, name="roles")
 app.add_typer(dev_app, name="dev")
-_SCALE = "Scale-out (Ray Serve, docs/scaling.md)"
-_COMPAT = "Compatibility (docs/compat.md)"
 
 
 app.command(name="bench")(bench)
@@ -38,133 +37,48 @@ def _opt(default, *names: str, env: str, help: str, **kw):
     return typer.Option(default, *dict.fromkeys(flags), envvar=f"FLASHTTS_{env}", help=help, show_default=True, **kw)
 
 
-def _split(items: list[str]) -> tuple[str, ...]:
-    """Values given repeatedly and/or comma-separated, in order, without blanks."""
-    return tuple(dict.fromkeys(v.strip() for item in items for v in item.split(",") if v.strip()))
-
-
-def _parse_engine_opts(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise typer.BadParameter(f"--engine_opt wants key=value, got {pair!r}")
-        out[key.strip()] = value.strip()
-    return out
-
-
 def _engine_config(model_path, backend, device, dtype, batch_size, wait_timeout, seed, engine_opt) -> EngineConfig:
+    try:
+        extra = parse_engine_opts(engine_opt or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     return EngineConfig(model_path=model_path, backend=backend, device=device, dtype=dtype, batch_size=batch_size,
-                        wait_timeout=wait_timeout, seed=seed, defaults=GenerationOptions(seed=seed),
-                        extra=_parse_engine_opts(engine_opt or []))
+                        wait_timeout=wait_timeout, seed=seed, defaults=GenerationOptions(seed=seed), extra=extra)
 
 
-@app.command()
-def serve(
-    engine: str = _opt("piper", "--engine", env="ENGINE", help="Engine name (see `flashtts engines`)"),
-    model_path: Optional[str] = _opt(None, "--model_path", "--model", "--model_dir", env="MODEL_PATH", help="Model/checkpoint path (engine default when omitted); --model (Qwen3-TTS FastAPI) and --model_dir (CosyVoice) are aliases"),
-    backend: str = _opt("torch", "--backend", env="BACKEND", help="LLM backend for engines that run one: torch | vllm"),
-    device: str = _opt("auto", "--device", "--llm_device", env="DEVICE", help="cpu | cuda | cuda:N | auto"),
-    dtype: str = _opt("auto", "--dtype", "--torch_dtype", env="DTYPE", help="auto | float32 | bfloat16 | float16"),
-    role_dir: Path = _opt(Path("roles"), "--role_dir", env="ROLE_DIR", help="Speaker registry directory (created and seeded with the default roles when missing)"),
-    api_key: List[str] = _opt([], "--api_key", env="API_KEY", help="Require 'Authorization: Bearer KEY'; repeat for several keys (env: comma-separated)"),
-    host: str = _opt("127.0.0.1", "--host", env="HOST", help="Address to listen on"),
-    port: int = _opt(8000, "--port", env="PORT", help="Port to listen on"),
-    batch_size: int = _opt(8, "--batch_size", env="BATCH_SIZE", help="Most requests (or sentences) decoded together", min=1),
-    wait_timeout: float = _opt(0.01, "--wait_timeout", env="WAIT_TIMEOUT", help="Seconds to gather a batch after its first request", min=0.0),
-    queue_limit: int = _opt(64, "--queue_limit", env="QUEUE_LIMIT", help="Requests admitted at once; beyond it 429 with Retry-After", min=1),
-    request_timeout: float = _opt(300.0, "--request_timeout", env="REQUEST_TIMEOUT", help="Seconds a request may take in all", min=0.1),
-    seed: Optional[int] = _opt(None, "--seed", env="SEED", help="Default sampling seed for requests that give none"),
-    length_threshold: int = _opt(50, "--length_threshold", env="LENGTH_THRESHOLD", help="Split texts longer than this (characters)", min=1),
-    window_size: int = _opt(50, "--window_size", env="WINDOW_SIZE", help="Target segment length when splitting", min=1),
-    max_text_chars: int = _opt(4096, "--max_text_chars", env="MAX_TEXT_CHARS", help="Longest text accepted", min=1),
-    max_upload_mb: float = _opt(10.0, "--max_upload_mb", env="MAX_UPLOAD_MB", help="Largest audio upload (MiB)", min=0.01),
-    max_body_mb: float = _opt(16.0, "--max_body_mb", env="MAX_BODY_MB", help="Largest request body of any route (MiB); 413 beyond", min=0.01),
-    max_reference_seconds: float = _opt(60.0, "--max_reference_seconds", env="MAX_REFERENCE_SECONDS", help="Longest reference clip (seconds)", min=1.0),
-    send_timeout: float = _opt(60.0, "--send_timeout", env="SEND_TIMEOUT", help="Seconds one response write may wait for a client that stopped reading; then the response ends (0: never)", min=0.0),
-    max_streams_per_key: int = _opt(0, "--max_streams_per_key", "--max_streams_per_client", env="MAX_STREAMS_PER_KEY", help="Streams one client (its API key, else its address) may have open at once, draining ones included (0: no limit)", min=0),
-    stream_buffer_mb: float = _opt(16.0, "--stream_buffer_mb", env="STREAM_BUFFER_MB", help="Encoded audio one stream may hold for a slow reader (MiB); a stream generated into it frees its slot while the client drains it", min=0.01),
-    header_timeout: float = _opt(10.0, "--header_timeout", env="HEADER_TIMEOUT", help="Seconds a connection may take to send a request's headers; then it is closed (slowloris; 0: never)", min=0.0),
-    idle_timeout: float = _opt(5.0, "--idle_timeout", env="IDLE_TIMEOUT", help="Seconds an idle keep-alive connection stays open", min=1.0),
-    allowed_hosts: List[str] = _opt([], "--allowed_hosts", env="ALLOWED_HOSTS", help="Host names the server answers to ('*' any, '*.example.com'); default: loopback names and --host (any host when --host is 0.0.0.0 or ::); repeat or comma-separate"),
-    cors_origins: List[str] = _opt([], "--cors_origins", env="CORS_ORIGINS", help="Browser origins allowed to call the API (CORS), e.g. https://app.example; other origins' POSTs get 403; repeat or comma-separate"),
-    allow_audio_urls: bool = _opt(False, "--allow_audio_urls", env="ALLOW_AUDIO_URLS", help="Accept reference audio given as an http(s) URL (hosts from --audio_url_hosts only)"),
-    audio_url_hosts: List[str] = _opt([], "--audio_url_hosts", env="AUDIO_URL_HOSTS", help="Hosts reference-audio URLs may name ('*.example.com' for subdomains); repeat or comma-separate"),
-    audio_url_allow_private: bool = _opt(False, "--audio_url_allow_private", env="AUDIO_URL_ALLOW_PRIVATE", help="Let audio URLs reach loopback/private/link-local addresses"),
-    audio_url_timeout: float = _opt(10.0, "--audio_url_timeout", env="AUDIO_URL_TIMEOUT", help="Seconds to download a reference-audio URL", min=0.1),
-    ray: bool = _opt(False, "--ray", env="RAY", help="Serve through Ray Serve: --replicas copies of this app behind Ray's proxy (pip install 'flashtts[ray]'; docs/scaling.md)", rich_help_panel=_SCALE),
-    replicas: int = _opt(2, "--replicas", env="REPLICAS", help="Ray Serve replicas (each loads the engine; one per GPU with --ray_num_gpus 1)", min=1, rich_help_panel=_SCALE),
-    max_replicas: Optional[int] = _opt(None, "--max_replicas", env="MAX_REPLICAS", help="Autoscale between --replicas and this many on ongoing requests (Ray's autoscaler)", min=1, rich_help_panel=_SCALE),
-    ray_max_ongoing: int = _opt(16, "--ray_max_ongoing", env="RAY_MAX_ONGOING", help="Requests one replica serves at once (Ray's max_ongoing_requests)", min=1, rich_help_panel=_SCALE),
-    ray_max_queued: int = _opt(64, "--ray_max_queued", env="RAY_MAX_QUEUED", help="Requests waiting for a replica; beyond it Ray answers 503 (max_queued_requests)", min=1, rich_help_panel=_SCALE),
-    ray_num_cpus: float = _opt(1.0, "--ray_num_cpus", env="RAY_NUM_CPUS", help="CPUs reserved per replica", min=0.0, rich_help_panel=_SCALE),
-    ray_num_gpus: float = _opt(0.0, "--ray_num_gpus", env="RAY_NUM_GPUS", help="GPUs per replica (1: one replica per GPU)", min=0.0, rich_help_panel=_SCALE),
-    ray_address: Optional[str] = _opt(None, "--ray_address", env="RAY_ADDRESS", help="Join this Ray cluster (e.g. auto) instead of starting a local one on loopback", rich_help_panel=_SCALE),
-    engine_opt: List[str] = _opt([], "--engine_opt", env="ENGINE_OPT", help="Engine-specific key=value option; repeatable"),
-    log_level: str = _opt("info", "--log_level", env="LOG_LEVEL", help="debug | info | warning | error"),
-    compat: List[str] = _opt([], "--compat", env="COMPAT", help="Compatibility API groups to mount (docs/compat.md): qwen_fastapi, selfhost, streaming, cosyvoice; repeat or comma-separate; all (default) or none", rich_help_panel=_COMPAT),
-    result_cache_mb: float = _opt(0.0, "--result_cache_mb", env="RESULT_CACHE_MB", help="LRU cache of the compatibility routes' complete answers, keyed by text, voice and options (MiB; 0: off)", min=0.0, rich_help_panel=_COMPAT),
-    gpu: Optional[str] = _opt(None, "--gpu", env="GPU", help="CUDA devices, e.g. 0,1: one engine replica per device (Qwen3-TTS FastAPI's --gpu)", rich_help_panel=_COMPAT),
-    workers: int = _opt(1, "--workers", env="WORKERS", help="Engine replicas, spread round-robin over --gpu (or on --device); segments go to the least busy", min=1, rich_help_panel=_COMPAT),
-    tokenizer_device: Optional[str] = _opt(None, "--tokenizer_device", env="TOKENIZER_DEVICE", help="FlashTTS option; accepted, not used (engines use --device)", rich_help_panel=_COMPAT),
-    detokenizer_device: Optional[str] = _opt(None, "--detokenizer_device", env="DETOKENIZER_DEVICE", help="FlashTTS option; accepted, not used (engines use --device)", rich_help_panel=_COMPAT),
-    llm_attn_implementation: Optional[str] = _opt(None, "--llm_attn_implementation", env="LLM_ATTN_IMPLEMENTATION", help="FlashTTS option: engine option attn (sdpa | eager | flash_attention_2)", rich_help_panel=_COMPAT),
-    llm_gpu_memory_utilization: Optional[float] = _opt(None, "--llm_gpu_memory_utilization", env="LLM_GPU_MEMORY_UTILIZATION", help="FlashTTS option: engine option gpu_memory_utilization (vLLM backend)", rich_help_panel=_COMPAT),
-    llm_batch_size: Optional[int] = _opt(None, "--llm_batch_size", env="LLM_BATCH_SIZE", help="FlashTTS option: same as --batch_size", min=1, rich_help_panel=_COMPAT),
-    max_length: Optional[int] = _opt(None, "--max_length", env="MAX_LENGTH", help="FlashTTS option; accepted, not used (cap output per request)", rich_help_panel=_COMPAT),
-    cache_implementation: Optional[str] = _opt(None, "--cache_implementation", env="CACHE_IMPLEMENTATION", help="FlashTTS option; accepted, not used", rich_help_panel=_COMPAT),
-    snac_path: Optional[str] = _opt(None, "--snac_path", env="SNAC_PATH", help="FlashTTS option (OrpheusTTS); accepted, not used", rich_help_panel=_COMPAT),
-    wav2vec_attn_implementation: Optional[str] = _opt(None, "--wav2vec_attn_implementation", env="WAV2VEC_ATTN_IMPLEMENTATION", help="FlashTTS option (Spark-TTS); accepted, not used", rich_help_panel=_COMPAT),
-) -> None:
+def serve(**values: Any) -> None:
     """Serve the HTTP API (and the web UI at /)."""
     from flashtts.app import create_app
-
-    keys = tuple(k.strip() for item in api_key for k in item.split(",") if k.strip())
-    config = ServerConfig(
-        engine=engine,
-        engine_config=_engine_config(model_path, backend, device, dtype, batch_size, wait_timeout, seed, engine_opt),
-        role_dir=role_dir, api_keys=keys, host=host, port=port, queue_limit=queue_limit,
-        request_timeout=request_timeout, length_threshold=length_threshold, window_size=window_size,
-        limits=Limits(max_text_chars=max_text_chars, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
-                      max_body_bytes=int(max_body_mb * 1024 * 1024), max_reference_seconds=max_reference_seconds,
-                      max_streams_per_key=max_streams_per_key, send_timeout=send_timeout,
-                      stream_buffer_bytes=int(stream_buffer_mb * 1024 * 1024), header_timeout=header_timeout,
-                      idle_timeout=idle_timeout),
-        allowed_hosts=_split(allowed_hosts), cors_origins=_split(cors_origins),
-        audio_urls=AudioURLPolicy(enabled=allow_audio_urls, allow_private=audio_url_allow_private,
-                                  timeout=audio_url_timeout,
-                                  hosts=tuple(h.strip().lower() for item in audio_url_hosts for h in item.split(",")
-                                              if h.strip())),
-        log_level=log_level,
-    )
-    _check_engine(engine)
     from flashtts.compat_options import apply_launch_options
 
+    opts = ServeOptions(**values)
+    _check_engine(opts.engine)
     try:
-        config, notes = apply_launch_options(config, compat=compat, gpu=gpu, workers=workers,
-                                             result_cache_mb=result_cache_mb, flashtts=dict(
-            tokenizer_device=tokenizer_device, detokenizer_device=detokenizer_device,
-            llm_attn_implementation=llm_attn_implementation, llm_gpu_memory_utilization=llm_gpu_memory_utilization,
-            llm_batch_size=llm_batch_size, max_length=max_length, cache_implementation=cache_implementation,
-            snac_path=snac_path, wav2vec_attn_implementation=wav2vec_attn_implementation))
+        config = opts.server_config()
+        config, notes = apply_launch_options(config, compat=opts.compat, gpu=opts.gpu, workers=opts.workers,
+                                             result_cache_mb=opts.result_cache_mb, flashtts=opts.flashtts_options())
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=opts.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for note in notes:
         logging.getLogger("flashtts.cli").info(note)
-    if ray:
+    if opts.ray:
         from flashtts.ray_serve import RaySettings
         from flashtts.ray_serve import run as ray_run
 
-        ray_run(config, RaySettings(replicas=replicas, max_replicas=max_replicas, max_ongoing_requests=ray_max_ongoing,
-                                    max_queued_requests=ray_max_queued, num_cpus=ray_num_cpus,
-                                    num_gpus=ray_num_gpus, address=ray_address))
+        ray_run(config, RaySettings(replicas=opts.replicas, max_replicas=opts.max_replicas,
+                                    max_ongoing_requests=opts.ray_max_ongoing, max_queued_requests=opts.ray_max_queued,
+                                    num_cpus=opts.ray_num_cpus, num_gpus=opts.ray_num_gpus, address=opts.ray_address))
         return
     from flashtts.http_server import run
 
-    run(create_app(config), host=host, port=port, log_level=log_level.lower(), header_timeout=header_timeout,
-        idle_timeout=idle_timeout)
+    run(create_app(config), host=opts.host, port=opts.port, log_level=opts.log_level.lower(),
+        header_timeout=opts.header_timeout, idle_timeout=opts.idle_timeout)
+
+
+serve.__signature__ = typer_signature()  # type: ignore[attr-defined]  # one option per ServeOptions field
+app.command()(serve)
 
 
 def _check_engine(name: str) -> None:
@@ -343,6 +257,14 @@ def make_checkpoint_cmd(
         raise typer.Exit(2)
     path = make_checkpoint(kind, size, out, seed=seed, tokenizer=tokenizer, device=device, dtype=dtype, no_eos=no_eos)
     typer.echo(f"wrote {kind} {size} checkpoint to {path}")
+
+
+@dev_app.command("options-table")
+def options_table_cmd() -> None:
+    """Print the README's table of `flashtts serve` options (generated from flashtts/serve_options.py)."""
+    from flashtts.serve_options import options_table
+
+    typer.echo(options_table(), nl=False)
 
 
 def main() -> None:

@@ -1,0 +1,239 @@
+"""Every ``flashtts serve`` option, defined once.
+
+Each field of :class:`ServeOptions` is one option: its type, default and help text live here, and
+from them come the command line (``--name`` and a dashed alias), the ``FLASHTTS_<NAME>``
+environment variable, and the README's table of options (``flashtts dev options-table``; a test
+fails when the README and this file disagree). :meth:`ServeOptions.server_config` turns the
+values into the :class:`~flashtts.config.ServerConfig` the app reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, List, Optional
+
+from flashtts.config import AudioURLPolicy, Limits, ServerConfig
+from flashtts.engine import EngineConfig, GenerationOptions
+
+MIB = 1024 * 1024
+SCALE = "Scale-out (Ray Serve, docs/scaling.md)"
+COMPAT = "Compatibility (docs/compat.md)"
+LIMITS = "Limits and safety (docs/robustness.md)"
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """How one field appears on the command line and in the docs."""
+
+    help: str
+    aliases: tuple[str, ...] = ()
+    panel: str | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+def option(default: Any, help: str, *aliases: str, panel: str | None = None, min: float | None = None,
+           max: float | None = None) -> Any:
+    """A dataclass field that is a ``flashtts serve`` option."""
+    spec = OptionSpec(help, aliases, panel, min, max)
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"cli": spec})
+    return field(default=default, metadata={"cli": spec})
+
+
+@dataclass
+class ServeOptions:
+    """The options of ``flashtts serve`` (each also a ``FLASHTTS_<NAME>`` environment variable)."""
+
+    # ---- engine ------------------------------------------------------------------------------
+    engine: str = option("piper", "Engine name (see `flashtts engines`)")
+    model_path: Optional[str] = option(
+        None, "Model/checkpoint path (engine default when omitted); --model (Qwen3-TTS FastAPI) and --model_dir "
+        "(CosyVoice) are aliases", "--model", "--model_dir")
+    backend: str = option("torch", "LLM backend for engines that run one: torch | vllm")
+    device: str = option("auto", "cpu | cuda | cuda:N | auto", "--llm_device")
+    dtype: str = option("auto", "auto | float32 | bfloat16 | float16", "--torch_dtype")
+    batch_size: int = option(8, "Most requests (or sentences) decoded together", min=1)
+    wait_timeout: float = option(0.01, "Seconds to gather a batch after its first request", min=0.0)
+    seed: Optional[int] = option(None, "Default sampling seed for requests that give none")
+    engine_opt: List[str] = option([], "Engine-specific key=value option; repeatable")
+    # ---- server ------------------------------------------------------------------------------
+    role_dir: Path = option(Path("roles"), "Speaker registry directory (created and seeded with the default "
+                            "roles when missing)")
+    api_key: List[str] = option([], "Require 'Authorization: Bearer KEY' (or 'X-API-Key: KEY'); repeat for "
+                                "several keys (env: comma-separated)")
+    host: str = option("127.0.0.1", "Address to listen on")
+    port: int = option(8000, "Port to listen on")
+    queue_limit: int = option(64, "Requests admitted at once; beyond it 429 with Retry-After", min=1)
+    request_timeout: float = option(300.0, "Seconds a request may take in all", min=0.1)
+    length_threshold: int = option(50, "Split texts longer than this (characters)", min=1)
+    window_size: int = option(50, "Target segment length when splitting", min=1)
+    log_level: str = option("info", "debug | info | warning | error")
+    # ---- limits and safety -------------------------------------------------------------------
+    max_text_chars: int = option(4096, "Longest text accepted", min=1, panel=LIMITS)
+    max_upload_mb: float = option(10.0, "Largest audio upload (MiB)", min=0.01, panel=LIMITS)
+    max_body_mb: float = option(16.0, "Largest request body of any route (MiB); 413 beyond", min=0.01, panel=LIMITS)
+    max_reference_seconds: float = option(60.0, "Longest reference clip (seconds); decoding stops past it",
+                                          min=1.0, panel=LIMITS)
+    send_timeout: float = option(60.0, "Seconds one response write may wait for a client that stopped reading; "
+                                 "then the response ends (0: never)", min=0.0, panel=LIMITS)
+    max_streams_per_key: int = option(0, "Streams one client (its API key, else its address) may have open at "
+                                      "once, draining ones included (0: no limit)", "--max_streams_per_client",
+                                      min=0, panel=LIMITS)
+    stream_buffer_mb: float = option(16.0, "Encoded audio one stream may hold for a slow reader (MiB); a stream "
+                                     "generated into it frees its slot while the client drains it", min=0.01,
+                                     panel=LIMITS)
+    header_timeout: float = option(10.0, "Seconds a connection may take to send a request's headers; then it is "
+                                   "closed (slowloris; 0: never)", min=0.0, panel=LIMITS)
+    idle_timeout: float = option(5.0, "Seconds an idle keep-alive connection stays open", min=1.0, panel=LIMITS)
+    allowed_hosts: List[str] = option([], "Host names the server answers to ('*' any, '*.example.com'); default: "
+                                      "loopback names and --host (any host when --host is 0.0.0.0 or ::); repeat "
+                                      "or comma-separate", panel=LIMITS)
+    cors_origins: List[str] = option([], "Browser origins allowed to call the API (CORS), e.g. "
+                                     "https://app.example; other origins' POSTs get 403; repeat or comma-separate",
+                                     panel=LIMITS)
+    allow_audio_urls: bool = option(False, "Accept reference audio given as an http(s) URL (hosts from "
+                                    "--audio_url_hosts only)", panel=LIMITS)
+    audio_url_hosts: List[str] = option([], "Hosts reference-audio URLs may name ('*.example.com' for subdomains, "
+                                        "host:port for another port than 80/443); repeat or comma-separate",
+                                        panel=LIMITS)
+    audio_url_allow_private: bool = option(False, "Let audio URLs reach loopback/private/link-local addresses",
+                                           panel=LIMITS)
+    audio_url_timeout: float = option(10.0, "Seconds to download a reference-audio URL", min=0.1, panel=LIMITS)
+    # ---- scale-out ---------------------------------------------------------------------------
+    ray: bool = option(False, "Serve through Ray Serve: --replicas copies of this app behind Ray's proxy "
+                       "(pip install 'flashtts[ray]'; docs/scaling.md)", panel=SCALE)
+    replicas: int = option(2, "Ray Serve replicas (each loads the engine; one per GPU with --ray_num_gpus 1)",
+                           min=1, panel=SCALE)
+    max_replicas: Optional[int] = option(None, "Autoscale between --replicas and this many on ongoing requests "
+                                         "(Ray's autoscaler)", min=1, panel=SCALE)
+    ray_max_ongoing: int = option(16, "Requests one replica serves at once (Ray's max_ongoing_requests)", min=1,
+                                  panel=SCALE)
+    ray_max_queued: int = option(64, "Requests waiting for a replica; beyond it Ray answers 503 "
+                                 "(max_queued_requests)", min=1, panel=SCALE)
+    ray_num_cpus: float = option(1.0, "CPUs reserved per replica", min=0.0, panel=SCALE)
+    ray_num_gpus: float = option(0.0, "GPUs per replica (1: one replica per GPU)", min=0.0, panel=SCALE)
+    ray_address: Optional[str] = option(None, "Join this Ray cluster (e.g. auto) instead of starting a local one "
+                                        "on loopback", panel=SCALE)
+    # ---- compatibility -----------------------------------------------------------------------
+    compat: List[str] = option([], "Compatibility API groups to mount (docs/compat.md): qwen_fastapi, selfhost, "
+                               "streaming, cosyvoice; repeat or comma-separate; all (default) or none", panel=COMPAT)
+    result_cache_mb: float = option(0.0, "LRU cache of the compatibility routes' complete answers, keyed by text, "
+                                    "voice and options (MiB; 0: off)", min=0.0, panel=COMPAT)
+    gpu: Optional[str] = option(None, "CUDA devices, e.g. 0,1: one engine replica per device (Qwen3-TTS "
+                                "FastAPI's --gpu)", panel=COMPAT)
+    workers: int = option(1, "Engine replicas, spread round-robin over --gpu (or on --device); segments go to the "
+                          "least busy", min=1, panel=COMPAT)
+    tokenizer_device: Optional[str] = option(None, "FlashTTS option; accepted, not used (engines use --device)",
+                                             panel=COMPAT)
+    detokenizer_device: Optional[str] = option(None, "FlashTTS option; accepted, not used (engines use --device)",
+                                               panel=COMPAT)
+    llm_attn_implementation: Optional[str] = option(None, "FlashTTS option: engine option attn (sdpa | eager | "
+                                                    "flash_attention_2)", panel=COMPAT)
+    llm_gpu_memory_utilization: Optional[float] = option(None, "FlashTTS option: engine option "
+                                                         "gpu_memory_utilization (vLLM backend)", panel=COMPAT)
+    llm_batch_size: Optional[int] = option(None, "FlashTTS option: same as --batch_size", min=1, panel=COMPAT)
+    max_length: Optional[int] = option(None, "FlashTTS option; accepted, not used (cap output per request)",
+                                       panel=COMPAT)
+    cache_implementation: Optional[str] = option(None, "FlashTTS option; accepted, not used", panel=COMPAT)
+    snac_path: Optional[str] = option(None, "FlashTTS option (OrpheusTTS); accepted, not used", panel=COMPAT)
+    wav2vec_attn_implementation: Optional[str] = option(None, "FlashTTS option (Spark-TTS); accepted, not used",
+                                                        panel=COMPAT)
+
+    # ---- what the values mean ----------------------------------------------------------------
+    def engine_config(self) -> EngineConfig:
+        return EngineConfig(model_path=self.model_path, backend=self.backend, device=self.device, dtype=self.dtype,
+                            batch_size=self.batch_size, wait_timeout=self.wait_timeout, seed=self.seed,
+                            defaults=GenerationOptions(seed=self.seed), extra=parse_engine_opts(self.engine_opt))
+
+    def server_config(self) -> ServerConfig:
+        """The settings the app reads (before the compatibility options are applied)."""
+        return ServerConfig(
+            engine=self.engine, engine_config=self.engine_config(), role_dir=self.role_dir,
+            api_keys=split_values(self.api_key), host=self.host, port=self.port, queue_limit=self.queue_limit,
+            request_timeout=self.request_timeout, length_threshold=self.length_threshold,
+            window_size=self.window_size,
+            limits=Limits(max_text_chars=self.max_text_chars, max_upload_bytes=int(self.max_upload_mb * MIB),
+                          max_body_bytes=int(self.max_body_mb * MIB),
+                          max_reference_seconds=self.max_reference_seconds,
+                          max_streams_per_key=self.max_streams_per_key, send_timeout=self.send_timeout,
+                          stream_buffer_bytes=int(self.stream_buffer_mb * MIB), header_timeout=self.header_timeout,
+                          idle_timeout=self.idle_timeout),
+            audio_urls=AudioURLPolicy(enabled=self.allow_audio_urls, allow_private=self.audio_url_allow_private,
+                                      timeout=self.audio_url_timeout,
+                                      hosts=tuple(h.lower() for h in split_values(self.audio_url_hosts))),
+            allowed_hosts=split_values(self.allowed_hosts), cors_origins=split_values(self.cors_origins),
+            log_level=self.log_level,
+        )
+
+    def flashtts_options(self) -> dict[str, Any]:
+        """FlashTTS's own server options (see :mod:`flashtts.compat_options`)."""
+        from flashtts.compat_options import FLASHTTS_OPTIONS
+
+        return {name: getattr(self, name) for name in FLASHTTS_OPTIONS}
+
+
+def split_values(items: list[str]) -> tuple[str, ...]:
+    """Values given repeatedly and/or comma-separated, in order, without blanks or repeats."""
+    return tuple(dict.fromkeys(v.strip() for item in items for v in item.split(",") if v.strip()))
+
+
+def parse_engine_opts(pairs: list[str]) -> dict[str, str]:
+    """``key=value`` pairs; ValueError for anything else."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--engine_opt wants key=value, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+# ---- the command line and the docs, from the fields --------------------------------------------
+def flags(name: str, spec: OptionSpec) -> list[str]:
+    """``--name`` and its dashed alias, then the aliases (each with its dashed form)."""
+    out: list[str] = []
+    for flag in (f"--{name}", *spec.aliases):
+        out += [flag, flag.replace("_", "-")] if "_" in flag else [flag]
+    return list(dict.fromkeys(out))
+
+
+def env_var(name: str) -> str:
+    return f"FLASHTTS_{name.upper()}"
+
+
+def fields() -> list[tuple[dataclasses.Field, OptionSpec, Any]]:
+    """(field, spec, resolved type) of every option, in definition order."""
+    hints = typing.get_type_hints(ServeOptions)
+    return [(f, f.metadata["cli"], hints[f.name]) for f in dataclasses.fields(ServeOptions)]
+
+
+def _default(f: dataclasses.Field) -> Any:
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default  # type: ignore[misc]
+
+
+def typer_signature() -> inspect.Signature:
+    """The signature Typer reads to build ``flashtts serve``: one keyword parameter per field."""
+    import typer
+
+    params = []
+    for f, spec, hint in fields():
+        default = typer.Option(_default(f), *flags(f.name, spec), envvar=env_var(f.name), help=spec.help,
+                               show_default=True, min=spec.min, max=spec.max, rich_help_panel=spec.panel)
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint))
+    return inspect.Signature(params, return_annotation=None)
+
+
+def options_table() -> str:
+    """The README's table of options (Markdown)."""
+    rows = ["| option | environment | default | meaning |", "|---|---|---|---|"]
+    for f, spec, _ in fields():
+        names = ", ".join(f"`{flag}`" for flag in (f"--{f.name}", *spec.aliases))
+        default = _default(f)
+        shown = "none" if default in (None, [], ()) else f"`{default}`"
+        rows.append(f"| {names} | `{env_var(f.name)}` | {shown} | {spec.help.replace('|', '&#124;')} |")
+    return "\n".join(rows) + "\n"
