@@ -5,14 +5,9 @@ Import them with ``from support import ...`` (``tests/`` is on pytest's ``python
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator, Iterator
+from typing import AsyncIterator
 
 import httpx
 import numpy as np
@@ -20,6 +15,8 @@ from asgi_lifespan import LifespanManager
 
 from flashtts.app import create_app
 from flashtts.config import ServerConfig
+from flashtts.live_server import LiveServer as _LiveServer
+from flashtts.live_server import free_port  # noqa: F401  (re-exported)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,55 +43,15 @@ async def app_client(config: ServerConfig, engine=None) -> AsyncIterator[httpx.A
             yield client
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveServer:
-    """A real ``flashtts serve`` process on loopback."""
+class LiveServer(_LiveServer):
+    """A real ``flashtts serve`` process on loopback, run from the repository root."""
 
     def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.args = args
-        self.log_path = log_path
-        self.env = {**os.environ, **(env or {})}
-        self.proc: subprocess.Popen | None = None
+        super().__init__(args, log_path, env, cwd=ROOT)
 
     def start(self, timeout: float = 120.0) -> "LiveServer":
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "flashtts", "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.args],
-            stdout=self._log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                if httpx.get(self.url + "/ready", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"server did not become ready:\n{self.log()}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-5000:]
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        if getattr(self, "_log", None):
-            self._log.close()
+        super().start(timeout)
+        return self
 
 
 def wer(reference: str, hypothesis: str) -> float:
