@@ -297,7 +297,7 @@ class SpeechService:
                             plan.status = "disconnected"
                             return
                         if effects is not None:
-                            chunk = effects(chunk)
+                            chunk = await asyncio.to_thread(effects, chunk)  # ffmpeg filters, off the loop
                         if plan.ttfa is None and len(chunk):
                             plan.ttfa = time.monotonic() - plan.started
                             self.metrics.observe_ttfa(plan.ttfa)
@@ -307,7 +307,7 @@ class SpeechService:
                 finally:
                     await stream.aclose()
             if effects is not None:
-                tail = effects(None)
+                tail = await asyncio.to_thread(effects, None)
                 plan.audio_seconds += len(tail) / info.sample_rate
                 if len(tail):
                     yield tail
