@@ -59,6 +59,8 @@ def level_or_number(value: Union[str, float, int, None], name: str) -> float | N
     """A FlashTTS level name or a number, as a multiplier."""
     if value is None or value == "":
         return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"{name} must be a number or one of {', '.join(LEVELS)}")
     if isinstance(value, str):
         if value in LEVELS:
             return LEVELS[value]

@@ -117,8 +117,10 @@ async def test_loopback_needs_explicit_permission_even_when_listed(tmp_path, cli
             resp = await _add(client, url)
             assert resp.status_code == 400, resp.text
             assert resp.json()["error"]["code"] == "url_not_allowed"
-            assert "loopback or private" in resp.json()["error"]["message"]
-            assert "127.0.0.1" not in resp.json()["error"]["message"].replace(host, "")  # no resolved address
+            message = resp.json()["error"]["message"]
+            assert "loopback or private" in message
+            if url.startswith("http://localhost"):
+                assert "127.0.0.1" not in message  # the resolved address is not revealed
     assert len(hits) == before
 
 
@@ -185,6 +187,10 @@ def test_policy_helpers():
     assert not host_allowed("example.com", ("example.com",), 8800, 443)
     assert host_allowed("example.com", ("example.com:8800",), 8800, 443)
     assert not host_allowed("example.com", ("example.com:8800",), 443, 443)
+    for private in ("127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "::1", "fd00::1",
+                    "::ffff:127.0.0.1", "0.0.0.0", "100.64.0.1"):
+        assert not is_public(ipaddress.ip_address(private)), private
+    assert is_public(ipaddress.ip_address("93.184.216.34"))
 
 
 async def test_allow_listed_host_on_another_port_is_refused(tmp_path, clip_server):
@@ -198,10 +204,6 @@ async def test_allow_listed_host_on_another_port_is_refused(tmp_path, clip_serve
         resp = await _add(client, f"http://{host}/hop-port", name="hop-port")
         assert resp.status_code == 400 and resp.json()["error"]["code"] == "url_not_allowed", resp.text
     assert len(hits) == before + 1  # only the redirecting URL was fetched
-    for private in ("127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "::1", "fd00::1",
-                    "::ffff:127.0.0.1", "0.0.0.0", "100.64.0.1"):
-        assert not is_public(ipaddress.ip_address(private)), private
-    assert is_public(ipaddress.ip_address("93.184.216.34"))
 
 
 
