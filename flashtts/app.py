@@ -20,6 +20,7 @@ from flashtts.middleware import BodyLimitMiddleware, RequestIdMiddleware, SendTi
 from flashtts.paths import default_roles_dir, web_dir
 from flashtts.registry import SpeakerRegistry
 from flashtts.replicas import build_engine
+from flashtts.routes import captions as captions_routes
 from flashtts.routes import compat as compat_routes
 from flashtts.routes import flashtts as flashtts_routes
 from flashtts.routes import openai as openai_routes
@@ -62,6 +63,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)  # outermost: every answer, 413 included, carries the id
     app.include_router(system_routes.open_router)
     app.include_router(system_routes.router)
+    app.include_router(captions_routes.router)
     app.include_router(openai_routes.router)
     app.include_router(flashtts_routes.router)
     compat_routes.include(app, config)  # APIs of docs/compat.md; --compat picks groups

@@ -20,7 +20,7 @@ import numpy as np
 
 from flashtts import audio
 from flashtts.config import ServerConfig
-from flashtts.engine import Engine, GenerationOptions, ReferenceAudio, SynthesisRequest
+from flashtts.engine import Engine, GenerationOptions, ReferenceAudio, SynthesisRequest, TimedChunk, WordTiming
 from flashtts.errors import APIError, TimeoutError_, to_api_error
 from flashtts.metrics import Metrics
 from flashtts.middleware import current_request_id, new_request_id
@@ -80,6 +80,8 @@ class Plan:
     status: str = "ok"
     out_rate: int = audio.OUTPUT_RATE
     """Sample rate of the encoded answer (24 kHz unless a compatibility API wants another)."""
+    words: list[WordTiming] = field(default_factory=list)
+    """Word timings heard so far, on the plan's audio timeline (when its segments ask for timestamps)."""
 
 
 class SpeechService:
@@ -183,6 +185,7 @@ class SpeechService:
         length_threshold: int | None = None,
         window_size: int | None = None,
         stream: bool = False,
+        timestamps: bool = False,
     ) -> Plan:
         """Validate and segment; raises APIError/CapabilityError before anything is sent."""
         if response_format not in audio.FORMATS:
@@ -209,6 +212,7 @@ class SpeechService:
                     speed=utt.speed or utt.voice.speed or 1.0,
                     options=options,
                     stream=stream,
+                    timestamps=timestamps,
                 )
                 self._drop_unsupported_role_defaults(seg, utt)
                 self.engine.validate(seg)
@@ -256,9 +260,11 @@ class SpeechService:
         deadline = plan.started + self.config.request_timeout
         finished = False
         current: SynthesisRequest | None = None
+        heard = 0.0  # seconds of output before the current chunk, for word timings
         try:
             for seg in plan.segments:
                 current = seg
+                seg_start = heard
                 if not native_speed:
                     seg = replace(seg, speed=1.0)
                 stream = self.engine.synthesize(seg)
@@ -274,6 +280,10 @@ class SpeechService:
                         if disconnected is not None and await disconnected():
                             plan.status = "disconnected"
                             return
+                        if isinstance(chunk, TimedChunk):
+                            plan.words.extend(w.shifted(seg_start, 1.0 / post_speed) for w in chunk.words)
+                            chunk = chunk.audio
+                        heard += len(chunk) / info.sample_rate / post_speed
                         if effects is not None:
                             chunk = effects(chunk)
                         if plan.ttfa is None and len(chunk):
@@ -325,9 +335,15 @@ class SpeechService:
     async def sse(self, plan: Plan, disconnected: Disconnected | None = None) -> AsyncIterator[str]:
         """OpenAI's SSE events: ``speech.audio.delta`` chunks, then ``speech.audio.done`` (or ``error``)."""
         try:
+            sent = 0
             async with aclosing(self.encoded(plan, disconnected)) as parts:
                 async for data in parts:
                     yield _sse({"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()})
+                    if len(plan.words) > sent:  # timings of the words this audio completed
+                        yield _sse(words_event(plan.words[sent:]))
+                        sent = len(plan.words)
+            if len(plan.words) > sent:
+                yield _sse(words_event(plan.words[sent:]))
         except Exception as exc:  # the stream is open: report in-band
             err = to_api_error(exc)
             plan.status = "error"
@@ -394,6 +410,11 @@ async def _encode(enc: audio.Encoder, fn: Callable[..., bytes], *args) -> bytes:
 
 def _sse(obj: dict) -> str:
     return f"data: {json.dumps(obj)}\n\n"
+
+
+def words_event(words: list[WordTiming]) -> dict:
+    """The SSE/WebSocket event carrying word timings (seconds from the start of the answer's audio)."""
+    return {"type": "speech.audio.words", "words": [w.as_dict() for w in words]}
 
 
 class RoleService:
