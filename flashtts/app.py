@@ -26,6 +26,7 @@ from flashtts.routes import flashtts as flashtts_routes
 from flashtts.routes import openai as openai_routes
 from flashtts.routes import system as system_routes
 from flashtts.serving import SpeechService
+from flashtts.wyoming_server import wyoming_server
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,8 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
         registry = SpeakerRegistry(config.role_dir, defaults=default_roles_dir())
         app.state.service = SpeechService(config, eng, registry, metrics)
         try:
-            yield
+            async with wyoming_server(config, app.state.service):  # --wyoming_port: same loop, same service
+                yield
         finally:
             await eng.stop()
 

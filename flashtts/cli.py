@@ -92,6 +92,8 @@ def serve(
     ray_address: Optional[str] = _opt(None, "--ray_address", env="RAY_ADDRESS", help="Join this Ray cluster (e.g. auto) instead of starting a local one on loopback", rich_help_panel=_SCALE),
     engine_opt: List[str] = _opt([], "--engine_opt", env="ENGINE_OPT", help="Engine-specific key=value option; repeatable"),
     log_level: str = _opt("info", "--log_level", env="LOG_LEVEL", help="debug | info | warning | error"),
+    wyoming_port: Optional[int] = _opt(None, "--wyoming_port", env="WYOMING_PORT", help="Also serve Home Assistant's Wyoming protocol (TTS) on this TCP port, sharing the engine and limits; no authentication", min=1, max=65535),
+    wyoming_host: Optional[str] = _opt(None, "--wyoming_host", env="WYOMING_HOST", help="Address of the Wyoming listener (default: --host)"),
     compat: List[str] = _opt([], "--compat", env="COMPAT", help="Compatibility API groups to mount (docs/compat.md): qwen_fastapi, selfhost, streaming, cosyvoice; repeat or comma-separate; all (default) or none", rich_help_panel=_COMPAT),
     result_cache_mb: float = _opt(0.0, "--result_cache_mb", env="RESULT_CACHE_MB", help="LRU cache of the compatibility routes' complete answers, keyed by text, voice and options (MiB; 0: off)", min=0.0, rich_help_panel=_COMPAT),
     gpu: Optional[str] = _opt(None, "--gpu", env="GPU", help="CUDA devices, e.g. 0,1: one engine replica per device (Qwen3-TTS FastAPI's --gpu)", rich_help_panel=_COMPAT),
@@ -125,6 +127,7 @@ def serve(
                                   hosts=tuple(h.strip().lower() for item in audio_url_hosts for h in item.split(",")
                                               if h.strip())),
         log_level=log_level,
+        wyoming_port=wyoming_port, wyoming_host=wyoming_host,
     )
     _check_engine(engine)
     from flashtts.compat_options import apply_launch_options
