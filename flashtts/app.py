@@ -24,6 +24,7 @@ from flashtts.routes import captions as captions_routes
 from flashtts.routes import compat as compat_routes
 from flashtts.routes import flashtts as flashtts_routes
 from flashtts.routes import openai as openai_routes
+from flashtts.routes import speech_stream as speech_stream_routes
 from flashtts.routes import system as system_routes
 from flashtts.serving import SpeechService
 from flashtts.wyoming_server import wyoming_server
@@ -66,6 +67,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
     app.include_router(system_routes.open_router)
     app.include_router(system_routes.router)
     app.include_router(captions_routes.router)
+    app.include_router(speech_stream_routes.router)
     app.include_router(openai_routes.router)
     app.include_router(flashtts_routes.router)
     compat_routes.include(app, config)  # APIs of docs/compat.md; --compat picks groups

@@ -72,6 +72,7 @@ class LiveSpeech:
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._ended = False
         self._planned = 0
+        self._abort_counted = False
 
     @classmethod
     def open(cls, service: SpeechService, route: str, options: LiveOptions, api_key: str | None = None,
@@ -121,20 +122,29 @@ class LiveSpeech:
         self.ticket.release()
 
     async def events(self) -> AsyncIterator[LiveEvent]:
-        """Segment starts, float32 audio chunks at the engine's rate, word timings and segment ends, in order."""
-        while True:
-            text = await self._queue.get()
-            if text is None:
-                return
-            index = self._planned
-            self._planned += 1
-            plan = self.service.plan(self.route, [self._utterance(self.options, text)], response_format="pcm",
-                                     options=self.options.options, stream=True, timestamps=self.options.timestamps)
-            yield SegmentStart(index, text)
-            async with aclosing(self._speak(plan)) as events:
-                async for event in events:
-                    yield event
-            yield SegmentEnd(index, plan.audio_seconds)
+        """Segment starts, float32 audio chunks at the engine's rate, word timings and segment ends, in order.
+
+        A session closed before its end counts once in ``requests_aborted_total``, wherever it stopped.
+        """
+        try:
+            while True:
+                text = await self._queue.get()
+                if text is None:
+                    return
+                index = self._planned
+                self._planned += 1
+                plan = self.service.plan(self.route, [self._utterance(self.options, text)], response_format="pcm",
+                                         options=self.options.options, stream=True,
+                                         timestamps=self.options.timestamps)
+                yield SegmentStart(index, text)
+                async with aclosing(self._speak(plan)) as events:
+                    async for event in events:
+                        yield event
+                yield SegmentEnd(index, plan.audio_seconds)
+        except (GeneratorExit, asyncio.CancelledError):  # closed early: the client went away
+            if not self._abort_counted:
+                self.service.metrics.inc("requests_aborted_total")
+            raise
 
     async def _speak(self, plan: Plan) -> AsyncIterator[LiveEvent]:
         offset, sent = self.audio_seconds, 0
@@ -151,4 +161,5 @@ class LiveSpeech:
             raise
         finally:
             self.audio_seconds = offset + plan.audio_seconds
+            self._abort_counted |= plan.status in ("aborted", "disconnected", "timeout")  # samples() counted it
             self.service.finish(plan, error if isinstance(error, Exception) else None)
