@@ -105,11 +105,18 @@ class WyomingHandler(AsyncEventHandler):
         return True
 
     def _open(self, voice: SynthesizeVoice | None) -> LiveSpeech:
-        name = voice.name if voice is not None and voice.name else None
-        name = name or (voice.speaker if voice is not None and voice.speaker else None)
-        choice = self.service.resolve_voice(name or self.service.engine.info.default_voice or "default", "voice")
-        language = voice.language if voice is not None and voice.language else None
-        return LiveSpeech.open(self.service, ROUTE, LiveOptions(choice, language=language))
+        """A session in the asked voice (a name, else a speaker name, else the default voice)."""
+        info = self.service.engine.info
+        name = (voice.name or voice.speaker) if voice is not None else None
+        choice = self.service.resolve_voice(name or info.default_voice or "default", "voice")
+        return LiveSpeech.open(self.service, ROUTE, LiveOptions(choice, language=self._language(voice)))
+
+    def _language(self, voice: SynthesizeVoice | None) -> str | None:
+        """The asked language when the engine lists it (``en_US`` read as ``en-us``); otherwise the voice's own."""
+        if voice is None or not voice.language:
+            return None
+        asked = voice.language.replace("_", "-").lower()
+        return asked if asked in {lang.lower() for lang in self.service.engine.info.languages} else None
 
     async def _synthesize(self, request: Synthesize) -> None:
         self.service.check_text(request.text, "text")

@@ -78,9 +78,11 @@ def test_captioned_words_agree_with_whisper(server, whisper_words):
 
         heard = whisper_words(decode(base64.b64decode(body["audio"]), 16000))
         ours, theirs = [_norm(w["word"]) for w in words], [_norm(w) for w, _, _ in heard]
-        pairs = [(a + k, b + k) for a, b, n in SequenceMatcher(None, ours, theirs, autojunk=False).get_matching_blocks()
-                 for k in range(n)]
-        assert len(pairs) >= len(words) - 2, (sentence, ours, theirs)  # the recogniser may mishear a word or two
+        # words in the same place of both transcripts: equal ones, and one-for-one substitutions
+        # (whisper tiny.en hears Piper's reduced "a" as "the" now and then: still the same spoken word)
+        pairs = [(i1 + k, j1 + k) for op, i1, i2, j1, j2 in SequenceMatcher(None, ours, theirs, autojunk=False).get_opcodes()
+                 if op == "equal" or (op == "replace" and i2 - i1 == j2 - j1) for k in range(i2 - i1)]
+        assert len(pairs) >= len(words) - 2, (sentence, ours, theirs)  # a word or two may be dropped or merged
         for i, j in pairs:
             mid = (heard[j][1] + heard[j][2]) / 2
             w = words[i]

@@ -71,19 +71,31 @@ def locate_words(text: str, sentences: Sequence[Sequence[str]],
     for a, b, size in SequenceMatcher(None, wkey, key, autojunk=False).get_matching_blocks():
         for k in range(size):
             hits[owner[a + k]].append(b + k)
-    return _spans(words, hits, where, [len(p) for p in sentences])
+    return _spans(words, hits, where, sentences)
+
+
+def _matched(word: str, hits: list[int], where: list[tuple[int, int]], sentences: Sequence[Sequence[str]]) -> WordSpan:
+    """A matched word's span, widened over the stress and length marks at its edges (they last too)."""
+    sentence, first = where[hits[0]]
+    end_sentence, last = where[hits[-1]]
+    phonemes = sentences[sentence]
+    if end_sentence != sentence:
+        last = len(phonemes) - 1
+    while first > 0 and phonemes[first - 1] in _MARKS:
+        first -= 1
+    while last + 1 < len(phonemes) and phonemes[last + 1] in _MARKS:
+        last += 1
+    return WordSpan(word, sentence, first, last)
 
 
 def _spans(words: list[tuple[str, str]], hits: list[list[int]], where: list[tuple[int, int]],
-           sizes: list[int]) -> list[WordSpan]:
+           sentences: Sequence[Sequence[str]]) -> list[WordSpan]:
     """Spans of matched words; unmatched runs share the phonemes between their matched neighbours."""
-    spans: list[WordSpan | None] = [
-        WordSpan(word, *where[h[0]], where[h[-1]][1]) if h and where[h[0]][0] == where[h[-1]][0]
-        else (WordSpan(word, *where[h[0]], sizes[where[h[0]][0]] - 1) if h else None)
-        for (_, word), h in zip(words, hits)
-    ]
     if not where:
         return []
+    sizes = [len(p) for p in sentences]
+    spans: list[WordSpan | None] = [_matched(word, h, where, sentences) if h else None
+                                    for (_, word), h in zip(words, hits)]
     i = 0
     while i < len(spans):
         if spans[i] is not None:
@@ -126,14 +138,20 @@ def phoneme_bounds(phonemes: Sequence[str], id_map: Mapping[str, Sequence[int]],
     return bounds
 
 
-def sentence_words(spans: Sequence[WordSpan], sentence: int, bounds: Sequence[tuple[int, int]],
-                   offset: float, rate: int) -> list[WordTiming]:
-    """Timings of the words spoken in one sentence, ``offset`` seconds after the request's start."""
-    out = []
-    for span in spans:
-        if span.sentence != sentence or not bounds:
-            continue
-        start = bounds[min(span.first, len(bounds) - 1)][0]
-        end = bounds[min(span.last, len(bounds) - 1)][1]
-        out.append(WordTiming(span.word, offset + start / rate, offset + max(end, start) / rate))
-    return out
+def sentence_words(spans: Sequence[WordSpan], sentence: int, phonemes: Sequence[str],
+                   bounds: Sequence[tuple[int, int]], offset: float, rate: int) -> list[WordTiming]:
+    """Timings of the words spoken in one sentence, ``offset`` seconds after the request's start.
+
+    Words separated only by a word break meet halfway across it; a pause at punctuation stays a gap.
+    """
+    mine = [s for s in spans if s.sentence == sentence]
+    if not bounds or not mine:
+        return []
+    top = len(bounds) - 1
+    edges = [[bounds[min(s.first, top)][0], max(bounds[min(s.last, top)][1], bounds[min(s.first, top)][0])]
+             for s in mine]
+    for k in range(len(mine) - 1):
+        between = phonemes[mine[k].last + 1:mine[k + 1].first]
+        if all(ph.isspace() for ph in between) and edges[k][1] <= edges[k + 1][0]:
+            edges[k][1] = edges[k + 1][0] = (edges[k][1] + edges[k + 1][0]) // 2
+    return [WordTiming(s.word, offset + a / rate, offset + b / rate) for s, (a, b) in zip(mine, edges)]

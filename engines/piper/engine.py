@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import AsyncIterator, Iterator, Sequence
 
@@ -77,6 +76,7 @@ class PiperEngine(Engine):
         self._worker: ModelWorker | None = None
         self._batcher: MicroBatcher[_Sentence, np.ndarray] | None = None
         self._aborted: set[str] = set()
+        self._word_cache: dict[tuple[str, str], list[list[str]]] = {}
 
     @classmethod
     def static_capabilities(cls) -> Capabilities:
@@ -142,10 +142,15 @@ class PiperEngine(Engine):
         words = locate_words(text, phonemes, lambda token: self._word_phonemes(voice, token)) if timed else None
         return _Prepared(phonemes, [tuple(v.phonemes_to_ids(p)) for p in phonemes], words)
 
-    @lru_cache(maxsize=4096)
-    def _word_phonemes(self, voice: str, token: str) -> tuple[tuple[str, ...], ...]:
+    def _word_phonemes(self, voice: str, token: str) -> list[list[str]]:
         """A word's phonemes when spoken alone (cached: a voice's common words recur)."""
-        return tuple(tuple(p) for p in self._voices[voice].phonemize(token))
+        key = (voice, token)
+        found = self._word_cache.get(key)
+        if found is None:
+            if len(self._word_cache) >= 8192:
+                self._word_cache.clear()
+            found = self._word_cache[key] = self._voices[voice].phonemize(token)
+        return found
 
     def _synth_one(self, item: _Sentence) -> tuple[np.ndarray, np.ndarray | None]:
         from piper import SynthesisConfig
@@ -199,7 +204,7 @@ class PiperEngine(Engine):
             return []
         config = self._voices[voice].config
         bounds = phoneme_bounds(prepared.phonemes[index], config.phoneme_id_map, id_samples)
-        return sentence_words(prepared.words, index, bounds, offset, config.sample_rate)
+        return sentence_words(prepared.words, index, prepared.phonemes[index], bounds, offset, config.sample_rate)
 
     async def abort(self, request_id: str) -> None:
         self._aborted.add(request_id)
