@@ -126,3 +126,28 @@ async def test_bad_messages_get_an_error_and_a_close(server):
     err, code = await error_of(server, start, json.dumps({"type": "text"}))
     assert err["param"] == "text" and code == 1008
     assert stats(server.url)["active_requests"] == 0
+
+
+def test_api_key_is_checked_on_the_upgrade(role_dir):
+    """With --api_key the socket wants the key in the upgrade request's headers, like every HTTP route."""
+    from fastapi.testclient import TestClient
+
+    from flashtts.app import create_app
+    from flashtts.config import ServerConfig
+
+    with TestClient(create_app(ServerConfig(role_dir=role_dir, api_keys=("k-123",)))) as http:
+        with http.websocket_connect("/v1/audio/speech/stream") as ws:
+            ws.send_json({"type": "start", "voice": "joe"})
+            reply = ws.receive_json()
+            assert reply["type"] == "error" and reply["error"]["code"] == "missing_api_key"
+            assert ws.receive()["code"] == 1008
+        with http.websocket_connect("/v1/audio/speech/stream", headers={"Authorization": "Bearer k-123"}) as ws:
+            ws.send_json({"type": "start", "voice": "joe"})
+            assert ws.receive_json()["type"] == "started"
+            ws.send_json({"type": "text", "text": "Hello there."})
+            ws.send_json({"type": "end"})
+            kinds = []
+            while not kinds or kinds[-1] != "done":
+                message = ws.receive()
+                kinds.append("audio" if message.get("bytes") else json.loads(message["text"])["type"])
+            assert kinds[0] == "segment" and "audio" in kinds

@@ -169,3 +169,17 @@ async def test_wyoming_and_http_clients_share_batches(server):
     assert after["requests_total"] - before["requests_total"] == 12
     assert after["max_batch_size"] > 8, after
     assert after["batches_total"] - before["batches_total"] < 12  # fewer batches than requests
+
+
+async def test_a_client_that_leaves_mid_stream_stops_its_work(server):
+    before = wait_idle(server.url)
+    text = " ".join(HARVARD)
+    async with client(server) as c:
+        await c.write_event(SynthesizeStart().event())
+        await c.write_event(SynthesizeChunk(text=text).event())
+        await c.write_event(SynthesizeStop().event())
+        while not AudioChunk.is_type((await read(c)).type):
+            pass
+    after = wait_idle(server.url)
+    assert after["requests_aborted_total"] == before["requests_aborted_total"] + 1
+    assert after["batch_items_total"] - before["batch_items_total"] < len(HARVARD)
