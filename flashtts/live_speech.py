@@ -127,8 +127,12 @@ class LiveSpeech:
         A session closed before its end counts once in ``requests_aborted_total``, wherever it stopped.
         """
         try:
+            idle = self.service.config.request_timeout
             while True:
-                text = await self._queue.get()
+                try:  # a session waiting for text holds a slot: not for longer than a request may take
+                    text = await asyncio.wait_for(self._queue.get(), idle)
+                except asyncio.TimeoutError:
+                    raise APIError(f"no text for {idle:g} s", status=408, code="idle_timeout") from None
                 if text is None:
                     return
                 index = self._planned

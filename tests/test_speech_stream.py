@@ -151,3 +151,20 @@ def test_api_key_is_checked_on_the_upgrade(role_dir):
                 message = ws.receive()
                 kinds.append("audio" if message.get("bytes") else json.loads(message["text"])["type"])
             assert kinds[0] == "segment" and "audio" in kinds
+
+
+def test_a_silent_session_ends_with_idle_timeout(role_dir):
+    """A session that sends no text holds a slot: it ends after --request_timeout with an error."""
+    from fastapi.testclient import TestClient
+
+    from flashtts.app import create_app
+    from flashtts.config import ServerConfig
+
+    with TestClient(create_app(ServerConfig(role_dir=role_dir, request_timeout=1.0))) as http:
+        with http.websocket_connect("/v1/audio/speech/stream") as ws:
+            ws.send_json({"type": "start", "voice": "joe"})
+            assert ws.receive_json()["type"] == "started"
+            reply = ws.receive_json()
+            assert reply["type"] == "error" and reply["error"]["code"] == "idle_timeout"
+            assert ws.receive()["code"] == 1008
+        assert http.get("/server_info").json()["stats"]["active_requests"] == 0
