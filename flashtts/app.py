@@ -23,12 +23,15 @@ from flashtts.paths import default_roles_dir, web_dir
 from flashtts.registry import SpeakerRegistry
 from flashtts.security import EdgeSecurityMiddleware
 from flashtts.replicas import build_engine
+from flashtts.routes import captions as captions_routes
 from flashtts.routes import compat as compat_routes
 from flashtts.routes import flashtts as flashtts_routes
 from flashtts.routes import openai as openai_routes
+from flashtts.routes import speech_stream as speech_stream_routes
 from flashtts.routes import system as system_routes
 from flashtts.serving import SpeechService
 from flashtts.validation import check_request_text
+from flashtts.wyoming_server import wyoming_server
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,8 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
         registry = SpeakerRegistry(config.role_dir, defaults=default_roles_dir())
         app.state.service = SpeechService(config, eng, registry, metrics)
         try:
-            yield
+            async with wyoming_server(config, app.state.service):  # --wyoming_port: same loop, same service
+                yield
         finally:
             await eng.stop()
 
@@ -77,6 +81,8 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)  # outermost: every answer, 413 included, carries the id
     app.include_router(system_routes.open_router)
     app.include_router(system_routes.router)
+    app.include_router(captions_routes.router)
+    app.include_router(speech_stream_routes.router)
     app.include_router(openai_routes.router)
     app.include_router(flashtts_routes.router)
     compat_routes.include(app, config)  # APIs of docs/compat.md; --compat picks groups

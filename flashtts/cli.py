@@ -64,6 +64,9 @@ def serve(**values: Any) -> None:
     for note in notes:
         logging.getLogger("flashtts.cli").info(note)
     if opts.ray:
+        if opts.wyoming_port:
+            typer.echo("error: --wyoming_port runs beside a single server, not under --ray", err=True)
+            raise typer.Exit(2)
         from flashtts.ray_serve import RaySettings
         from flashtts.ray_serve import run as ray_run
 

@@ -82,6 +82,10 @@ class ServerConfig:
     """CUDA devices to run engines on (``--gpu 0,1``): one engine replica per device at least."""
     workers: int = 1
     """Engine replicas (``--workers N``), spread round-robin over ``gpu``; requests go to the least busy."""
+    wyoming_port: int | None = None
+    """Serve Home Assistant's Wyoming protocol on this TCP port too (``--wyoming_port``); None: off."""
+    wyoming_host: str | None = None
+    """Address of the Wyoming listener; None: the same as ``host``."""
 
     def effective_allowed_hosts(self) -> tuple[str, ...]:
         from flashtts.security import default_allowed_hosts

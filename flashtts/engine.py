@@ -69,6 +69,32 @@ class SynthesisRequest:
     options: GenerationOptions = field(default_factory=GenerationOptions)
     stream: bool = False
     """True when the client is listening live: engines may emit a small first chunk."""
+    timestamps: bool = False
+    """The client wants word timings: the engine (with the ``timestamps`` capability) yields :class:`TimedChunk`."""
+
+
+@dataclass(frozen=True)
+class WordTiming:
+    """One spoken word and when it is heard, in seconds from the start of its request's audio."""
+
+    word: str
+    start: float
+    end: float
+
+    def shifted(self, offset: float, scale: float = 1.0) -> "WordTiming":
+        """The same word on a later timeline: times scaled by ``scale``, then moved by ``offset`` seconds."""
+        return WordTiming(self.word, offset + self.start * scale, offset + self.end * scale)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"word": self.word, "start": round(self.start, 3), "end": round(self.end, 3)}
+
+
+@dataclass(frozen=True)
+class TimedChunk:
+    """An audio chunk with the words whose timings it completes (yielded when ``request.timestamps``)."""
+
+    audio: np.ndarray
+    words: tuple[WordTiming, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,6 +117,8 @@ class Capabilities:
     """Emits audio before the whole utterance is synthesised."""
     speed: bool = False
     """Honours ``speed`` natively; otherwise the server time-stretches the audio."""
+    timestamps: bool = False
+    """Reports when each word is spoken (``SynthesisRequest.timestamps`` -> :class:`TimedChunk`)."""
 
     def names(self) -> list[str]:
         return [k for k in self.__dataclass_fields__ if getattr(self, k)]
@@ -181,6 +209,10 @@ class Engine(abc.ABC):
             raise CapabilityError(
                 f"engine '{info.name}' ({info.model}) does not follow instructions; it supports: {can}"
             )
+        if request.timestamps and not caps.timestamps:
+            raise CapabilityError(
+                f"engine '{info.name}' ({info.model}) cannot report word timestamps; it supports: {can}"
+            )
         if request.voice is not None and request.voice not in info.voice_ids():
             raise CapabilityError(f"engine '{info.name}' has no built-in voice '{request.voice}'")
         langs = {lang.lower() for lang in info.languages}
@@ -191,8 +223,11 @@ class Engine(abc.ABC):
             )
 
     @abc.abstractmethod
-    def synthesize(self, request: SynthesisRequest) -> AsyncIterator[np.ndarray]:
+    def synthesize(self, request: SynthesisRequest) -> AsyncIterator[np.ndarray | TimedChunk]:
         """Stream float32 mono chunks in [-1, 1] at ``info.sample_rate`` for one request.
+
+        With ``request.timestamps`` (only asked of engines with the ``timestamps`` capability)
+        chunks may be :class:`TimedChunk` objects carrying the words they complete.
 
         Closing the iterator early (``aclose``) must stop the request's work.
         """

@@ -70,6 +70,21 @@ async def _guarded(service: SpeechService, plan: Plan, ticket: Ticket, parts: As
         service.finish(plan, error)
 
 
+async def complete_admitted(service: SpeechService, plan: Plan, request: Request,
+                            ticket: Ticket | None = None) -> tuple[bytes, float]:
+    """The plan's whole file and duration, admitted (429 when full), its slot freed and request logged."""
+    ticket = ticket or service.admit()
+    error: BaseException | None = None
+    try:
+        return await service.complete(plan, request.is_disconnected)
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        ticket.release()
+        service.finish(plan, error)
+
+
 class _Drain(Generic[T]):
     """A stream produced in its own task into a buffer of at most ``max_bytes``.
 
@@ -161,15 +176,7 @@ async def respond(service: SpeechService, plan: Plan, request: Request, *, strea
                 raise
             body = _Prefetched(first, drain)
         return ClosingStreamingResponse(body, media_type=media_type, headers={**headers, **STREAM_HEADERS})
-    error: BaseException | None = None
-    try:
-        data, seconds = await service.complete(plan, request.is_disconnected)
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        ticket.release()
-        service.finish(plan, error)
+    data, seconds = await complete_admitted(service, plan, request, ticket)
     headers["X-Audio-Duration"] = f"{seconds:.4f}"
     headers["Content-Disposition"] = f'inline; filename="speech.{plan.response_format}"'
     return Response(data, media_type=FORMATS[plan.response_format].media_type, headers=headers)

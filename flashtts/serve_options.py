@@ -73,6 +73,9 @@ class ServeOptions:
     length_threshold: int = option(50, "Split texts longer than this (characters)", min=1)
     window_size: int = option(50, "Target segment length when splitting", min=1)
     log_level: str = option("info", "debug | info | warning | error")
+    wyoming_port: Optional[int] = option(None, "Also serve Home Assistant's Wyoming protocol (TTS) on this TCP port, "
+                                         "sharing the engine and limits; no authentication", min=1, max=65535)
+    wyoming_host: Optional[str] = option(None, "Address of the Wyoming listener (default: --host)")
     # ---- limits and safety -------------------------------------------------------------------
     max_text_chars: int = option(4096, "Longest text accepted", min=1, panel=LIMITS)
     max_upload_mb: float = option(10.0, "Largest audio upload (MiB)", min=0.01, panel=LIMITS)
@@ -167,7 +170,7 @@ class ServeOptions:
                                       timeout=self.audio_url_timeout,
                                       hosts=tuple(h.lower() for h in split_values(self.audio_url_hosts))),
             allowed_hosts=split_values(self.allowed_hosts), cors_origins=split_values(self.cors_origins),
-            log_level=self.log_level,
+            log_level=self.log_level, wyoming_port=self.wyoming_port, wyoming_host=self.wyoming_host,
         )
 
     def flashtts_options(self) -> dict[str, Any]:

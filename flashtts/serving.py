@@ -20,7 +20,7 @@ import numpy as np
 
 from flashtts import audio
 from flashtts.config import ServerConfig
-from flashtts.engine import Engine, GenerationOptions, ReferenceAudio, SynthesisRequest
+from flashtts.engine import Engine, GenerationOptions, ReferenceAudio, SynthesisRequest, TimedChunk, WordTiming
 from flashtts.errors import APIError, TimeoutError_, error_type, to_api_error
 from flashtts.metrics import Metrics
 from flashtts.middleware import current_request_id, new_request_id
@@ -81,6 +81,8 @@ class Plan:
     status: str = "ok"
     out_rate: int = audio.OUTPUT_RATE
     """Sample rate of the encoded answer (24 kHz unless a compatibility API wants another)."""
+    words: list[WordTiming] = field(default_factory=list)
+    """Word timings heard so far, on the plan's audio timeline (when its segments ask for timestamps)."""
 
 
 class SpeechService:
@@ -203,6 +205,7 @@ class SpeechService:
         length_threshold: int | None = None,
         window_size: int | None = None,
         stream: bool = False,
+        timestamps: bool = False,
     ) -> Plan:
         """Validate and segment; raises APIError/CapabilityError before anything is sent."""
         if response_format not in audio.FORMATS:
@@ -229,6 +232,7 @@ class SpeechService:
                     speed=utt.speed or utt.voice.speed or 1.0,
                     options=options,
                     stream=stream,
+                    timestamps=timestamps,
                 )
                 self._drop_unsupported_role_defaults(seg, utt)
                 self.engine.validate(seg)
@@ -257,11 +261,12 @@ class SpeechService:
             raise APIError(f"text: {exc}", param="text", code="invalid_dialogue") from None
 
     # ---- running --------------------------------------------------------------------------
-    def admit(self) -> "Ticket":
+    def admit(self, client: str | None = None) -> "Ticket":
         """A slot for one request (429 when the server, or this client, is at its limit).
 
-        The client is the one the edge middleware identified (API key, else address)."""
-        client = current_client()
+        The client is ``client`` or, by default, the one the edge middleware identified (API key,
+        else address)."""
+        client = client or current_client()
         self.admission.acquire(client)
         self.metrics.inc("requests_total")
         return Ticket(self, client)
@@ -278,9 +283,11 @@ class SpeechService:
         deadline = plan.started + self.config.request_timeout
         finished = False
         current: SynthesisRequest | None = None
+        heard = 0.0  # seconds of output before the current chunk, for word timings
         try:
             for seg in plan.segments:
                 current = seg
+                seg_start = heard
                 if not native_speed:
                     seg = replace(seg, speed=1.0)
                 stream = self.engine.synthesize(seg)
@@ -296,6 +303,10 @@ class SpeechService:
                         if disconnected is not None and await disconnected():
                             plan.status = "disconnected"
                             return
+                        if isinstance(chunk, TimedChunk):
+                            plan.words.extend(w.shifted(seg_start, 1.0 / post_speed) for w in chunk.words)
+                            chunk = chunk.audio
+                        heard += len(chunk) / info.sample_rate / post_speed
                         if effects is not None:
                             chunk = await asyncio.to_thread(effects, chunk)  # ffmpeg filters, off the loop
                         if plan.ttfa is None and len(chunk):
@@ -336,20 +347,26 @@ class SpeechService:
         head = enc.header()
         async with aclosing(self.samples(plan, disconnected)) as chunks:
             async for chunk in chunks:
-                data = await _encode(enc, enc.write, chunk)
+                data = await encode_step(enc, enc.write, chunk)
                 if data:
                     yield head + data
                     head = b""
-        tail = await _encode(enc, enc.finish)
+        tail = await encode_step(enc, enc.finish)
         if head or tail:
             yield head + tail
 
     async def sse(self, plan: Plan, disconnected: Disconnected | None = None) -> AsyncIterator[str]:
         """OpenAI's SSE events: ``speech.audio.delta`` chunks, then ``speech.audio.done`` (or ``error``)."""
         try:
+            sent = 0
             async with aclosing(self.encoded(plan, disconnected)) as parts:
                 async for data in parts:
                     yield _sse({"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()})
+                    if len(plan.words) > sent:  # timings of the words this audio completed
+                        yield _sse(words_event(plan.words[sent:]))
+                        sent = len(plan.words)
+            if len(plan.words) > sent:
+                yield _sse(words_event(plan.words[sent:]))
         except Exception as exc:  # the stream is open: report in-band
             err = to_api_error(exc)
             plan.status = "error"
@@ -365,11 +382,11 @@ class SpeechService:
         enc = audio.Encoder(plan.response_format, self.engine.info.sample_rate, live=False, out_rate=plan.out_rate)
         async with aclosing(self.samples(plan, disconnected)) as chunks:
             async for chunk in chunks:
-                await _encode(enc, enc.write, chunk)
+                await encode_step(enc, enc.write, chunk)
         if plan.status == "disconnected":
             raise APIError("client closed the connection before the audio was complete", status=499,
                            code="client_disconnected")
-        data = await _encode(enc, enc.finish)
+        data = await encode_step(enc, enc.finish)
         return data, enc.samples_out / enc.out_rate
 
     def finish(self, plan: Plan, error: BaseException | None = None) -> None:
@@ -415,7 +432,7 @@ class Ticket:
             self._service.admission.release_client(self._client)
 
 
-async def _encode(enc: audio.Encoder, fn: Callable[..., bytes], *args) -> bytes:
+async def encode_step(enc: audio.Encoder, fn: Callable[..., bytes], *args) -> bytes:
     """Run an encoder step; codec work (mp3, opus, aac, flac) goes to a worker thread, so many
     concurrent streams never hold up the event loop."""
     if enc.compresses:
@@ -425,6 +442,11 @@ async def _encode(enc: audio.Encoder, fn: Callable[..., bytes], *args) -> bytes:
 
 def _sse(obj: dict) -> str:
     return f"data: {json.dumps(obj, ensure_ascii=True)}\n\n"
+
+
+def words_event(words: list[WordTiming]) -> dict:
+    """The SSE/WebSocket event carrying word timings (seconds from the start of the answer's audio)."""
+    return {"type": "speech.audio.words", "words": [w.as_dict() for w in words]}
 
 
 class RoleService:

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from fastapi import Request
+from starlette.requests import HTTPConnection
 
 from flashtts.errors import APIError
 
@@ -62,12 +63,16 @@ def _check_json(raw: bytes) -> None:
     check_value(body, "")
 
 
-async def check_request_text(request: Request) -> None:
-    """FastAPI dependency (app-wide): refuse bad characters in any text the request carries."""
+async def check_request_text(request: HTTPConnection) -> None:
+    """FastAPI dependency (app-wide): refuse bad characters in any text the request carries.
+
+    A WebSocket's messages are checked where they are read (:mod:`flashtts.live_speech`)."""
     for key, value in request.path_params.items():
         check_value(value, key)
     for key, value in request.query_params.multi_items():
         check_value(value, key)
+    if not isinstance(request, Request):
+        return
     content_type = request.headers.get("content-type", "").lower()
     if content_type.startswith("application/json"):
         raw = await request.body()

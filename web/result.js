@@ -2,6 +2,7 @@
 // download and the "copy as" snippet of the exact request.
 
 import { ApiError, isAbort } from "./api.js";
+import { playCaptioned, WordHighlighter } from "./captions.js";
 import { t, translate, onLangChange } from "./i18n.js";
 import { decodeBlob, playbackFor, playStream, OUTPUT_RATE } from "./player.js";
 import { drawWave } from "./waveform.js";
@@ -31,6 +32,7 @@ export class ResultPanel {
     this.part = (name) => this.root.querySelector(`[data-part="${name}"]`);
     this.audio = this.part("audio");
     this.canvas = this.part("wave");
+    this.words = new WordHighlighter(this.part("words"));
     this.samples = null;
     this.snippets = { curl: "", python: "" };
     this.snippetKind = "curl";
@@ -74,6 +76,7 @@ export class ResultPanel {
     dl.removeAttribute("href");
     this.audio.pause();
     this.samples = null;
+    this.words.set(null);
     drawWave(this.canvas, null);
     this.snippets = snippets;
     this.showSnippet(this.snippetKind);
@@ -108,6 +111,7 @@ export class ResultPanel {
       }
     }
     this.samples = samples;
+    if (result.words) this.words.set(result.words);
     const seconds = samples ? samples.length / OUTPUT_RATE : 0;
     r.dataset.decodedSeconds = seconds.toFixed(3);
     this.part("duration").textContent = samples ? fmtS(seconds) : "–";
@@ -128,6 +132,7 @@ export class ResultPanel {
     const d = this.audio.duration;
     const p = Number.isFinite(d) && d > 0 ? this.audio.currentTime / d : 0;
     drawWave(this.canvas, this.samples, p);
+    this.words.show(this.audio.currentTime);
   }
 
   animate() {
@@ -163,8 +168,8 @@ export class ResultPanel {
 }
 
 /**
- * Wire a Speak-like form: ``build()`` returns ``{path, body, snippets(body), pythonLabel}`` or throws
- * an Error with a message for the user.
+ * Wire a Speak-like form: ``build()`` returns ``{path, body, snippets(body), pythonLabel, captioned}`` or
+ * throws an Error with a message for the user; ``captioned`` plays the captioned route's answer with its words.
  */
 export class SpeechRunner {
   constructor({ go, stop, status, error, host, build }) {
@@ -194,7 +199,7 @@ export class SpeechRunner {
       return;
     }
     this.abort();
-    const playback = playbackFor(req.body.response_format);
+    const playback = req.captioned ? { mode: "file", request: req.body.response_format } : playbackFor(req.body.response_format);
     const body = { ...req.body, response_format: playback.request };
     const controller = new AbortController();
     this.controller = controller;
@@ -203,7 +208,8 @@ export class SpeechRunner {
     this.setStatus("status.connecting");
     this.panel.start(playback.mode, req.snippets(body), req.pythonLabel);
     try {
-      const result = await playStream({
+      const play = req.captioned ? playCaptioned : playStream;
+      const result = await play({
         path: req.path, body, audio: this.panel.audio, signal: controller.signal, mode: playback.mode,
         fallback: playback.fallback,
         onFirstAudio: (ms) => {

@@ -63,6 +63,12 @@ function renderLanguages() {
 function renderInstructions() {
   const caps = capabilities();
   $("speak-instructions-row").hidden = !(caps.includes("instruct") || caps.includes("voice_design"));
+  $("speak-words-row").hidden = !caps.includes("timestamps");
+}
+
+/** Word highlighting asked for (and possible): the captioned route, in a format an audio element plays. */
+function captioned() {
+  return !$("speak-words-row").hidden && $("speak-words").checked;
 }
 
 function updateCount() {
@@ -96,15 +102,21 @@ export function initSpeak() {
   const runner = new SpeechRunner({
     go: $("speak-go"), stop: $("speak-stop"), status: $("speak-status"), error: $("speak-error"),
     host: $("speak-result"),
-    build: () => ({
-      path: "/v1/audio/speech",
-      body: buildBody(),
-      pythonLabel: "openai-python",
-      snippets: (body) => {
-        const opts = { auth: !!apiKey(), output: `speech.${body.response_format}` };
-        return { curl: snip.curl(location.origin, "/v1/audio/speech", body, opts), python: snip.openaiPython(location.origin, body, opts) };
-      },
-    }),
+    build: () => {
+      const words = captioned();
+      const path = words ? "/v1/audio/speech/captioned" : "/v1/audio/speech";
+      const body = buildBody();
+      if (words && body.response_format === "pcm") body.response_format = "wav"; // an audio element cannot play raw PCM
+      return {
+        path, body, captioned: words,
+        pythonLabel: words ? "httpx" : "openai-python",
+        snippets: (b) => {
+          const opts = { auth: !!apiKey(), output: words ? "speech.json" : `speech.${b.response_format}` };
+          const python = words ? snip.httpxPython(location.origin, path, b, opts) : snip.openaiPython(location.origin, b, opts);
+          return { curl: snip.curl(location.origin, path, b, opts), python };
+        },
+      };
+    },
   });
   $("speak-text").addEventListener("input", updateCount);
   $("speak-text").addEventListener("keydown", (e) => {

@@ -10,15 +10,18 @@ the exported graph does not report, so stacking rows buys nothing and costs exac
 
 from __future__ import annotations
 
+import importlib.util
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import AsyncIterator, Iterator, Sequence
 
 import numpy as np
 
+from engines.piper.alignment import WordSpan, locate_words, phoneme_bounds, sentence_words
 from flashtts.audio import Resampler
-from flashtts.engine import Capabilities, Engine, EngineConfig, EngineInfo, SynthesisRequest, VoiceInfo
+from flashtts.engine import (Capabilities, Engine, EngineConfig, EngineInfo, SynthesisRequest, TimedChunk,
+                             VoiceInfo)
 from flashtts.metrics import Metrics
 from flashtts.scheduler import MicroBatcher, ModelWorker
 
@@ -33,6 +36,21 @@ class _Sentence:
     voice: str
     phoneme_ids: tuple[int, ...]
     length_scale: float
+    timed: bool = False
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A request's text as Piper will speak it: phonemes and ids per sentence, and where its words are."""
+
+    phonemes: list[list[str]]
+    ids: list[tuple[int, ...]]
+    words: list[WordSpan] | None = None
+
+
+def _alignments_available() -> bool:
+    """Word timings need the ``onnx`` package (piper patches the voice model in memory with it)."""
+    return importlib.util.find_spec("onnx") is not None
 
 
 def _default_voice_files() -> list[Path]:
@@ -60,10 +78,12 @@ class PiperEngine(Engine):
         self._active: set[str] = set()
         self._aborted: set[str] = set()
         """Ids of running streams asked to stop; only running ones are kept (no unbounded growth)."""
+        self._word_cache: dict[tuple[str, str], list[list[str]]] = {}
 
     @classmethod
     def static_capabilities(cls) -> Capabilities:
-        return Capabilities(clone=False, instruct=False, voice_design=False, streaming=True, speed=True)
+        return Capabilities(clone=False, instruct=False, voice_design=False, streaming=True, speed=True,
+                            timestamps=_alignments_available())
 
     @property
     def info(self) -> EngineInfo:
@@ -83,8 +103,10 @@ class PiperEngine(Engine):
     def _load(self) -> None:
         from piper import PiperVoice
 
+        aligned = _alignments_available()
         for file in self._voice_files():
-            self._voices[_voice_id(file)] = PiperVoice.load(str(file))
+            self._voices[_voice_id(file)] = PiperVoice.load(str(file), include_alignments=aligned)
+        timestamps = aligned and all(len(v.session.get_outputs()) > 1 for v in self._voices.values())
         rates = {v.config.sample_rate for v in self._voices.values()}
         first = next(iter(self._voices))
         self._rate = self._voices[first].config.sample_rate if len(rates) == 1 else 22050
@@ -96,7 +118,7 @@ class PiperEngine(Engine):
                          for k in self._voices),
             default_voice=first,
             languages=LANGUAGES,
-            capabilities=self.static_capabilities(),
+            capabilities=replace(self.static_capabilities(), timestamps=timestamps),
         )
 
     async def start(self) -> None:
@@ -116,25 +138,38 @@ class PiperEngine(Engine):
         return self._batcher is not None and self._batcher.healthy
 
     # ---- model thread ---------------------------------------------------------------------
-    def _phonemize(self, voice: str, text: str) -> list[tuple[int, ...]]:
+    def _phonemize(self, voice: str, text: str, timed: bool = False) -> _Prepared:
         v = self._voices[voice]
-        return [tuple(v.phonemes_to_ids(p)) for p in v.phonemize(text) if p]
+        phonemes = [p for p in v.phonemize(text) if p]
+        words = locate_words(text, phonemes, lambda token: self._word_phonemes(voice, token)) if timed else None
+        return _Prepared(phonemes, [tuple(v.phonemes_to_ids(p)) for p in phonemes], words)
 
-    def _synth_one(self, item: _Sentence) -> np.ndarray:
+    def _word_phonemes(self, voice: str, token: str) -> list[list[str]]:
+        """A word's phonemes when spoken alone (cached: a voice's common words recur)."""
+        key = (voice, token)
+        found = self._word_cache.get(key)
+        if found is None:
+            if len(self._word_cache) >= 8192:
+                self._word_cache.clear()
+            found = self._word_cache[key] = self._voices[voice].phonemize(token)
+        return found
+
+    def _synth_one(self, item: _Sentence) -> tuple[np.ndarray, np.ndarray | None]:
         from piper import SynthesisConfig
 
         voice = self._voices[item.voice]
-        audio = np.asarray(voice.phoneme_ids_to_audio(list(item.phoneme_ids),
-                                                      SynthesisConfig(length_scale=item.length_scale)),
-                           dtype=np.float32).reshape(-1)
+        result = voice.phoneme_ids_to_audio(list(item.phoneme_ids), SynthesisConfig(length_scale=item.length_scale),
+                                            include_alignments=item.timed)
+        audio, id_samples = result if isinstance(result, tuple) else (result, None)
+        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
         peak = float(np.max(np.abs(audio))) if audio.size else 0.0
         audio = audio * (PEAK / peak) if peak > 1e-8 else np.zeros_like(audio)
         if voice.config.sample_rate != self._rate:
             rs = Resampler(voice.config.sample_rate, self._rate)
             audio = np.concatenate([rs(audio), rs(None)])
-        return audio
+        return audio, id_samples
 
-    def _run_batch(self, items: Sequence[_Sentence]) -> Iterator[np.ndarray | BaseException]:
+    def _run_batch(self, items: Sequence[_Sentence]) -> Iterator[tuple[np.ndarray, np.ndarray | None] | BaseException]:
         """Rows in turn, each yielded as soon as it is done (its caller streams it at once)."""
         for item in items:
             try:
@@ -144,21 +179,36 @@ class PiperEngine(Engine):
                 yield exc
 
     # ---- event loop -----------------------------------------------------------------------
-    async def synthesize(self, request: SynthesisRequest) -> AsyncIterator[np.ndarray]:
+    async def synthesize(self, request: SynthesisRequest) -> AsyncIterator[np.ndarray | TimedChunk]:
         assert self._worker is not None and self._batcher is not None
         voice = request.voice or self.info.default_voice
         assert voice is not None
         length_scale = 1.0 / max(request.speed, 1e-3)
+        timed = request.timestamps
         self._active.add(request.request_id)
+        offset = 0.0
         try:
-            sentences = await self._worker.run(self._phonemize, voice, request.text)
-            for ids in sentences:
+            prepared = await self._worker.run(self._phonemize, voice, request.text, timed)
+            for index, ids in enumerate(prepared.ids):
                 if request.request_id in self._aborted:
                     return
-                yield await self._batcher.submit(_Sentence(voice, ids, length_scale))
+                audio, id_samples = await self._batcher.submit(_Sentence(voice, ids, length_scale, timed))
+                if not timed:
+                    yield audio
+                    continue
+                yield TimedChunk(audio, tuple(self._words(voice, prepared, index, id_samples, offset)))
+                offset += len(audio) / self._rate
         finally:
             self._active.discard(request.request_id)
             self._aborted.discard(request.request_id)
+
+    def _words(self, voice: str, prepared: _Prepared, index: int, id_samples: np.ndarray | None, offset: float):
+        """Timings of the words of sentence ``index`` from the samples each of its phoneme ids lasted."""
+        if id_samples is None or prepared.words is None:
+            return []
+        config = self._voices[voice].config
+        bounds = phoneme_bounds(prepared.phonemes[index], config.phoneme_id_map, id_samples)
+        return sentence_words(prepared.words, index, prepared.phonemes[index], bounds, offset, config.sample_rate)
 
     async def abort(self, request_id: str) -> None:
         if request_id in self._active:  # an abort after the stream ended has nothing to stop

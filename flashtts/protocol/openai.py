@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Union
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field, field_validator
 
 from flashtts.protocol.common import GenerationFields, ResponseFormat, SpeedField
 
@@ -21,6 +21,9 @@ class SpeechRequest(GenerationFields, SpeedField):
     response_format: ResponseFormat = "mp3"
     stream_format: Literal["audio", "sse"] = "audio"
     stream: bool = Field(True, description="flashtts: false returns one complete file with its duration header")
+    timestamps: bool = Field(False, validation_alias=AliasChoices("timestamps", "include_timestamps"),
+                             description="flashtts: word timings as 'speech.audio.words' SSE events "
+                                         "(stream_format=sse; engines with the timestamps capability)")
 
     @field_validator("input")
     @classmethod

@@ -6,11 +6,11 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 
 from flashtts.auth import require_api_key
-from flashtts.errors import NotFoundError
+from flashtts.errors import APIError, NotFoundError
 from flashtts.protocol.openai import Model, ModelList, SpeechRequest, Voice, VoiceList
 from flashtts.responses import respond
 from flashtts.routes import get_service, read_upload
-from flashtts.serving import RoleService, SpeechService, Utterance
+from flashtts.serving import Plan, RoleService, SpeechService, Utterance
 
 router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_api_key)])
 
@@ -18,16 +18,25 @@ router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_
 @router.post("/audio/speech", summary="Speak text (OpenAI audio.speech)",
              responses={200: {"content": {"audio/mpeg": {}, "text/event-stream": {}}}})
 async def speech(body: SpeechRequest, request: Request, service: SpeechService = Depends(get_service)) -> Response:
+    sse = body.stream_format == "sse"
+    if body.timestamps and not sse:
+        raise APIError("word timestamps come as SSE events: send stream_format 'sse', or POST "
+                       "/v1/audio/speech/captioned for a complete file with its words", param="timestamps")
+    plan = await speech_plan(service, body, "/v1/audio/speech", stream=body.stream or sse)
+    return await respond(service, plan, request, stream=body.stream, sse=sse)
+
+
+async def speech_plan(service: SpeechService, body: SpeechRequest, route: str, *, stream: bool) -> Plan:
+    """Check and plan one ``audio.speech`` request (word timings when ``body.timestamps``)."""
     service.check_text(body.input, "input")
     voice = await RoleService(service).voice_from(body.voice_name(), "voice")
-    plan = await service.plan(
-        "/v1/audio/speech",
+    return await service.plan(
+        route,
         [Utterance(body.input, voice, instructions=body.instructions, speed=body.speed, language=body.language)],
         response_format=body.response_format, options=body.generation_options(),
         length_threshold=body.length_threshold, window_size=body.window_size,
-        stream=body.stream or body.stream_format == "sse",
+        stream=stream, timestamps=body.timestamps,
     )
-    return await respond(service, plan, request, stream=body.stream, sse=body.stream_format == "sse")
 
 
 def voice_list(service: SpeechService) -> list[Voice]:

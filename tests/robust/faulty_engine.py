@@ -24,11 +24,11 @@ class FaultyPiperEngine(PiperEngine):
         self._poison: set[tuple[int, ...]] = set()
         self.faults = 0
 
-    def _phonemize(self, voice: str, text: str) -> list[tuple[int, ...]]:
-        sentences = super()._phonemize(voice, text)
+    def _phonemize(self, voice: str, text: str, timed: bool = False):
+        prepared = super()._phonemize(voice, text, timed)
         if MARKER in text:
-            self._poison.update(sentences)
-        return sentences
+            self._poison.update(prepared.ids)
+        return prepared
 
     def _synth_one(self, item: _Sentence):
         if item.phoneme_ids in self._poison:

@@ -1,0 +1,170 @@
+"""Acceptance: the WebSocket text-in route ``/v1/audio/speech/stream`` against a live server.
+
+Text sent at a steady pace (as an LLM writes) is heard before it is all sent; closing the socket
+mid-answer stops the work (counted as aborted); bad messages get a clear error and a close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import numpy as np
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from flashtts.audio import Resampler
+from live import serving, stats, wait_idle
+from support import HARVARD, wer
+
+pytestmark = pytest.mark.slow
+
+TIMEOUT = 60
+EIGHT = HARVARD + ["The box was thrown beside the parked truck.", "The hogs were fed chopped corn and garbage.",
+                   "Four hours of steady work faced us."]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("stream")
+    with serving(tmp, "--role_dir", str(tmp / "roles")) as s:
+        s.ws = s.url.replace("http://", "ws://") + "/v1/audio/speech/stream"
+        yield s
+
+
+def pcm_16k(pcm: bytes) -> np.ndarray:
+    rs = Resampler(24000, 16000)
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32767.0
+    return np.concatenate([rs(samples), rs(None)])
+
+
+async def test_steady_text_is_heard_before_it_is_all_sent(server, transcribe):
+    sentences = HARVARD[:3]
+    text = " ".join(sentences)
+    pieces = [text[i:i + 4] for i in range(0, len(text), 4)]  # ~one token each, 20 per second
+    messages: list[dict | bytes] = []
+    first_audio = asyncio.Event()
+    async with connect(server.ws, open_timeout=TIMEOUT) as ws:
+        async def reader() -> None:
+            async for message in ws:
+                messages.append(message if isinstance(message, bytes) else json.loads(message))
+                if isinstance(message, bytes):
+                    first_audio.set()
+
+        task = asyncio.create_task(reader())
+        await ws.send(json.dumps({"type": "start", "voice": "joe", "response_format": "pcm", "timestamps": True}))
+        sent_at_first_audio = None
+        for n, piece in enumerate(pieces):
+            if n == len(pieces) - 2:  # the last sentence is not complete yet: audio must come now
+                await asyncio.wait_for(first_audio.wait(), TIMEOUT)
+            if first_audio.is_set() and sent_at_first_audio is None:
+                sent_at_first_audio = n
+            await ws.send(json.dumps({"type": "text", "text": piece}))
+            await asyncio.sleep(0.05)
+        await ws.send(json.dumps({"type": "end"}))
+        await asyncio.wait_for(task, TIMEOUT)
+        assert ws.close_code == 1000
+    assert sent_at_first_audio is not None and sent_at_first_audio < len(pieces)
+    assert messages[0]["type"] == "started" and messages[-1]["type"] == "done"
+    segments = [m["text"] for m in messages if isinstance(m, dict) and m["type"] == "segment"]
+    assert segments == sentences
+    # every segment's audio comes after its boundary message, in order
+    assert isinstance(messages[2], bytes) and messages[1]["type"] == "segment"
+    pcm = b"".join(m for m in messages if isinstance(m, bytes))
+    assert wer(text, transcribe(pcm_16k(pcm))) <= 0.2
+    words = [w for m in messages if isinstance(m, dict) and m["type"] == "speech.audio.words" for w in m["words"]]
+    assert len(words) == len(text.split())
+    assert all(a["end"] <= b["start"] + 1e-3 for a, b in zip(words, words[1:]))
+    assert words[-1]["end"] <= len(pcm) / 2 / 24000 + 0.01
+    assert messages[-1]["segments"] == 3 and messages[-1]["characters"] == len(text)
+
+
+async def test_closing_the_socket_mid_answer_aborts_the_work(server):
+    before = wait_idle(server.url)
+    async with connect(server.ws, open_timeout=TIMEOUT) as ws:
+        await ws.send(json.dumps({"type": "start", "voice": "joe"}))
+        await ws.send(json.dumps({"type": "text", "text": " ".join(EIGHT)}))
+        await ws.send(json.dumps({"type": "end"}))
+        while not isinstance(await asyncio.wait_for(ws.recv(), TIMEOUT), bytes):
+            pass
+    after = wait_idle(server.url)
+    assert after["requests_aborted_total"] > before["requests_aborted_total"]
+    assert after["batch_items_total"] - before["batch_items_total"] < len(EIGHT)  # the rest never ran
+    assert after["active_requests"] == 0
+
+
+async def error_of(server, *messages: str | bytes) -> tuple[dict, int | None]:
+    """Send the messages; the error message the server answers and its close code."""
+    async with connect(server.ws, open_timeout=TIMEOUT) as ws:
+        for m in messages:
+            await ws.send(m)
+        while True:
+            try:
+                reply = await asyncio.wait_for(ws.recv(), TIMEOUT)
+            except ConnectionClosed:
+                raise AssertionError(f"closed without an error message ({ws.close_code})")
+            if isinstance(reply, str) and json.loads(reply)["type"] == "error":
+                break
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), TIMEOUT)
+        return json.loads(reply)["error"], ws.close_code
+
+
+async def test_bad_messages_get_an_error_and_a_close(server):
+    start = json.dumps({"type": "start", "voice": "joe"})
+    err, code = await error_of(server, start, json.dumps({"type": "bogus"}))
+    assert err["code"] == "invalid_message" and "bogus" in err["message"] and code == 1008
+    err, code = await error_of(server, "not json")
+    assert "JSON" in err["message"] and code == 1008
+    err, code = await error_of(server, start, b"\x00\x01")
+    assert "binary" in err["message"] and code == 1008
+    err, code = await error_of(server, json.dumps({"type": "start", "voice": "nobody"}))
+    assert err["code"] == "voice_not_found" and code == 1008
+    err, code = await error_of(server, json.dumps({"type": "start", "speed": 9}))
+    assert err["param"] == "speed" and code == 1008
+    err, code = await error_of(server, start, json.dumps({"type": "text"}))
+    assert err["param"] == "text" and code == 1008
+    assert stats(server.url)["active_requests"] == 0
+
+
+def test_api_key_is_checked_on_the_upgrade(role_dir):
+    """With --api_key the socket wants the key in the upgrade request's headers, like every HTTP route."""
+    from fastapi.testclient import TestClient
+
+    from flashtts.app import create_app
+    from flashtts.config import ServerConfig
+
+    with TestClient(create_app(ServerConfig(role_dir=role_dir, api_keys=("k-123",)))) as http:
+        with http.websocket_connect("/v1/audio/speech/stream") as ws:
+            ws.send_json({"type": "start", "voice": "joe"})
+            reply = ws.receive_json()
+            assert reply["type"] == "error" and reply["error"]["code"] == "missing_api_key"
+            assert ws.receive()["code"] == 1008
+        with http.websocket_connect("/v1/audio/speech/stream", headers={"Authorization": "Bearer k-123"}) as ws:
+            ws.send_json({"type": "start", "voice": "joe"})
+            assert ws.receive_json()["type"] == "started"
+            ws.send_json({"type": "text", "text": "Hello there."})
+            ws.send_json({"type": "end"})
+            kinds = []
+            while not kinds or kinds[-1] != "done":
+                message = ws.receive()
+                kinds.append("audio" if message.get("bytes") else json.loads(message["text"])["type"])
+            assert kinds[0] == "segment" and "audio" in kinds
+
+
+def test_a_silent_session_ends_with_idle_timeout(role_dir):
+    """A session that sends no text holds a slot: it ends after --request_timeout with an error."""
+    from fastapi.testclient import TestClient
+
+    from flashtts.app import create_app
+    from flashtts.config import ServerConfig
+
+    with TestClient(create_app(ServerConfig(role_dir=role_dir, request_timeout=1.0))) as http:
+        with http.websocket_connect("/v1/audio/speech/stream") as ws:
+            ws.send_json({"type": "start", "voice": "joe"})
+            assert ws.receive_json()["type"] == "started"
+            reply = ws.receive_json()
+            assert reply["type"] == "error" and reply["error"]["code"] == "idle_timeout"
+            assert ws.receive()["code"] == 1008
+        assert http.get("/server_info").json()["stats"]["active_requests"] == 0

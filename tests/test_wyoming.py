@@ -1,0 +1,185 @@
+"""Acceptance: the Wyoming server, driven by the ``wyoming`` package's own client against a live server.
+
+``describe`` lists voices and roles; ``synthesize`` is intelligible; the streaming form speaks each
+sentence as it completes (first audio before ``synthesize-stop``); Wyoming and HTTP clients are
+batched together through one engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import numpy as np
+import pytest
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncTcpClient
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.info import Describe, Info
+from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped, SynthesizeVoice
+
+from flashtts.audio import Resampler
+from live import serving, stats, wait_idle
+from support import HARVARD, free_port, wer
+
+pytestmark = pytest.mark.slow
+
+THREE = HARVARD[:3]
+TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("wyoming")
+    port = free_port()
+    # a wide batching window, so that requests arriving together provably share batches
+    with serving(tmp, "--role_dir", str(tmp / "roles"), "--wyoming_port", str(port), "--batch_size", "16",
+                 "--wait_timeout", "0.5") as s:
+        s.wyoming_port = port
+        yield s
+
+
+def client(server) -> AsyncTcpClient:
+    return AsyncTcpClient("127.0.0.1", server.wyoming_port)
+
+
+async def read(c: AsyncTcpClient) -> Event:
+    event = await asyncio.wait_for(c.read_event(), TIMEOUT)
+    assert event is not None, "server closed the connection"
+    return event
+
+
+def to_16k(pcm: bytes, rate: int) -> np.ndarray:
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32767.0
+    rs = Resampler(rate, 16000)
+    return np.concatenate([rs(samples), rs(None)])
+
+
+async def synthesize(server, text: str, voice: str | None = None) -> tuple[int, bytes]:
+    """One ``synthesize``: (rate, PCM) from audio-start / audio-chunks / audio-stop."""
+    async with client(server) as c:
+        await c.write_event(Synthesize(text=text, voice=SynthesizeVoice(name=voice) if voice else None).event())
+        start = await read(c)
+        assert AudioStart.is_type(start.type), start
+        fmt = AudioStart.from_event(start)
+        assert (fmt.width, fmt.channels) == (2, 1)
+        pcm = b""
+        while True:
+            event = await read(c)
+            if AudioStop.is_type(event.type):
+                return fmt.rate, pcm
+            assert AudioChunk.is_type(event.type), event
+            pcm += AudioChunk.from_event(event).audio
+
+
+async def test_describe_lists_voices_and_roles(server):
+    async with client(server) as c:
+        await c.write_event(Describe().event())
+        info = Info.from_event(await read(c))
+    (program,) = info.tts
+    assert program.supports_synthesize_streaming
+    names = {v.name: v for v in program.voices}
+    served = httpx.get(server.url + "/v1/audio/voices", timeout=30).json()["data"]
+    assert set(names) == {v["id"] for v in served}  # built-in voices and roles, nothing else
+    assert "joe" in names and {"narrator", "announcer"} <= set(names)
+    assert all(v.languages and v.description for v in program.voices)
+
+
+async def test_synthesize_three_sentences_is_intelligible(server, transcribe):
+    info = httpx.get(server.url + "/server_info", timeout=30).json()
+    for sentence in THREE:
+        rate, pcm = await synthesize(server, sentence, voice="joe")
+        assert rate == info["sample_rate"]
+        assert wer(sentence, transcribe(to_16k(pcm, rate))) <= 0.2, sentence
+
+
+async def test_streaming_speaks_each_sentence_before_the_text_ends(server, transcribe):
+    text = " ".join(THREE)
+    pieces = [text[i:i + 5] for i in range(0, len(text), 5)]
+    events: list[Event] = []
+    first_audio = asyncio.Event()
+    async with client(server) as c:
+        async def reader() -> None:
+            while True:
+                event = await read(c)
+                events.append(event)
+                if AudioChunk.is_type(event.type):
+                    first_audio.set()
+                if SynthesizeStopped.is_type(event.type) or Error.is_type(event.type):
+                    return
+
+        task = asyncio.create_task(reader())
+        await c.write_event(SynthesizeStart(voice=SynthesizeVoice(name="joe")).event())
+        for piece in pieces:
+            await c.write_event(SynthesizeChunk(text=piece).event())
+            await asyncio.sleep(0.01)
+        await c.write_event(Synthesize(text=text).event())  # backward-compatibility copy: must be ignored
+        # synthesize-stop is sent only once audio came: a server that waited for it would time out here
+        await asyncio.wait_for(first_audio.wait(), TIMEOUT)
+        await c.write_event(SynthesizeStop().event())
+        await asyncio.wait_for(task, TIMEOUT)
+    assert SynthesizeStopped.is_type(events[-1].type), events[-1]
+    # one audio-start ... audio-stop per sentence, in order
+    spoken: list[bytes] = []
+    rate = 0
+    for event in events[:-1]:
+        if AudioStart.is_type(event.type):
+            rate = AudioStart.from_event(event).rate
+            spoken.append(b"")
+        elif AudioChunk.is_type(event.type):
+            spoken[-1] += AudioChunk.from_event(event).audio
+        else:
+            assert AudioStop.is_type(event.type), event
+    assert len(spoken) == len(THREE)
+    for sentence, pcm in zip(THREE, spoken):
+        assert wer(sentence, transcribe(to_16k(pcm, rate))) <= 0.2, sentence
+
+
+async def test_errors_are_error_events_and_the_connection_stays(server):
+    async with client(server) as c:
+        await c.write_event(Synthesize(text="Hello.", voice=SynthesizeVoice(name="nobody")).event())
+        err = Error.from_event(await read(c))
+        assert "nobody" in err.text and err.code == "voice_not_found"
+        await c.write_event(SynthesizeChunk(text="orphan").event())
+        err = Error.from_event(await read(c))
+        assert "synthesize-start" in err.text
+        await c.write_event(Synthesize(text="   ").event())
+        assert Error.from_event(await read(c)).code == "empty_input"
+        await c.write_event(Describe().event())
+        assert Info.is_type((await read(c)).type)
+
+
+async def test_wyoming_and_http_clients_share_batches(server):
+    """8 Wyoming clients and 4 HTTP clients at once: a batch bigger than 8 must mix both kinds."""
+    wait_idle(server.url)
+    before = stats(server.url)
+    sentence = "Rice is often served in round bowls."
+
+    async def http_one(c: httpx.AsyncClient) -> int:
+        r = await c.post(server.url + "/v1/audio/speech", json={"model": "tts-1", "voice": "joe", "input": sentence,
+                                                                "response_format": "pcm", "stream": False})
+        return len(r.content) if r.status_code == 200 else 0
+
+    async with httpx.AsyncClient(timeout=TIMEOUT) as h:
+        results = await asyncio.gather(*(synthesize(server, sentence) for _ in range(8)),
+                                       *(http_one(h) for _ in range(4)))
+    assert all(len(pcm) > 0 for _, pcm in results[:8]) and all(n > 0 for n in results[8:])
+    after = wait_idle(server.url)
+    assert after["requests_total"] - before["requests_total"] == 12
+    assert after["max_batch_size"] > 8, after
+    assert after["batches_total"] - before["batches_total"] < 12  # fewer batches than requests
+
+
+async def test_a_client_that_leaves_mid_stream_stops_its_work(server):
+    before = wait_idle(server.url)
+    text = " ".join(HARVARD)
+    async with client(server) as c:
+        await c.write_event(SynthesizeStart().event())
+        await c.write_event(SynthesizeChunk(text=text).event())
+        await c.write_event(SynthesizeStop().event())
+        while not AudioChunk.is_type((await read(c)).type):
+            pass
+    after = wait_idle(server.url)
+    assert after["requests_aborted_total"] == before["requests_aborted_total"] + 1
+    assert after["batch_items_total"] - before["batch_items_total"] < len(HARVARD)
