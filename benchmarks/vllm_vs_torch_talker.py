@@ -46,7 +46,7 @@ def torch_side(ref, n: int, frames: int) -> dict:
 
 
 async def vllm_side(ck, ref, n: int, frames: int) -> dict:
-    from engines.qwen3_vllm.talker import TalkerOptions, VLLMTalker
+    from flashtts_engines.qwen3.vllm.talker import TalkerOptions, VLLMTalker
 
     inputs = [ref.talker_inputs(TEXTS[i % 8], speaker="ryan", language="english") for i in range(n)]
     talker = VLLMTalker(ck, max_num_seqs=max(n, 1), kv_cache_gib=1)
@@ -75,7 +75,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--out", default="docs/benchmarks/vllm-vs-torch-cpu.json")
     a = ap.parse_args()
-    from engines.qwen3_vllm.reference import ReferenceTalker, make_tiny_talker_checkpoint
+    from flashtts_engines.qwen3.vllm.reference import ReferenceTalker, make_tiny_talker_checkpoint
 
     ck = make_tiny_talker_checkpoint("custom_voice", Path(tempfile.mkdtemp()) / "cv")
     ref = ReferenceTalker(ck)

@@ -30,7 +30,7 @@ Engine options (``--engine_opt key=value``, all optional):
 ``gpu_memory_utilization``  ``--backend vllm`` on a GPU: vLLM's share of GPU memory
 =====================  ======================================================================
 
-``--backend vllm``: the talker runs in vLLM's own engine (``engines/qwen3_vllm``, its scheduler
+``--backend vllm``: the talker runs in vLLM's own engine (``engines/qwen3/vllm``, its scheduler
 batches the requests, ``batch_size`` is its ``max_num_seqs``); prompts, clone prompts and the codec
 decoder (batched across streams) stay here. Without vLLM installed, start fails with the command
 that installs it.
@@ -127,7 +127,7 @@ class Qwen3Engine(Engine):
         self.clone_cache_size = _opt_int(extra, "clone_cache_size", 256) or 1
         self.kv_cache_gib = _opt_float(extra, "kv_cache_gib")
         self.gpu_memory_utilization = _opt_float(extra, "gpu_memory_utilization")
-        self._vllm = None  # engines.qwen3_vllm.generation.VLLMGeneration when --backend vllm
+        self._vllm = None  # flashtts_engines.qwen3.vllm.generation.VLLMGeneration when --backend vllm
         self._info: EngineInfo | None = None
         self._worker: ModelWorker | None = None
         self._batcher: ContinuousBatcher | None = None
@@ -179,13 +179,13 @@ class Qwen3Engine(Engine):
 
     async def start(self) -> None:
         if self.config.backend == "vllm":
-            from engines.qwen3_vllm import require_vllm
+            from flashtts_engines.qwen3.vllm import require_vllm
 
             require_vllm()  # before loading anything: fail at once with the install command
         self._worker = ModelWorker("flashtts-qwen3")
         await self._worker.run(self._load)
         if self.config.backend == "vllm":
-            from engines.qwen3_vllm.generation import VLLMGeneration
+            from flashtts_engines.qwen3.vllm.generation import VLLMGeneration
 
             self._vllm = VLLMGeneration(self.runner, self._worker.run, max_num_seqs=self.config.batch_size,
                                         kv_cache_gib=self.kv_cache_gib,

@@ -162,7 +162,7 @@ class Qwen3Runner:
         suppress[self.vocab - 1024:] = True
         suppress[self.eos] = False
         self.suppress = suppress.to(self.device)
-        # "vllm": the talker runs in vLLM's engine (engines/qwen3_vllm); this process keeps no talker cache
+        # "vllm": the talker runs in vLLM's engine (engines/qwen3/vllm); this process keeps no talker cache
         self.backend: TalkerBackend | None = None if backend == "vllm" else make_backend(backend, self.talker, max_rows)
         self.decoder = self.model.speech_tokenizer.model.decoder
         self.decode_context = decode_context

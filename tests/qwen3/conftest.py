@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from engines.qwen3._compat import import_qwen_tts
-from engines.qwen3.checkpoint import KINDS, make_checkpoint
+from flashtts_engines.qwen3._compat import import_qwen_tts
+from flashtts_engines.qwen3.checkpoint import KINDS, make_checkpoint
 
 # Without the `qwen` extra only the model-free tests run; in CI (CI=true) a missing extra fails
 # loudly instead of skipping.

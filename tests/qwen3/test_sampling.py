@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from engines.qwen3.model import Qwen3Runner
+from flashtts_engines.qwen3.model import Qwen3Runner
 
 sample = Qwen3Runner._sample  # uses nothing of the instance
 

@@ -11,7 +11,7 @@ import uuid
 import numpy as np
 import pytest
 
-from engines.qwen3_vllm import vllm_available
+from flashtts_engines.qwen3.vllm import vllm_available
 
 pytestmark = [
     pytest.mark.slow,
@@ -34,7 +34,7 @@ SPEAKERS = ["ryan", "serena", "vivian", "aiden", "eric", "dylan", "sohee", "uncl
 
 @contextlib.asynccontextmanager
 async def engine_on(path, backend: str):
-    from engines.qwen3 import Qwen3Engine
+    from flashtts_engines.qwen3 import Qwen3Engine
     from flashtts.engine import EngineConfig
     from flashtts.metrics import Metrics
 

@@ -7,7 +7,7 @@ import contextlib
 
 import pytest
 
-from engines.qwen3_vllm import vllm_available
+from flashtts_engines.qwen3.vllm import vllm_available
 
 pytestmark = [
     pytest.mark.slow,
@@ -33,7 +33,7 @@ def run(coro):
 
 
 async def _with_talker(checkpoint, body):
-    from engines.qwen3_vllm.talker import VLLMTalker
+    from flashtts_engines.qwen3.vllm.talker import VLLMTalker
 
     talker = VLLMTalker(checkpoint, max_num_seqs=8, kv_cache_gib=1)
     await talker.start()
@@ -51,7 +51,7 @@ def _case(i: int):
 def test_vllm_greedy_matches_reference_alone_and_batched(talker_checkpoint, reference):
     import torch
 
-    from engines.qwen3_vllm.talker import TalkerOptions
+    from flashtts_engines.qwen3.vllm.talker import TalkerOptions
 
     inputs = [reference.talker_inputs(t, speaker=s, language="english") for t, s, _ in map(_case, range(8))]
     want = [reference.greedy_codes(t, speaker=s, language="english", max_new_tokens=n)
@@ -83,7 +83,7 @@ def test_vllm_greedy_matches_reference_alone_and_batched(talker_checkpoint, refe
 def test_cancelled_request_is_aborted_and_others_finish(talker_checkpoint, reference):
     import torch
 
-    from engines.qwen3_vllm.talker import TalkerOptions
+    from flashtts_engines.qwen3.vllm.talker import TalkerOptions
 
     a = reference.talker_inputs(TEXTS[1], speaker="ryan", language="english")
     want = reference.greedy_codes(TEXTS[1], speaker="ryan", language="english", max_new_tokens=20)

@@ -137,7 +137,7 @@ class FlashTTSQwen3Talker(Qwen3ForCausalLM):
 
     def __init__(self, *, vllm_config: VllmConfig, prefix: str = "") -> None:
         super().__init__(vllm_config=vllm_config, prefix=prefix)
-        from engines.qwen3._compat import import_qwen_tts
+        from .._compat import import_qwen_tts
 
         import_qwen_tts()
         from qwen_tts.core.models.configuration_qwen3_tts import Qwen3TTSTalkerConfig

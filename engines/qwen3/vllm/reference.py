@@ -21,13 +21,13 @@ import torch
 
 def published_layout(cfg: dict[str, Any]) -> dict[str, Any]:
     """Config dict in the published key layout (transformers 5 writes ``rope_parameters``)."""
-    from engines.qwen3._compat import published_config
+    from .._compat import published_config
 
     return published_config(cfg)
 
 
 def _qwen_tts():
-    from engines.qwen3._compat import import_qwen_tts
+    from .._compat import import_qwen_tts
 
     return import_qwen_tts()
 
@@ -37,7 +37,7 @@ def make_tiny_talker_checkpoint(kind: str, out: Path | str, *, seed: int = 0) ->
     _qwen_tts()
     from safetensors.torch import save_file
     from qwen_tts.core.models import Qwen3TTSForConditionalGeneration, Qwen3TTSProcessor
-    from engines.qwen3 import checkpoint as ck
+    from .. import checkpoint as ck
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
 ``VLLMTalker.frames(...)`` submits a request (prefill = the talker prompt embeddings) and yields
 its codec frames ``(16,)`` as they complete; vLLM's scheduler batches all live requests. The
 frames' codebooks 1..15 arrive over a ZeroMQ PULL socket fed by the model in vLLM's worker
-(see :mod:`engines.qwen3_vllm.model`); vLLM's output stream gives codebook 0 and the end. When
+(see :mod:`flashtts_engines.qwen3.vllm.model`); vLLM's output stream gives codebook 0 and the end. When
 the consumer stops iterating (client disconnect, cancellation), the request is aborted in vLLM.
 """
 

@@ -1,7 +1,7 @@
 """The Qwen3 engine's generation path when ``--backend vllm``: the talker in vLLM, the rest ours.
 
 Per request: the prompt is built by the engine's own runner (same code as the torch backend, on
-the model thread), the request goes straight to vLLM (:class:`~engines.qwen3_vllm.talker.VLLMTalker`;
+the model thread), the request goes straight to vLLM (:class:`~flashtts_engines.qwen3.vllm.talker.VLLMTalker`;
 vLLM's scheduler does the batching, flashtts does not batch again on top), and its frames feed
 the runner's codec decoder through :class:`AudioDecoder`, which decodes the chunks that are due
 across all streams in one batched call on the model thread. Closing the audio iterator (client
