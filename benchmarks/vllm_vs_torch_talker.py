@@ -46,14 +46,15 @@ def torch_side(ref, n: int, frames: int) -> dict:
 
 
 async def vllm_side(ck, ref, n: int, frames: int) -> dict:
-    from flashtts_engines.qwen3.vllm.talker import TalkerOptions, VLLMTalker
+    from flashtts_engines.qwen3.sampling import Sampling
+    from flashtts_engines.qwen3.vllm.talker import VLLMTalker
 
     inputs = [ref.talker_inputs(TEXTS[i % 8], speaker="ryan", language="english") for i in range(n)]
     talker = VLLMTalker(ck, max_num_seqs=max(n, 1), kv_cache_gib=1)
     t0 = time.perf_counter()
     await talker.start()
     startup = time.perf_counter() - t0
-    opts = TalkerOptions(max_new_tokens=frames + 1)
+    opts = Sampling.greedy(max_frames=frames)
     try:
         await talker.generate(inputs[0]["prompt"], inputs[0]["trailing"], inputs[0]["pad"], opts)  # warm-up
         t0 = time.perf_counter()

@@ -11,9 +11,9 @@ the exported graph does not report, so stacking rows buys nothing and costs exac
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator, Iterator, Sequence
 
 import numpy as np
 

@@ -12,6 +12,7 @@ for codebook 0 under vLLM, in the vLLM ``SamplingParams``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -85,7 +86,7 @@ class Sampling:
         """Greedy decoding without repetition penalty (the reference's ``generate(do_sample=False, ...)``)."""
         return cls(do_sample=False, sub_do_sample=False, repetition_penalty=1.0, max_frames=max_frames, **kw)
 
-    @property
+    @functools.cached_property
     def predictor(self) -> Sampling:
         """These options as the code predictor samples: its ``sub_*`` values in the talker's names."""
         return dataclasses.replace(self, do_sample=self.sub_do_sample, temperature=self.sub_temperature,

@@ -204,7 +204,7 @@ async def test_capabilities_follow_the_checkpoint_kind(checkpoints):
 
 async def test_a_failed_step_fails_its_batch_and_the_engine_goes_on(checkpoints):
     async with running_engine(checkpoints["custom_voice"]) as engine:
-        real_step = engine.runner.step
+        real_step = engine.generation.decode.step
         calls = {"n": 0}
 
         def flaky(streams):
@@ -213,12 +213,12 @@ async def test_a_failed_step_fails_its_batch_and_the_engine_goes_on(checkpoints)
                 raise RuntimeError("injected fault")
             return real_step(streams)
 
-        engine.runner.step = flaky
+        engine.generation.decode.step = flaky
         reqs = [request(TEXTS[i], voice="ryan", max_new_tokens=12, temperature=0.0) for i in range(2)]
         results = await asyncio.gather(*(collect(engine, r) for r in reqs), return_exceptions=True)
         assert all(isinstance(r, RuntimeError) and "injected" in str(r) for r in results), results
         assert engine.stats()["rows"] == 0  # their KV rows were freed
-        engine.runner.step = real_step
+        engine.generation.decode.step = real_step
         chunks = await collect(engine, request(TEXTS[0], voice="ryan", max_new_tokens=12, temperature=0.0))
         assert sum(len(c) for c in chunks) == 11 * SPF
         assert engine.ready()

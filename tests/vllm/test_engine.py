@@ -129,6 +129,6 @@ async def test_closing_the_audio_stream_aborts_the_vllm_request(vllm_checkpoints
         assert first.size > 0
         other = await run_all(engine, [cv_request(2, "after")])
         await asyncio.sleep(0.5)
-        assert engine._vllm.talker.engine.output_processor.get_num_unfinished_requests() == 0
+        assert engine.generation.talker.engine.output_processor.get_num_unfinished_requests() == 0
         assert engine.stats()["live_requests"] == 0
         assert other[0][0].shape[0] > 0  # a request after the abort runs to its end
