@@ -37,6 +37,8 @@ class Sampling:
     top_k: int = 50
     """0 = off."""
     top_p: float = 1.0
+    min_p: float = 0.0
+    """Drop tokens less likely than ``min_p`` x the most likely one (0 = off); talker and code predictor."""
     repetition_penalty: float = 1.05
     """On codebook 0, over the tokens generated so far."""
     sub_do_sample: bool = True
@@ -129,7 +131,7 @@ class RandomSource(Protocol):
 
 
 def sample(logits: torch.Tensor, rows: Sequence[Sampling], randoms: Sequence[RandomSource | None]) -> torch.Tensor:
-    """One token per row: argmax for greedy rows, else temperature -> top-k -> top-p -> draw.
+    """One token per row: argmax for greedy rows, else temperature -> top-k -> top-p -> min-p -> draw.
 
     The semantics of transformers' warpers (top-p keeps the smallest head of the sorted
     distribution whose mass reaches ``top_p``), computed on the top-k candidates only. Each row
@@ -162,6 +164,10 @@ def sample(logits: torch.Tensor, rows: Sequence[Sampling], randoms: Sequence[Ran
         before = probs.cumsum(dim=-1) - probs  # mass of the more likely candidates
         keep = before < torch.tensor(ps, device=x.device, dtype=probs.dtype)[:, None]
         probs = probs * keep
+    min_ps = [s.min_p for s in opts]
+    if max(min_ps) > 0.0:  # relative to the most likely candidate (column 0), so after top-p as before it
+        floor = probs[:, :1] * torch.tensor(min_ps, device=x.device, dtype=probs.dtype)[:, None]
+        probs = probs * (probs >= floor)
     cdf = probs.double().cumsum(dim=-1)
     u = torch.tensor([_uniform(randoms[i]) for i in picked_rows], dtype=torch.float64)
     u = u.to(cdf.device) * cdf[:, -1]

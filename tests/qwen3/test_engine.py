@@ -61,6 +61,18 @@ async def test_eight_concurrent_requests_share_decode_steps(checkpoints):
     assert stats["steps"] <= 24  # 8 x 20 frames in ~20 shared steps, not 160
 
 
+async def test_min_p_near_one_samples_the_greedy_frames(checkpoints):
+    """A request's min_p reaches both samplers: with min_p=1 a sampled request is the greedy one."""
+    async with running_engine(checkpoints["custom_voice"]) as engine:
+        greedy, near_one, plain = (request(TEXTS[1], voice="ryan", max_new_tokens=16, **opts) for opts in (
+            dict(temperature=0.0), dict(temperature=1.2, min_p=1.0, seed=5), dict(temperature=1.2, seed=5)))
+        for r in (greedy, near_one, plain):
+            await collect(engine, r)
+    codes = {r.request_id: engine.record_codes[r.request_id] for r in (greedy, near_one, plain)}
+    assert torch.equal(codes[near_one.request_id], codes[greedy.request_id])
+    assert not torch.equal(codes[plain.request_id], codes[greedy.request_id])  # sampling does differ
+
+
 async def test_batch_size_caps_active_streams(checkpoints):
     metrics = Metrics()
     async with running_engine(checkpoints["voice_design"], metrics=metrics, batch_size=3) as engine:

@@ -80,3 +80,20 @@ def test_a_row_depends_only_on_its_own_logits_and_random_numbers():
     for i in range(5):
         assert run([i])[0] == together[i]
     assert torch.equal(run([4, 2, 0]), together[[4, 2, 0]])
+
+
+def test_min_p_drops_the_unlikely_tail():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+    u = [Uniforms(3)]
+    # min_p=0.5: only tokens at least half as likely as the best (0.5 and 0.3) remain
+    row = Sampling(temperature=1.0, top_k=0, min_p=0.5)
+    draws = torch.stack([sample(logits, [row], u) for _ in range(2000)])[:, 0]
+    freq = torch.bincount(draws, minlength=4).float() / len(draws)
+    assert freq[2:].sum() == 0 and abs(freq[0] - 0.625) < 0.04, freq
+    # min_p close to 1: the most likely token only, i.e. greedy, whatever the temperature
+    many = torch.randn(8, 300, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(sample(many, rows(8, temperature=1.5, top_k=0, min_p=0.999), randoms(8)), many.argmax(-1))
+    assert not torch.equal(sample(many, rows(8, temperature=1.5, top_k=0), randoms(8)), many.argmax(-1))
+    # from the request, for the talker and the code predictor alike
+    s = Sampling.from_options(GenerationOptions(min_p=0.2))
+    assert s.min_p == s.predictor.min_p == 0.2

@@ -139,7 +139,7 @@ class VLLMTalker:
 
         s = sampling
         drawn = dict(temperature=s.temperature, top_k=s.top_k if s.top_k > 0 else -1, top_p=s.top_p,
-                     seed=s.seed) if s.do_sample else dict(temperature=0.0)
+                     min_p=s.min_p, seed=s.seed) if s.do_sample else dict(temperature=0.0)
         # the reference computes a frame for every codebook-0 token but the last one
         return SamplingParams(max_tokens=s.max_frames + 1, min_tokens=2, stop_token_ids=[self.eos],
                               ignore_eos=s.ignore_eos, detokenize=False,
