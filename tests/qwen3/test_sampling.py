@@ -71,7 +71,7 @@ def test_a_row_depends_only_on_its_own_logits_and_random_numbers():
     logits = torch.randn(5, 100, generator=torch.Generator().manual_seed(2))
     opts = [Sampling(temperature=t, top_k=k, top_p=p, do_sample=d) for t, k, p, d in
             zip([0.9, 1.2, 0.5, 1.0, 0.8], [50, 0, 10, 3, 100], [1.0, 0.9, 0.8, 1.0, 0.95],
-                [True, True, False, True, True])]
+                [True, True, False, True, True], strict=True)]
 
     def run(idx):
         return sample(logits[idx], [opts[i] for i in idx], [Uniforms(10 + i) for i in idx])
