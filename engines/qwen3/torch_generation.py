@@ -4,6 +4,10 @@ A :class:`~flashtts.scheduler.continuous.ContinuousBatcher` drives it on the mod
 are prepared and prefilled together, then every decode step runs one talker step for all active
 streams, the 15 code-predictor steps batched across them (:class:`~.torch_decode.TorchDecode`), and
 one batched codec decode for the streams whose next chunk is due.
+
+The decode loop is a :class:`DecodeLoop`: a generation with another loop (e.g. a static-shape step)
+subclasses :class:`TorchGeneration` with its own ``decode_loop`` and gets the batching, the chunking
+and the cancellation as they are.
 """
 
 from __future__ import annotations
@@ -12,14 +16,14 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from flashtts.scheduler.continuous import ContinuousBatcher
 
 from .generation import GenerationContext, Work
-from .model import Stream
+from .model import Qwen3Runner, Stream
 from .torch_decode import TorchDecode
 
 log = logging.getLogger(__name__)
@@ -45,12 +49,31 @@ class _Job:
             pass
 
 
+class DecodeLoop(Protocol):
+    """Frames for the streams of one batch, rows in the order of the batch (model thread)."""
+
+    def __init__(self, runner: Qwen3Runner, max_rows: int) -> None: ...
+
+    def prefill(self, streams: list[Stream]) -> None:
+        """Add ``streams`` as the last rows and pick their first codebook-0 tokens."""
+
+    def step(self, streams: list[Stream]) -> None:
+        """One frame for every row (appended to ``stream.frames``; ``stream.done`` when it ends)."""
+
+    def remove(self, row: int) -> int | None:
+        """Drop ``row``; returns the former index of the row moved into its place, if any."""
+
+    def stats(self) -> dict[str, Any]: ...
+
+
 class TorchGeneration:
     """The talker, code predictor and codec decoder in PyTorch, batched continuously across requests."""
 
+    decode_loop: type[DecodeLoop] = TorchDecode
+
     def __init__(self, context: GenerationContext) -> None:
         self.runner = context.runner
-        self.decode = TorchDecode(context.runner, max_rows=context.batch_size)
+        self.decode = self.decode_loop(context.runner, max_rows=context.batch_size)
         self.batcher: ContinuousBatcher[_Job] = ContinuousBatcher(
             self, context.worker, context.metrics, batch_size=context.batch_size,
             wait_timeout=context.wait_timeout, name="qwen3")
