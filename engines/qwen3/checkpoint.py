@@ -304,7 +304,7 @@ def make_checkpoint(
     return out
 
 
-def main(argv: list[str] | None = None) -> None:  # python -m engines.qwen3.checkpoint KIND SIZE OUT
+def main(argv: list[str] | None = None) -> None:  # python -m flashtts_engines.qwen3.checkpoint KIND SIZE OUT
     import argparse
 
     p = argparse.ArgumentParser(description="Build a random-weight Qwen3-TTS checkpoint")
