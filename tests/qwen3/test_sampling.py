@@ -51,18 +51,22 @@ def test_limits_of_top_k_and_top_p_are_greedy():
     assert torch.equal(sample(logits, rows(n, do_sample=False, temperature=5.0, top_k=0), [None] * n), greedy)
 
 
+FOUR = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+
+
+def frequencies(row: Sampling, draws: int, seed: int) -> torch.Tensor:
+    """How often each of the four tokens of ``FOUR`` is drawn with ``row``'s options."""
+    u = [Uniforms(seed)]
+    got = torch.stack([sample(FOUR, [row], u) for _ in range(draws)])[:, 0]
+    return torch.bincount(got, minlength=4).float() / draws
+
+
 def test_draws_follow_the_distribution_and_the_row_options():
-    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
-    u = [Uniforms(1)]
-    plain = Sampling(temperature=1.0, top_k=0, top_p=1.0)
-    draws = torch.stack([sample(logits, [plain], u) for _ in range(4000)])[:, 0]
-    freq = torch.bincount(draws, minlength=4).float() / len(draws)
+    freq = frequencies(Sampling(temperature=1.0, top_k=0, top_p=1.0), 4000, seed=1)
     assert torch.allclose(freq, torch.tensor([0.5, 0.3, 0.15, 0.05]), atol=0.03), freq
     # top_k=2: only the two most likely; top_p=0.6: the head reaching 60% (tokens 0 and 1)
     for k, p in ((2, 1.0), (0, 0.6)):
-        row = Sampling(temperature=1.0, top_k=k, top_p=p)
-        draws = torch.stack([sample(logits, [row], u) for _ in range(2000)])[:, 0]
-        freq = torch.bincount(draws, minlength=4).float() / len(draws)
+        freq = frequencies(Sampling(temperature=1.0, top_k=k, top_p=p), 2000, seed=1)
         assert freq[2:].sum() == 0
         assert abs(freq[0] - 0.625) < 0.04, freq
 
@@ -83,12 +87,8 @@ def test_a_row_depends_only_on_its_own_logits_and_random_numbers():
 
 
 def test_min_p_drops_the_unlikely_tail():
-    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
-    u = [Uniforms(3)]
     # min_p=0.5: only tokens at least half as likely as the best (0.5 and 0.3) remain
-    row = Sampling(temperature=1.0, top_k=0, min_p=0.5)
-    draws = torch.stack([sample(logits, [row], u) for _ in range(2000)])[:, 0]
-    freq = torch.bincount(draws, minlength=4).float() / len(draws)
+    freq = frequencies(Sampling(temperature=1.0, top_k=0, min_p=0.5), 2000, seed=3)
     assert freq[2:].sum() == 0 and abs(freq[0] - 0.625) < 0.04, freq
     # min_p close to 1: the most likely token only, i.e. greedy, whatever the temperature
     many = torch.randn(8, 300, generator=torch.Generator().manual_seed(4))
