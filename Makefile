@@ -52,5 +52,10 @@ $(VLLM_VENV)/.installed: pyproject.toml
 test-vllm: $(VLLM_VENV)/.installed
 	FLASHTTS_REQUIRE_VLLM=1 $(VLLM_PY) -m pytest -q -ra -p no:cacheprovider tests/vllm $(PYTEST_ARGS)
 
+# ruff and mypy over flashtts/ and engines/ (configured in pyproject.toml)
+lint: install-dev
+	$(PY) -m ruff check flashtts engines
+	$(PY) -m mypy
+
 clean:
 	rm -rf $(VLLM_VENV) $(VENV) build dist *.egg-info .pytest_cache

@@ -36,7 +36,7 @@ TEXTS = [
 
 
 async def run_engine(ckpt: Path, n: int, frames: int, batch_size: int, concurrent: bool, threads: int) -> dict:
-    from engines.qwen3 import Qwen3Engine
+    from flashtts_engines.qwen3 import Qwen3Engine
     from flashtts.engine import EngineConfig, GenerationOptions, SynthesisRequest
     from flashtts.metrics import Metrics
 
@@ -86,7 +86,7 @@ async def run_engine(ckpt: Path, n: int, frames: int, batch_size: int, concurren
 def run_reference(ckpt: Path, k: int, frames: int, threads: int) -> dict:
     import torch
 
-    from engines.qwen3._compat import import_qwen_tts
+    from flashtts_engines.qwen3._compat import import_qwen_tts
 
     torch.set_num_threads(threads)
     model = import_qwen_tts().Qwen3TTSModel.from_pretrained(str(ckpt))
@@ -110,7 +110,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None, help="write the markdown report here")
     a = p.parse_args()
 
-    from engines.qwen3.checkpoint import make_checkpoint
+    from flashtts_engines.qwen3.checkpoint import make_checkpoint
 
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = a.checkpoint or make_checkpoint("custom_voice", "tiny", Path(tmp) / "cv", seed=0)

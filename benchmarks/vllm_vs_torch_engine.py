@@ -39,7 +39,7 @@ TEXTS = [
 
 
 async def run_backend(ck: Path, backend: str, n: int, frames: int, threads: int) -> dict:
-    from engines.qwen3 import Qwen3Engine
+    from flashtts_engines.qwen3 import Qwen3Engine
     from flashtts.engine import EngineConfig, GenerationOptions, SynthesisRequest
     from flashtts.metrics import Metrics
 
@@ -150,7 +150,7 @@ def main() -> None:
     import torch
     import vllm
 
-    from engines.qwen3.checkpoint import make_checkpoint
+    from flashtts_engines.qwen3.checkpoint import make_checkpoint
 
     ck = make_checkpoint("custom_voice", "tiny", Path(tempfile.mkdtemp()) / "cv", seed=1234, wide_heads=True)
     res = {

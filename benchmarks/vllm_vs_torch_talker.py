@@ -46,14 +46,15 @@ def torch_side(ref, n: int, frames: int) -> dict:
 
 
 async def vllm_side(ck, ref, n: int, frames: int) -> dict:
-    from engines.qwen3_vllm.talker import TalkerOptions, VLLMTalker
+    from flashtts_engines.qwen3.sampling import Sampling
+    from flashtts_engines.qwen3.vllm.talker import VLLMTalker
 
     inputs = [ref.talker_inputs(TEXTS[i % 8], speaker="ryan", language="english") for i in range(n)]
     talker = VLLMTalker(ck, max_num_seqs=max(n, 1), kv_cache_gib=1)
     t0 = time.perf_counter()
     await talker.start()
     startup = time.perf_counter() - t0
-    opts = TalkerOptions(max_new_tokens=frames + 1)
+    opts = Sampling.greedy(max_frames=frames)
     try:
         await talker.generate(inputs[0]["prompt"], inputs[0]["trailing"], inputs[0]["pad"], opts)  # warm-up
         t0 = time.perf_counter()
@@ -75,7 +76,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--out", default="docs/benchmarks/vllm-vs-torch-cpu.json")
     a = ap.parse_args()
-    from engines.qwen3_vllm.reference import ReferenceTalker, make_tiny_talker_checkpoint
+    from flashtts_engines.qwen3.vllm.reference import ReferenceTalker, make_tiny_talker_checkpoint
 
     ck = make_tiny_talker_checkpoint("custom_voice", Path(tempfile.mkdtemp()) / "cv")
     ref = ReferenceTalker(ck)

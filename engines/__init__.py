@@ -1,1 +1,2 @@
-"""Engines shipped with flashtts; each subpackage owns its model code and registers by entry point."""
+"""Engines shipped with flashtts (installed as ``flashtts_engines``); each subpackage owns its model code
+and registers by entry point."""

@@ -254,7 +254,7 @@ def make_checkpoint_cmd(
 ) -> None:
     """Build a random-weight Qwen3-TTS checkpoint of the real architecture (needs the qwen extra)."""
     try:
-        from engines.qwen3.checkpoint import make_checkpoint
+        from flashtts_engines.qwen3.checkpoint import make_checkpoint
     except ImportError as exc:
         typer.echo(f"error: the Qwen3 engine is not installed ({exc}); pip install 'flashtts[qwen]'", err=True)
         raise typer.Exit(2)

@@ -26,6 +26,7 @@ class GenerationOptions:
     temperature: float | None = None
     top_k: int | None = None
     top_p: float | None = None
+    min_p: float | None = None
     repetition_penalty: float | None = None
     max_new_tokens: int | None = None
     seed: int | None = None

@@ -23,10 +23,14 @@ import contextvars
 import json
 import logging
 import re
+import sys
 import uuid
 from typing import Any, Awaitable, Callable, MutableMapping
 
 from starlette.exceptions import HTTPException
+
+if sys.version_info < (3, 11):  # anyio raises the backport's groups there; the builtin exists from 3.11
+    from exceptiongroup import BaseExceptionGroup
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -15,8 +15,8 @@ from difflib import SequenceMatcher
 import httpx
 import pytest
 
-from engines.piper.alignment import text_words
-from engines.piper.engine import PiperEngine
+from flashtts_engines.piper.alignment import text_words
+from flashtts_engines.piper.engine import PiperEngine
 from flashtts.audio import decode
 from flashtts.config import ServerConfig
 from live import assert_openai_error, serving

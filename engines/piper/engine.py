@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import AsyncIterator, Iterator, Sequence
 
 import numpy as np
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 _TORCHAUDIO_MODE: str | None = None
 
@@ -35,7 +36,7 @@ def ensure_torchaudio() -> str:
 
         _TORCHAUDIO_MODE = "native"
     except OSError:
-        utils = sys.modules.get("torchaudio._extension.utils")
+        utils: Any = sys.modules.get("torchaudio._extension.utils")
         if utils is None:  # pragma: no cover - a torchaudio layout we do not know
             raise
         utils._load_lib = lambda lib: False  # the compiled kernels are optional for what we use
@@ -85,7 +86,7 @@ def patch_rope_defaults() -> None:
     import torch
     from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
-    previous = ROPE_INIT_FUNCTIONS.get("default")
+    previous: Any = ROPE_INIT_FUNCTIONS.get("default")
 
     def default_rope(config, device=None, seq_len=None, layer_type=None):
         if previous is not None and getattr(config, "rope_theta", None) is not None:

@@ -246,9 +246,9 @@ def make_checkpoint(
 
     import_qwen_tts()
     import torch
-    from transformers import EncodecFeatureExtractor
     from qwen_tts.core.models import Qwen3TTSForConditionalGeneration, Qwen3TTSProcessor
     from qwen_tts.core.tokenizer_12hz.modeling_qwen3_tts_tokenizer_v2 import Qwen3TTSTokenizerV2Model
+    from transformers import EncodecFeatureExtractor
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -304,7 +304,7 @@ def make_checkpoint(
     return out
 
 
-def main(argv: list[str] | None = None) -> None:  # python -m engines.qwen3.checkpoint KIND SIZE OUT
+def main(argv: list[str] | None = None) -> None:  # python -m flashtts_engines.qwen3.checkpoint KIND SIZE OUT
     import argparse
 
     p = argparse.ArgumentParser(description="Build a random-weight Qwen3-TTS checkpoint")

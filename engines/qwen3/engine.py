@@ -7,10 +7,10 @@
   embedding alone). The clone prompt is computed once per ``reference.cache_key`` and kept in memory
   and on disk in ``reference.cache_dir``.
 
-All model work runs on one :class:`~flashtts.scheduler.worker.ModelWorker` thread driven by a
-:class:`~flashtts.scheduler.continuous.ContinuousBatcher`: arrivals are prefilled together, then
-every decode step runs one talker step for all active streams, the 15 code-predictor steps batched
-across them, and one batched codec decode for the streams whose next chunk is due.
+All model work runs on one :class:`~flashtts.scheduler.worker.ModelWorker` thread. Frames come from
+the generation chosen once at start by ``--backend`` (:mod:`.generation`): ``torch`` batches this
+process's decode loop continuously (:mod:`.torch_generation`), ``vllm`` runs the talker in vLLM
+(:mod:`.vllm.generation`). Prompts, clone prompts and the codec decoder are shared by both.
 
 Engine options (``--engine_opt key=value``, all optional):
 
@@ -30,10 +30,9 @@ Engine options (``--engine_opt key=value``, all optional):
 ``gpu_memory_utilization``  ``--backend vllm`` on a GPU: vLLM's share of GPU memory
 =====================  ======================================================================
 
-``--backend vllm``: the talker runs in vLLM's own engine (``engines/qwen3_vllm``, its scheduler
-batches the requests, ``batch_size`` is its ``max_num_seqs``); prompts, clone prompts and the codec
-decoder (batched across streams) stay here. Without vLLM installed, start fails with the command
-that installs it.
+``--backend vllm``: the talker runs in vLLM's own engine (``engines/qwen3/vllm``, its scheduler
+batches the requests, ``batch_size`` is its ``max_num_seqs``). Without vLLM installed, start fails
+with the command that installs it.
 """
 
 from __future__ import annotations
@@ -41,11 +40,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import os
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import numpy as np
 
@@ -55,60 +56,30 @@ from flashtts.engine import (
     Engine,
     EngineConfig,
     EngineInfo,
+    GenerationOptions,
     ReferenceAudio,
     SynthesisRequest,
     VoiceInfo,
 )
 from flashtts.metrics import Metrics
-from flashtts.scheduler.continuous import ContinuousBatcher
 from flashtts.scheduler.worker import ModelWorker
+
+from .generation import Generation, GenerationContext, Work, generation_class, opt_int
+from .model import Qwen3Runner, Stream
+from .sampling import Sampling
 
 log = logging.getLogger(__name__)
 
 KIND_NAMES = {"custom_voice": "CustomVoice", "voice_design": "VoiceDesign", "base": "Base"}
-_END = object()
-
-
-def _opt_int(extra: dict[str, Any], key: str, default: int | None) -> int | None:
-    v = extra.get(key)
-    if v is None or v == "":
-        return default
-    return int(v)
-
-
-def _opt_float(extra: dict[str, Any], key: str) -> float | None:
-    v = extra.get(key)
-    return None if v is None or v == "" else float(v)
 
 
 def detect_kind(model_path: str | os.PathLike) -> str:
     """The checkpoint kind (``custom_voice`` | ``voice_design`` | ``base``) from its ``config.json``."""
-    import json
-
     cfg = json.loads((Path(model_path) / "config.json").read_text())
     kind = cfg.get("tts_model_type")
     if kind not in KIND_NAMES:
         raise ValueError(f"{model_path} is not a Qwen3-TTS checkpoint (tts_model_type={kind!r})")
-    return kind
-
-
-@dataclass(eq=False)
-class _Job:
-    id: str
-    request: SynthesisRequest
-    loop: asyncio.AbstractEventLoop
-    queue: asyncio.Queue
-    clone: Any = None
-    stream: Any = None
-    finished: bool = False
-    failed: bool = False
-    extra: dict = field(default_factory=dict)
-
-    def put(self, item) -> None:
-        try:
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
-        except RuntimeError:  # the consumer's loop is gone
-            pass
+    return str(kind)
 
 
 class Qwen3Engine(Engine):
@@ -118,20 +89,18 @@ class Qwen3Engine(Engine):
     def __init__(self, config: EngineConfig, metrics: Metrics) -> None:
         super().__init__(config, metrics)
         extra = dict(config.extra or {})
-        self.first_chunk_frames = _opt_int(extra, "first_chunk_frames", 4) or 1
-        self.chunk_frames = _opt_int(extra, "chunk_frames", 12) or 1
-        self.decode_context = _opt_int(extra, "decode_context", 72) or 0
-        self.conv_context = _opt_int(extra, "conv_context", 8) or 0
-        self.fixed_frames = _opt_int(extra, "fixed_frames", None) or None
-        self.threads = _opt_int(extra, "threads", None)
-        self.clone_cache_size = _opt_int(extra, "clone_cache_size", 256) or 1
-        self.kv_cache_gib = _opt_float(extra, "kv_cache_gib")
-        self.gpu_memory_utilization = _opt_float(extra, "gpu_memory_utilization")
-        self._vllm = None  # engines.qwen3_vllm.generation.VLLMGeneration when --backend vllm
+        self.options = extra
+        self.first_chunk_frames = opt_int(extra, "first_chunk_frames", 4) or 1
+        self.chunk_frames = opt_int(extra, "chunk_frames", 12) or 1
+        self.decode_context = opt_int(extra, "decode_context", 72) or 0
+        self.conv_context = opt_int(extra, "conv_context", 8) or 0
+        self.fixed_frames = opt_int(extra, "fixed_frames", None) or None
+        self.threads = opt_int(extra, "threads", None)
+        self.clone_cache_size = opt_int(extra, "clone_cache_size", 256) or 1
         self._info: EngineInfo | None = None
         self._worker: ModelWorker | None = None
-        self._batcher: ContinuousBatcher | None = None
-        self.runner = None
+        self.generation: Generation | None = None
+        self._runner: Qwen3Runner | None = None
         self._clone_mem: dict[str, Any] = {}
         self._clone_inflight: dict[str, asyncio.Future] = {}
         self.clone_encodes = 0
@@ -146,20 +115,23 @@ class Qwen3Engine(Engine):
             raise RuntimeError("engine not started")
         return self._info
 
-    def _load(self) -> None:
-        from .model import Qwen3Runner
+    @property
+    def runner(self) -> Qwen3Runner:
+        """The loaded checkpoint (after :meth:`start`)."""
+        if self._runner is None:
+            raise RuntimeError("engine not started")
+        return self._runner
 
+    def _load(self) -> None:
         if not self.config.model_path:
             raise ValueError("the qwen3 engine needs --model_path (a Qwen3-TTS 12Hz checkpoint directory)")
         threads = self.threads
         device = self.config.device
         if threads is None and (device in ("cpu", "auto")):
             threads = max(1, (os.cpu_count() or 2) // 2)
-        self.runner = Qwen3Runner(self.config.model_path, device=device, dtype=self.config.dtype,
-                                  backend=self.config.backend, max_rows=self.config.batch_size,
-                                  decode_context=self.decode_context, conv_context=self.conv_context,
-                                  threads=threads)
-        r = self.runner
+        self._runner = r = Qwen3Runner(self.config.model_path, device=device, dtype=self.config.dtype,
+                                       decode_context=self.decode_context, conv_context=self.conv_context,
+                                       threads=threads)
         kind = r.kind
         speakers = r.speakers() if kind == "custom_voice" else []
         caps = Capabilities(clone=kind == "base", instruct=kind == "custom_voice" and r.instruct_supported(),
@@ -178,47 +150,29 @@ class Qwen3Engine(Engine):
         )
 
     async def start(self) -> None:
-        if self.config.backend == "vllm":
-            from engines.qwen3_vllm import require_vllm
-
-            require_vllm()  # before loading anything: fail at once with the install command
+        generation = generation_class(self.config.backend)  # the one choice of how frames are generated
+        generation.require()  # before loading anything: fail at once with the fix (e.g. installing vLLM)
         self._worker = ModelWorker("flashtts-qwen3")
         await self._worker.run(self._load)
-        if self.config.backend == "vllm":
-            from engines.qwen3_vllm.generation import VLLMGeneration
-
-            self._vllm = VLLMGeneration(self.runner, self._worker.run, max_num_seqs=self.config.batch_size,
-                                        kv_cache_gib=self.kv_cache_gib,
-                                        gpu_memory_utilization=self.gpu_memory_utilization)
-            await self._vllm.start()
-            return
-        self._batcher = ContinuousBatcher(self, self._worker, self.metrics, batch_size=self.config.batch_size,
-                                          wait_timeout=self.config.wait_timeout, name="qwen3")
-        self._batcher.start()
+        self.generation = generation(GenerationContext(
+            runner=self.runner, worker=self._worker, metrics=self.metrics, batch_size=self.config.batch_size,
+            wait_timeout=self.config.wait_timeout, options=self.options))
+        await self.generation.start()
 
     async def stop(self) -> None:
-        if self._vllm is not None:
-            await self._vllm.close()
-        if self._batcher is not None:
-            await self._batcher.stop()
+        if self.generation is not None:
+            await self.generation.stop()
         if self._worker is not None:
             self._worker.shutdown()
 
     def ready(self) -> bool:
-        if self._vllm is not None:
-            return self._vllm.ready
-        # a batching loop that died is started again by the next request
-        return self._batcher is not None and (self._batcher.alive or not self._batcher._stopped)
+        return self.generation is not None and self.generation.ready()
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {"clone_prompt_encodes": self.clone_encodes,
                                "clone_prompts_cached": len(self._clone_mem)}
-        if self._batcher is not None:
-            out.update(self._batcher.snapshot())
-        if self.runner is not None and self.runner.backend is not None:
-            out.update(self.runner.backend.stats())
-        if self._vllm is not None:
-            out.update(self._vllm.stats())
+        if self.generation is not None:
+            out.update(self.generation.stats())
         return out
 
     # ---- capabilities -------------------------------------------------------------------------
@@ -311,124 +265,50 @@ class Qwen3Engine(Engine):
         finally:
             self._clone_inflight.pop(key, None)
 
-    def _model_call(self, fn, *args) -> asyncio.Future:
-        """Run ``fn(*args)`` on the model thread (between two decode steps when the batcher runs)."""
-        if self._batcher is not None:
-            return asyncio.wrap_future(self._batcher.call(fn, *args))
-        return asyncio.ensure_future(self._worker.run(fn, *args))
+    def _model_call(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future:
+        """Run ``fn(*args)`` on the model thread (the generation says when: e.g. between two decode steps)."""
+        if self.generation is None:
+            raise RuntimeError("engine not started")
+        call: Awaitable[Any] = self.generation.call(fn, *args)
+        return asyncio.ensure_future(call)
 
-    # ---- BatchModel (model thread) -------------------------------------------------------------
-    def _new_stream(self, job: _Job):
+    # ---- requests -----------------------------------------------------------------------------
+    def _new_stream(self, request_id: str, req: SynthesisRequest, clone: Any) -> Stream:
         """The request's sampling options and prompt as a generation stream (model thread)."""
         r = self.runner
-        req = job.request
-        o = req.options.merged(self.config.defaults)
-        seed = o.seed if o.seed is not None else self.config.seed
-        sampling = r.sampling_for(temperature=o.temperature, top_k=o.top_k, top_p=o.top_p,
-                                  repetition_penalty=o.repetition_penalty,
-                                  max_new_tokens=o.max_new_tokens, seed=seed, fixed_frames=self.fixed_frames)
+        o = req.options.merged(self.config.defaults).merged(GenerationOptions(seed=self.config.seed))
+        sampling = Sampling.from_options(o, r.generate_defaults, fixed_frames=self.fixed_frames)
         speaker = None
         if r.kind == "custom_voice":
             speaker = (req.voice or self.info.default_voice or "").lower()
         prompt = r.build_prompt(req.text, language=req.language or "auto", speaker=speaker,
-                                instruct=req.instructions or None, clone=job.clone)
+                                instruct=req.instructions or None, clone=clone)
         # one chunk schedule for live and complete-file requests: both decode the same
         # windows, so a streamed request's chunks are the complete file's samples
-        return r.new_stream(job.id, prompt, sampling, self.first_chunk_frames, self.chunk_frames)
+        return r.new_stream(request_id, prompt, sampling, self.first_chunk_frames, self.chunk_frames)
 
-    def _record(self, job: _Job) -> None:
-        if self.record_codes is not None:
+    def _record(self, work: Work) -> None:
+        if self.record_codes is not None and work.stream is not None:
             import torch
 
-            fr = job.stream.frames
-            self.record_codes[job.id] = (torch.stack(fr).cpu() if fr
-                                         else torch.zeros(0, self.runner.groups, dtype=torch.long))
+            fr = work.stream.frames
+            self.record_codes[work.id] = (torch.stack(fr).cpu() if fr
+                                          else torch.zeros(0, self.runner.groups, dtype=torch.long))
 
-    def admit(self, jobs: list[_Job]) -> list[_Job]:
-        r = self.runner
-        ok: list[_Job] = []
-        for job in jobs:
-            try:
-                job.stream = self._new_stream(job)
-                ok.append(job)
-            except Exception as exc:  # noqa: BLE001 - fails this request only
-                log.exception("qwen3: could not prepare request %s", job.id)
-                self.fail(job, exc)
-        if ok:
-            r.prefill([j.stream for j in ok])
-            self._emit(ok)
-        return ok
-
-    def step(self, active: list[_Job]) -> None:
-        self.runner.step([j.stream for j in active])
-        self._emit(active)
-
-    def _emit(self, jobs: list[_Job]) -> None:
-        r = self.runner
-        due = [j for j in jobs if r.ready_to_decode(j.stream)]
-        if due:
-            for job, audio in zip(due, r.decode_audio([j.stream for j in due])):
-                job.put(audio)
-        for job in jobs:
-            if job.stream.done and not job.finished and not r.ready_to_decode(job.stream):
-                job.finished = True
-                self._record(job)
-                job.put(_END)
-
-    def finished(self, job: _Job) -> bool:
-        return job.stream is None or job.stream.done
-
-    def release(self, job: _Job, active: list[_Job]) -> None:
-        row = active.index(job)
-        moved = self.runner.backend.remove(row)
-        if moved is not None:
-            active[row] = active[moved]
-            active.pop(moved)
-        else:
-            active.pop(row)
-
-    def fail(self, job: _Job, exc: BaseException) -> None:
-        if job.finished:
-            return
-        job.finished = job.failed = True
-        job.put(exc)
-
-    # ---- event loop ----------------------------------------------------------------------------
     async def synthesize(self, request: SynthesisRequest) -> AsyncIterator[np.ndarray]:
-        running = self._vllm.ready if self._vllm is not None else (self._batcher is not None and self._batcher.alive)
-        if not running:
+        if self.generation is None or not self.generation.ready():
             raise RuntimeError("qwen3 engine is not running")
         self.validate(request)
         clone = await self.clone_prompt(request.reference) if request.reference is not None else None
         self._seq += 1
-        job = _Job(id=request.request_id or f"qwen3-{self._seq}", request=request,
-                   loop=asyncio.get_running_loop(), queue=asyncio.Queue(), clone=clone)
-        if self._vllm is not None:  # the talker runs in vLLM: submit straight to it, no batching on top
-            job.stream = await self._worker.run(self._new_stream, job)
-            chunks = self._vllm.synthesize(job.stream)
-            async with contextlib.aclosing(chunks):  # closing early aborts the request in vLLM
-                async for audio in chunks:
-                    yield audio
-            self._record(job)
-            return
-        self._batcher.submit(job)
-        done = False
-        try:
-            while True:
-                item = await job.queue.get()
-                if item is _END:
-                    done = True
-                    return
-                if isinstance(item, BaseException):
-                    done = True
-                    raise item
-                yield item
-        finally:
-            if not done:
-                self._batcher.abort(job.id)
+        request_id = request.request_id or f"qwen3-{self._seq}"
+        work = Work(id=request_id, prepare=partial(self._new_stream, request_id, request, clone))
+        chunks = self.generation.run(work)
+        async with contextlib.aclosing(chunks):  # closing early stops the request's work
+            async for audio in chunks:
+                yield audio
+        self._record(work)
 
     async def abort(self, request_id: str) -> None:
-        if self._vllm is not None:
-            await self._vllm.abort(request_id)
-        if self._batcher is not None:
-            self._batcher.abort(request_id)
+        if self.generation is not None:
+            await self.generation.abort(request_id)

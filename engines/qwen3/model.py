@@ -1,18 +1,17 @@
-"""Qwen3-TTS generation for many streams at once, on one loaded checkpoint.
+"""One loaded Qwen3-TTS checkpoint: prompts, clone prompts, streams and codec decoding, for every generation.
 
 Prompts are built by the reference package's own code (``Qwen3TTSModel.generate_*`` up to the
 point where it would start its talker loop), so every kind and mode (preset speaker, dialects,
 instructions, voice design, x-vector and in-context voice cloning) is formatted exactly as upstream.
-What follows is ours: the talker runs in a :class:`~engines.qwen3.backend.TalkerBackend` with one
-KV row per stream, one talker step serves every active stream, the 15 code-predictor steps run
-batched across them, sampling is per stream (own options, own ``torch.Generator``), and codec
-decoding runs batched across streams on windows with left context.
+Codec decoding runs batched across streams on windows with left context. How frames are generated
+is the generation's business (:mod:`.generation`: the torch decode loop or the vLLM talker).
 
 Everything here runs on the engine's model thread.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +20,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from .backend import TalkerBackend, make_backend
+from .sampling import Sampling, Uniforms
 
 LANGUAGE_ALIASES = {
     "zh": "chinese", "en": "english", "de": "german", "it": "italian", "pt": "portuguese", "es": "spanish",
     "ja": "japanese", "ko": "korean", "fr": "french", "ru": "russian",
 }
-SAMPLES_PER_FRAME = 1920
 
 
 @dataclass
@@ -39,23 +37,6 @@ class Prompt:
 
 
 @dataclass
-class Sampling:
-    do_sample: bool = False
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
-    repetition_penalty: float = 1.0
-    sub_do_sample: bool = False
-    sub_temperature: float = 1.0
-    sub_top_k: int = 0
-    sub_top_p: float = 1.0
-    max_frames: int = 2047
-    fixed_frames: bool = False
-    """Generate exactly ``max_frames`` frames, never stopping at end-of-speech (benchmarks)."""
-    seed: int | None = None
-
-
-@dataclass
 class Stream:
     """One request's generation state."""
 
@@ -64,7 +45,7 @@ class Stream:
     sampling: Sampling
     first_chunk_frames: int = 4
     chunk_frames: int = 12
-    generator: "Uniforms | None" = None
+    randoms: Uniforms | None = None  # the stream's own random numbers (None when greedy)
     tokens: list[int] = field(default_factory=list)  # codebook-0 tokens generated (talker outputs)
     frames: list[torch.Tensor] = field(default_factory=list)  # (16,) codes per finished frame
     pending: int | None = None  # codebook-0 token waiting for its 15 sub-codes
@@ -72,35 +53,12 @@ class Stream:
     step: int = 0  # talker decode steps done (index into trailing text)
     emitted: int = 0  # frames already decoded to audio
     done: bool = False
-    seen: torch.Tensor | None = None  # (V,) bool: tokens generated, for the repetition penalty
+    seen: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.bool))
+    """(V,) bool: tokens generated, for the repetition penalty."""
 
     @property
     def n_frames(self) -> int:
         return len(self.frames)
-
-
-class Uniforms:
-    """A stream's own random numbers: uniforms in [0, 1) from its ``torch.Generator``, drawn in blocks."""
-
-    def __init__(self, seed: int | None, block: int = 64) -> None:
-        self.generator = torch.Generator(device="cpu")
-        if seed is None:
-            self.generator.seed()
-        else:
-            self.generator.manual_seed(int(seed))
-        self.block = block
-        self._buf: list[float] = []
-
-    def next(self) -> float:
-        if not self._buf:
-            self._buf = torch.rand(self.block, dtype=torch.float64, generator=self.generator).tolist()[::-1]
-        return self._buf.pop()
-
-
-def _uniform(source) -> float:
-    if isinstance(source, Uniforms):
-        return source.next()
-    return float(torch.rand((), dtype=torch.float64, generator=source))
 
 
 class _Captured(Exception):
@@ -126,9 +84,8 @@ def _checkpoint_fingerprint(path: Path) -> str:
 class Qwen3Runner:
     """Owns the loaded checkpoint; all methods run on one thread."""
 
-    def __init__(self, model_path: str, device: str = "cpu", dtype: str = "auto", backend: str = "torch",
-                 max_rows: int = 8, decode_context: int = 72, conv_context: int = 8,
-                 threads: int | None = None) -> None:
+    def __init__(self, model_path: str, device: str = "cpu", dtype: str = "auto", decode_context: int = 72,
+                 conv_context: int = 8, threads: int | None = None) -> None:
         from ._compat import import_qwen_tts
 
         if threads:
@@ -162,8 +119,6 @@ class Qwen3Runner:
         suppress[self.vocab - 1024:] = True
         suppress[self.eos] = False
         self.suppress = suppress.to(self.device)
-        # "vllm": the talker runs in vLLM's engine (engines/qwen3_vllm); this process keeps no talker cache
-        self.backend: TalkerBackend | None = None if backend == "vllm" else make_backend(backend, self.talker, max_rows)
         self.decoder = self.model.speech_tokenizer.model.decoder
         self.decode_context = decode_context
         self.conv_context = conv_context
@@ -185,7 +140,7 @@ class Qwen3Runner:
     def instruct_supported(self) -> bool:
         if self.kind == "voice_design":
             return True
-        return self.kind == "custom_voice" and self.model_size not in "0b6"
+        return self.kind == "custom_voice" and self.model_size != "0b6"
 
     # ---- prompts --------------------------------------------------------------------------
     def _capture(self, fn, *args, **kwargs) -> dict:
@@ -242,228 +197,17 @@ class Qwen3Runner:
         item.ref_spk_embedding = item.ref_spk_embedding.detach().to("cpu")
         return item
 
-    # ---- sampling ---------------------------------------------------------------------------
-    def sampling_for(self, temperature=None, top_k=None, top_p=None, repetition_penalty=None,
-                     max_new_tokens=None, seed=None, fixed_frames: int | None = None) -> Sampling:
-        d = self.generate_defaults
-
-        def pick(name, val, hard):
-            return val if val is not None else d.get(name, hard)
-
-        s = Sampling()
-        if temperature is not None and temperature <= 0:
-            s.do_sample = s.sub_do_sample = False
-        else:
-            s.do_sample = bool(pick("do_sample", None, True))
-            s.sub_do_sample = bool(pick("subtalker_dosample", None, True))
-        s.temperature = float(pick("temperature", temperature, 0.9))
-        s.top_k = int(pick("top_k", top_k, 50))
-        s.top_p = float(pick("top_p", top_p, 1.0))
-        # one knob for both transformers unless the request leaves it to the checkpoint
-        s.sub_temperature = float(temperature if temperature is not None and temperature > 0
-                                  else d.get("subtalker_temperature", 0.9))
-        s.sub_top_k = int(top_k if top_k is not None else d.get("subtalker_top_k", 50))
-        s.sub_top_p = float(top_p if top_p is not None else d.get("subtalker_top_p", 1.0))
-        s.repetition_penalty = float(pick("repetition_penalty", repetition_penalty, 1.05))
-        tokens = int(pick("max_new_tokens", max_new_tokens, 2048))
-        # the reference loop computes a frame for every codebook-0 token but the last one
-        s.max_frames = max(0, tokens - 1)
-        if fixed_frames:
-            s.max_frames, s.fixed_frames = int(fixed_frames), True
-        s.seed = seed
-        return s
-
-    def _sample(self, logits: torch.Tensor, greedy: list[bool], temps: list[float], top_ks: list[int],
-                top_ps: list[float], gens: list) -> torch.Tensor:
-        """One token per row: argmax for greedy rows, else temperature -> top-k -> top-p -> draw.
-
-        The semantics of transformers' warpers (top-p keeps the smallest head of the sorted
-        distribution whose mass reaches ``top_p``), computed on the top-k candidates only. Each
-        row draws one uniform from its own generator, so a stream's draws do not depend on the
-        other rows of the batch.
-        """
-        out = logits.argmax(dim=-1)
-        rows = [i for i, g in enumerate(greedy) if not g]
-        if not rows:
-            return out
-        idx = torch.tensor(rows, device=logits.device) if len(rows) < len(greedy) else None
-        x = (logits[idx] if idx is not None else logits).float()
-        vocab = x.shape[-1]
-        t = torch.tensor([max(temps[i], 1e-5) for i in rows], dtype=x.dtype)
-        x = x / t.to(x.device)[:, None]
-        ks = [top_ks[i] if 0 < top_ks[i] < vocab else vocab for i in rows]
-        kmax = max(ks)
-        if kmax < vocab:  # unsorted top-k then a sort of the k survivors: cheaper than a sorted top-k
-            vals, ids = torch.topk(x, kmax, dim=-1, sorted=False)
-            vals, order = torch.sort(vals, dim=-1, descending=True)
-            ids = ids.gather(1, order)
-        else:
-            vals, ids = torch.sort(x, dim=-1, descending=True)
-        if min(ks) < kmax:
-            ar = torch.arange(kmax, device=x.device)
-            vals = vals.masked_fill(ar[None, :] >= torch.tensor(ks, device=x.device)[:, None], -float("inf"))
-        probs = torch.softmax(vals, dim=-1)
-        ps = [top_ps[i] for i in rows]
-        if min(ps) < 1.0:
-            before = probs.cumsum(dim=-1) - probs  # mass of the more likely candidates
-            keep = before < torch.tensor(ps, device=x.device, dtype=probs.dtype)[:, None]
-            probs = probs * keep
-        cdf = probs.double().cumsum(dim=-1)
-        u = torch.tensor([_uniform(gens[i]) for i in rows], dtype=torch.float64)
-        u = u.to(cdf.device) * cdf[:, -1]
-        pick = torch.searchsorted(cdf, u[:, None], right=True).clamp_max(kmax - 1)
-        picked = ids.gather(1, pick)[:, 0]
-        if idx is None:
-            return picked
-        out[idx] = picked
-        return out
-
-    def _pick_talker_tokens(self, streams: list[Stream], logits: torch.Tensor) -> list[int]:
-        logits = logits.float()
-        pen = torch.tensor([s.sampling.repetition_penalty for s in streams], device=logits.device)
-        if bool((pen != 1.0).any()) and any(s.tokens for s in streams):
-            seen = torch.stack([s.seen for s in streams])
-            penalised = torch.where(logits < 0, logits * pen[:, None], logits / pen[:, None])
-            logits = torch.where(seen & (pen[:, None] != 1.0), penalised, logits)
-        no_eos = torch.tensor([len(s.tokens) < 2 or s.sampling.fixed_frames for s in streams], device=logits.device)
-        logits[no_eos, self.eos] = -float("inf")
-        logits = logits.masked_fill(self.suppress[None, :], -float("inf"))
-        toks = self._sample(
-            logits, [not s.sampling.do_sample for s in streams], [s.sampling.temperature for s in streams],
-            [s.sampling.top_k for s in streams], [s.sampling.top_p for s in streams],
-            [s.generator for s in streams]).tolist()
-        for s, t in zip(streams, toks):
-            s.tokens.append(t)
-            s.seen[t] = True
-        return toks
-
     # ---- generation ---------------------------------------------------------------------------
     def new_stream(self, sid: str, prompt: Prompt, sampling: Sampling, first_chunk_frames: int,
                    chunk_frames: int) -> Stream:
-        gen = Uniforms(sampling.seed) if (sampling.do_sample or sampling.sub_do_sample) else None
+        """A request's generation state (the prompt, its sampling, its own random numbers)."""
+        randoms = Uniforms(sampling.seed) if sampling.samples else None
         # the talker cannot attend past its position table: stop there at the latest
         room = int(self.talker.config.max_position_embeddings) - int(prompt.embeds.shape[0]) - 1
-        sampling.max_frames = max(0, min(sampling.max_frames, room))
+        sampling = dataclasses.replace(sampling, max_frames=max(0, min(sampling.max_frames, room)))
         return Stream(id=sid, prompt=prompt, sampling=sampling, first_chunk_frames=max(1, first_chunk_frames),
-                      chunk_frames=max(1, chunk_frames), generator=gen,
+                      chunk_frames=max(1, chunk_frames), randoms=randoms,
                       seen=torch.zeros(self.vocab, dtype=torch.bool, device=self.device))
-
-    @torch.no_grad()
-    def prefill(self, streams: list[Stream]) -> None:
-        """Append new streams to the talker batch (one forward for all) and pick their first tokens."""
-        if not streams:
-            return
-        logits, hidden = self.backend.prefill([s.prompt.embeds for s in streams])
-        toks = self._pick_talker_tokens(streams, logits)
-        for i, (s, t) in enumerate(zip(streams, toks)):
-            s.past_hidden = hidden[i]
-            s.pending = t
-            if s.sampling.max_frames <= 0 or t == self.eos:
-                s.done = True
-
-    class _CPCache:
-        """Minimal KV cache for the code predictor (all rows share one length)."""
-
-        def __init__(self, layers: int) -> None:
-            self.k: list[torch.Tensor | None] = [None] * layers
-            self.v: list[torch.Tensor | None] = [None] * layers
-
-        def update(self, key_states, value_states, layer_idx, cache_kwargs=None):
-            if self.k[layer_idx] is None:
-                self.k[layer_idx], self.v[layer_idx] = key_states, value_states
-            else:
-                self.k[layer_idx] = torch.cat([self.k[layer_idx], key_states], dim=2)
-                self.v[layer_idx] = torch.cat([self.v[layer_idx], value_states], dim=2)
-            return self.k[layer_idx], self.v[layer_idx]
-
-    def _cp_rope(self, hidden: torch.Tensor):
-        key = (hidden.dtype, hidden.device)
-        cached = getattr(self, "_cp_rope_cache", None)
-        if cached is None or cached[0] != key:
-            pos = torch.arange(self.groups + 1, device=hidden.device).view(1, -1)
-            cached = (key, self.cp.model.rotary_emb(hidden, pos))
-            self._cp_rope_cache = cached
-        return cached[1]
-
-    def _cp_forward(self, x: torch.Tensor, cache, start: int) -> torch.Tensor:
-        """The code predictor's decoder on ``x (B, T, D)`` at positions ``start..``; returns last hidden."""
-        m = self.cp.model
-        cos, sin = self._cp_rope(x)
-        t = x.shape[1]
-        pe = (cos[:, start : start + t], sin[:, start : start + t])
-        h = x
-        for layer in m.layers:
-            out = layer(h, attention_mask=None, past_key_values=cache, use_cache=True, position_embeddings=pe)
-            h = out[0] if isinstance(out, tuple) else out
-        return m.norm(h[:, -1])
-
-    @torch.no_grad()
-    def predict_codes(self, streams: list[Stream]) -> torch.Tensor:
-        """The 15 code-predictor steps for every stream at once -> full frames ``(B, 16)``."""
-        b = len(streams)
-        tok0 = torch.tensor([s.pending for s in streams], device=self.device).view(b, 1)
-        last_id_hidden = self.talker.get_input_embeddings()(tok0)  # (B, 1, D)
-        past_hidden = torch.stack([s.past_hidden for s in streams]).view(b, 1, -1)
-        greedy = [not s.sampling.sub_do_sample for s in streams]
-        temps = [s.sampling.sub_temperature for s in streams]
-        ks = [s.sampling.sub_top_k for s in streams]
-        ps = [s.sampling.sub_top_p for s in streams]
-        gens = [s.generator for s in streams]
-        cp = self.cp
-        emb = cp.model.get_input_embeddings()
-        cache = self._CPCache(len(cp.model.layers))
-        x = cp.small_to_mtp_projection(torch.cat((past_hidden, last_id_hidden), dim=1))
-        h = self._cp_forward(x, cache, 0)
-        codes = [tok0]
-        for g in range(1, self.groups):
-            logits = cp.lm_head[g - 1](h)
-            tok = self._sample(logits, greedy, temps, ks, ps, gens).view(b, 1)
-            codes.append(tok)
-            if g == self.groups - 1:
-                break
-            x = cp.small_to_mtp_projection(emb[g - 1](tok))
-            h = self._cp_forward(x, cache, g + 1)
-        return torch.cat(codes, dim=1)
-
-    def _next_embeds(self, streams: list[Stream], frames: torch.Tensor) -> torch.Tensor:
-        b = frames.shape[0]
-        embs = [self.talker.get_input_embeddings()(frames[:, :1])]
-        cp_emb = self.cp.get_input_embeddings()
-        for i in range(self.groups - 1):
-            embs.append(cp_emb[i](frames[:, i + 1 : i + 2]))
-        x = torch.cat(embs, dim=1).sum(1, keepdim=True)  # (B, 1, D)
-        text = []
-        for s in streams:
-            tr = s.prompt.trailing
-            text.append(tr[s.step] if s.step < tr.shape[0] else s.prompt.tts_pad)
-        return (x + torch.stack(text).view(b, 1, -1))[:, 0]
-
-    @torch.no_grad()
-    def step(self, streams: list[Stream]) -> None:
-        """One frame for every stream (all rows of the backend, in row order)."""
-        live = [s for s in streams if not s.done]
-        assert len(streams) == self.backend.rows
-        if not live:
-            return
-        frames = self.predict_codes(streams)
-        for i, s in enumerate(streams):
-            if not s.done:
-                s.frames.append(frames[i])
-                if s.n_frames >= s.sampling.max_frames:
-                    s.done = True
-        if all(s.done for s in streams):
-            return
-        x = self._next_embeds(streams, frames)
-        logits, hidden = self.backend.decode(x)
-        live = [i for i, s in enumerate(streams) if not s.done]
-        toks = self._pick_talker_tokens([streams[i] for i in live], logits[live])
-        for i, t in zip(live, toks):
-            s = streams[i]
-            s.step += 1
-            s.past_hidden = hidden[i]
-            s.pending = t
-            if t == self.eos:
-                s.done = True
 
     def ready_to_decode(self, s: Stream) -> int:
         """Frames of ``s`` to turn into audio now (0 = wait for more)."""
@@ -519,7 +263,7 @@ class Qwen3Runner:
             codes[i, : w.shape[0]] = w.to(self.device)
         feats = self._decoder_frames(codes)
         ctxs = [min(self.conv_context, st) for st in starts]
-        conv_width = max(c + n for c, n in zip(ctxs, news))
+        conv_width = max(c + n for c, n in zip(ctxs, news, strict=True))
         h = feats.new_zeros(b, feats.shape[1], conv_width)
         for i in range(b):
             lo = starts[i] - ctxs[i]
@@ -528,13 +272,3 @@ class Qwen3Runner:
         spf = self.samples_per_frame
         return [wav[i, ctxs[i] * spf : (ctxs[i] + news[i]) * spf].float().cpu().numpy().astype(np.float32, copy=False)
                 for i in range(b)]
-
-    def remove(self, streams: list[Stream], s: Stream) -> None:
-        """Drop ``s`` from the talker batch, keeping ``streams`` in backend row order."""
-        row = streams.index(s)
-        moved = self.backend.remove(row)
-        if moved is not None:
-            streams[row] = streams[moved]
-            streams.pop(moved)
-        else:
-            streams.pop(row)

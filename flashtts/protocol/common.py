@@ -23,6 +23,7 @@ class GenerationFields(BaseModel):
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     top_k: int | None = Field(None, ge=0, le=1000)
     top_p: float | None = Field(None, gt=0.0, le=1.0)
+    min_p: float | None = Field(None, ge=0.0, le=1.0, description="Drop tokens below min_p x the most likely")
     repetition_penalty: float | None = Field(None, ge=0.5, le=2.0)
     max_tokens: int | None = Field(None, ge=1, le=32768, description="Most audio tokens (frames) to generate")
     max_new_tokens: int | None = Field(None, ge=1, le=32768, description="Alias of max_tokens")
@@ -42,6 +43,7 @@ class GenerationFields(BaseModel):
             temperature=self.temperature,
             top_k=self.top_k,
             top_p=self.top_p,
+            min_p=self.min_p,
             repetition_penalty=self.repetition_penalty,
             max_new_tokens=self.max_new_tokens or self.max_tokens,
             seed=self.seed,

@@ -117,6 +117,11 @@ class ContinuousBatcher(Generic[J]):
                 await asyncio.wait_for(asyncio.shield(self._task), timeout)
         self.alive = False
 
+    @property
+    def stopped(self) -> bool:
+        """True once :meth:`stop` was called (a loop that died otherwise restarts on the next submit)."""
+        return self._stopped
+
     def snapshot(self) -> dict[str, int]:
         return {"active": len(self._active), "waiting": len(self._waiting), "steps": self.steps,
                 "max_active": self.max_active}

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Callable, Generic, Sequence, TypeVar
+from typing import Callable, Generic, Iterable, Sequence, TypeVar
 
 from flashtts.metrics import Metrics
 from flashtts.scheduler.worker import ModelWorker
@@ -39,7 +39,7 @@ class MicroBatcher(Generic[T, R]):
 
     def __init__(
         self,
-        run_batch: Callable[[Sequence[T]], Sequence[R | BaseException]],
+        run_batch: Callable[[Sequence[T]], Iterable[R | BaseException]],
         worker: ModelWorker,
         metrics: Metrics,
         max_batch_size: int = 8,

@@ -23,12 +23,12 @@ from live import assert_openai_error, serving
 pytestmark = pytest.mark.slow
 pytest.importorskip("torch")
 try:
-    from engines.qwen3._compat import import_qwen_tts
+    from flashtts_engines.qwen3._compat import import_qwen_tts
 
     import_qwen_tts()
 except Exception as exc:  # the qwen extra is not installed
     pytest.skip(f"Qwen3-TTS engine unavailable: {exc}", allow_module_level=True)
-from engines.qwen3.checkpoint import make_checkpoint  # noqa: E402
+from flashtts_engines.qwen3.checkpoint import make_checkpoint  # noqa: E402
 
 FRAMES = 10  # fixed_frames: each segment is exactly 10 codec frames = 0.8 s
 SEG = FRAMES * 0.08

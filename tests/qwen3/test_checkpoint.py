@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from engines.qwen3 import detect_kind
-from engines.qwen3.checkpoint import make_checkpoint
+from flashtts_engines.qwen3 import detect_kind
+from flashtts_engines.qwen3.checkpoint import make_checkpoint
 
 pytestmark = pytest.mark.slow
 

@@ -61,6 +61,18 @@ async def test_eight_concurrent_requests_share_decode_steps(checkpoints):
     assert stats["steps"] <= 24  # 8 x 20 frames in ~20 shared steps, not 160
 
 
+async def test_min_p_near_one_samples_the_greedy_frames(checkpoints):
+    """A request's min_p reaches both samplers: with min_p=1 a sampled request is the greedy one."""
+    async with running_engine(checkpoints["custom_voice"]) as engine:
+        greedy, near_one, plain = (request(TEXTS[1], voice="ryan", max_new_tokens=16, **opts) for opts in (
+            dict(temperature=0.0), dict(temperature=1.2, min_p=1.0, seed=5), dict(temperature=1.2, seed=5)))
+        for r in (greedy, near_one, plain):
+            await collect(engine, r)
+    codes = {r.request_id: engine.record_codes[r.request_id] for r in (greedy, near_one, plain)}
+    assert torch.equal(codes[near_one.request_id], codes[greedy.request_id])
+    assert not torch.equal(codes[plain.request_id], codes[greedy.request_id])  # sampling does differ
+
+
 async def test_batch_size_caps_active_streams(checkpoints):
     metrics = Metrics()
     async with running_engine(checkpoints["voice_design"], metrics=metrics, batch_size=3) as engine:
@@ -204,7 +216,7 @@ async def test_capabilities_follow_the_checkpoint_kind(checkpoints):
 
 async def test_a_failed_step_fails_its_batch_and_the_engine_goes_on(checkpoints):
     async with running_engine(checkpoints["custom_voice"]) as engine:
-        real_step = engine.runner.step
+        real_step = engine.generation.decode.step
         calls = {"n": 0}
 
         def flaky(streams):
@@ -213,12 +225,12 @@ async def test_a_failed_step_fails_its_batch_and_the_engine_goes_on(checkpoints)
                 raise RuntimeError("injected fault")
             return real_step(streams)
 
-        engine.runner.step = flaky
+        engine.generation.decode.step = flaky
         reqs = [request(TEXTS[i], voice="ryan", max_new_tokens=12, temperature=0.0) for i in range(2)]
         results = await asyncio.gather(*(collect(engine, r) for r in reqs), return_exceptions=True)
         assert all(isinstance(r, RuntimeError) and "injected" in str(r) for r in results), results
         assert engine.stats()["rows"] == 0  # their KV rows were freed
-        engine.runner.step = real_step
+        engine.generation.decode.step = real_step
         chunks = await collect(engine, request(TEXTS[0], voice="ryan", max_new_tokens=12, temperature=0.0))
         assert sum(len(c) for c in chunks) == 11 * SPF
         assert engine.ready()

@@ -6,7 +6,7 @@ so only the request that sent it is touched; everything else is plain Piper.
 
 from __future__ import annotations
 
-from engines.piper.engine import PiperEngine, _Sentence
+from flashtts_engines.piper.engine import PiperEngine, _Sentence
 
 MARKER = "KABOOM"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engines.piper.alignment import WordSpan, locate_words, phoneme_bounds, sentence_words, text_words
+from flashtts_engines.piper.alignment import WordSpan, locate_words, phoneme_bounds, sentence_words, text_words
 
 # espeak-ng's phonemes for the sentence, and for each word spoken alone (as piper-tts 1.8 gives them)
 SENTENCE = "I have 42 apples. It's easy to tell the depth of a well."

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from engines.qwen3_vllm import vllm_available
+from flashtts_engines.qwen3.vllm import vllm_available
 
 REQUIRED = os.environ.get("FLASHTTS_REQUIRE_VLLM") == "1"
 
@@ -20,14 +20,14 @@ if REQUIRED and not vllm_available():
 
 @pytest.fixture(scope="session")
 def talker_checkpoint(tmp_path_factory):
-    from engines.qwen3_vllm.reference import make_tiny_talker_checkpoint
+    from flashtts_engines.qwen3.vllm.reference import make_tiny_talker_checkpoint
 
     return make_tiny_talker_checkpoint("custom_voice", tmp_path_factory.mktemp("ck") / "cv")
 
 
 @pytest.fixture(scope="session")
 def reference(talker_checkpoint):
-    from engines.qwen3_vllm.reference import ReferenceTalker
+    from flashtts_engines.qwen3.vllm.reference import ReferenceTalker
 
     return ReferenceTalker(talker_checkpoint)
 
@@ -35,7 +35,7 @@ def reference(talker_checkpoint):
 @pytest.fixture(scope="session")
 def vllm_checkpoints(tmp_path_factory):
     """Full tiny checkpoints (talker with heads of 32 for vLLM's CPU attention, codec, speaker encoder)."""
-    from engines.qwen3.checkpoint import make_checkpoint
+    from flashtts_engines.qwen3.checkpoint import make_checkpoint
 
     root = tmp_path_factory.mktemp("qwen3-vllm-ckpt")
     return {kind: make_checkpoint(kind, "tiny", root / kind, seed=1234, wide_heads=True)

@@ -11,7 +11,7 @@ import uuid
 import numpy as np
 import pytest
 
-from engines.qwen3_vllm import vllm_available
+from flashtts_engines.qwen3.vllm import vllm_available
 
 pytestmark = [
     pytest.mark.slow,
@@ -34,7 +34,7 @@ SPEAKERS = ["ryan", "serena", "vivian", "aiden", "eric", "dylan", "sohee", "uncl
 
 @contextlib.asynccontextmanager
 async def engine_on(path, backend: str):
-    from engines.qwen3 import Qwen3Engine
+    from flashtts_engines.qwen3 import Qwen3Engine
     from flashtts.engine import EngineConfig
     from flashtts.metrics import Metrics
 
@@ -49,12 +49,13 @@ async def engine_on(path, backend: str):
         await engine.stop()
 
 
-def cv_request(i: int, tag: str):
+def cv_request(i: int, tag: str, **options):
     from flashtts.engine import GenerationOptions, SynthesisRequest
 
     # different prompt lengths and different frame budgets: rows join and leave at different steps
+    options = {"temperature": 0.0, **options}
     return SynthesisRequest(request_id=f"{tag}-{i}-{uuid.uuid4().hex[:6]}", text=TEXTS[i], voice=SPEAKERS[i],
-                            language="english", options=GenerationOptions(max_new_tokens=6 + 3 * i, temperature=0.0))
+                            language="english", options=GenerationOptions(max_new_tokens=6 + 3 * i, **options))
 
 
 async def run_all(engine, reqs) -> list[tuple]:
@@ -68,7 +69,10 @@ async def run_all(engine, reqs) -> list[tuple]:
 async def cases(engine) -> dict[str, list[tuple]]:
     alone = [(await run_all(engine, [cv_request(i, "alone")]))[0] for i in (0, 4)]
     together = await run_all(engine, [cv_request(i, "batch") for i in range(8)])
-    return {"alone": alone, "together": together}
+    # sampled, but min_p=1 leaves the most likely token only: vLLM's sampler (codebook 0) and ours
+    # (codebooks 1..15, in vLLM's worker) both get it through the one Sampling
+    min_p = await run_all(engine, [cv_request(i, "min_p", temperature=1.3, min_p=1.0, seed=i) for i in (1, 3)])
+    return {"alone": alone, "together": together, "min_p": min_p}
 
 
 def assert_same(got, want, what: str) -> None:
@@ -90,7 +94,7 @@ async def test_vllm_backend_gives_the_torch_backends_frames(vllm_checkpoints):
         stats = engine.stats()
     assert stats["backend"] == "vllm" and stats["live_requests"] == 0
     assert stats["codec_max_batch"] > 1  # codec decoding was batched across streams
-    for name in ("alone", "together"):
+    for name in ("alone", "together", "min_p"):
         for i, (g, w) in enumerate(zip(got[name], want[name])):
             assert_same(g, w, f"{name} request {i}")
     assert len({c.shape[0] for c, _ in got["together"]}) == 8  # really 8 different lengths
@@ -129,6 +133,6 @@ async def test_closing_the_audio_stream_aborts_the_vllm_request(vllm_checkpoints
         assert first.size > 0
         other = await run_all(engine, [cv_request(2, "after")])
         await asyncio.sleep(0.5)
-        assert engine._vllm.talker.engine.output_processor.get_num_unfinished_requests() == 0
+        assert engine.generation.talker.engine.output_processor.get_num_unfinished_requests() == 0
         assert engine.stats()["live_requests"] == 0
         assert other[0][0].shape[0] > 0  # a request after the abort runs to its end

@@ -11,7 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
-from engines.qwen3_vllm import vllm_available
+from flashtts_engines.qwen3.vllm import vllm_available
 
 pytestmark = [
     pytest.mark.slow,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engines.qwen3_vllm import INSTALL_HINT, VLLMUnavailable, create_talker, vllm_available
+from flashtts_engines.qwen3.vllm import INSTALL_HINT, VLLMUnavailable, create_talker, vllm_available
 
 
 def test_missing_vllm_says_how_to_install(monkeypatch, tmp_path):

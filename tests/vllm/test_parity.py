@@ -7,7 +7,7 @@ import contextlib
 
 import pytest
 
-from engines.qwen3_vllm import vllm_available
+from flashtts_engines.qwen3.vllm import vllm_available
 
 pytestmark = [
     pytest.mark.slow,
@@ -33,7 +33,7 @@ def run(coro):
 
 
 async def _with_talker(checkpoint, body):
-    from engines.qwen3_vllm.talker import VLLMTalker
+    from flashtts_engines.qwen3.vllm.talker import VLLMTalker
 
     talker = VLLMTalker(checkpoint, max_num_seqs=8, kv_cache_gib=1)
     await talker.start()
@@ -51,7 +51,7 @@ def _case(i: int):
 def test_vllm_greedy_matches_reference_alone_and_batched(talker_checkpoint, reference):
     import torch
 
-    from engines.qwen3_vllm.talker import TalkerOptions
+    from flashtts_engines.qwen3.sampling import Sampling
 
     inputs = [reference.talker_inputs(t, speaker=s, language="english") for t, s, _ in map(_case, range(8))]
     want = [reference.greedy_codes(t, speaker=s, language="english", max_new_tokens=n)
@@ -62,10 +62,10 @@ def test_vllm_greedy_matches_reference_alone_and_batched(talker_checkpoint, refe
         for i in (0, 4):
             t, _, n = _case(i)
             alone.append(await talker.generate(inputs[i]["prompt"], inputs[i]["trailing"], inputs[i]["pad"],
-                                               TalkerOptions(max_new_tokens=n)))
+                                               Sampling.greedy(max_frames=n - 1)))
         batched = await asyncio.gather(*[
             talker.generate(inputs[i]["prompt"], inputs[i]["trailing"], inputs[i]["pad"],
-                            TalkerOptions(max_new_tokens=_case(i)[2]))
+                            Sampling.greedy(max_frames=_case(i)[2] - 1))
             for i in range(8)
         ])
         return alone, batched
@@ -83,7 +83,7 @@ def test_vllm_greedy_matches_reference_alone_and_batched(talker_checkpoint, refe
 def test_cancelled_request_is_aborted_and_others_finish(talker_checkpoint, reference):
     import torch
 
-    from engines.qwen3_vllm.talker import TalkerOptions
+    from flashtts_engines.qwen3.sampling import Sampling
 
     a = reference.talker_inputs(TEXTS[1], speaker="ryan", language="english")
     want = reference.greedy_codes(TEXTS[1], speaker="ryan", language="english", max_new_tokens=20)
@@ -91,7 +91,7 @@ def test_cancelled_request_is_aborted_and_others_finish(talker_checkpoint, refer
     async def body(talker):
         async def consume_two():
             got = []
-            frames = talker.frames(a["prompt"], a["trailing"], a["pad"], TalkerOptions(max_new_tokens=400))
+            frames = talker.frames(a["prompt"], a["trailing"], a["pad"], Sampling.greedy(max_frames=399))
             async with contextlib.aclosing(frames):
                 async for frame in frames:
                     got.append(frame)
@@ -100,7 +100,7 @@ def test_cancelled_request_is_aborted_and_others_finish(talker_checkpoint, refer
             return got
 
         first, other = await asyncio.gather(
-            consume_two(), talker.generate(a["prompt"], a["trailing"], a["pad"], TalkerOptions(max_new_tokens=20)))
+            consume_two(), talker.generate(a["prompt"], a["trailing"], a["pad"], Sampling.greedy(max_frames=19)))
         await asyncio.sleep(0.5)
         return first, other, talker.engine.output_processor.get_num_unfinished_requests(), talker.stats()
 

@@ -33,7 +33,7 @@ FRAMES = "24"  # random weights never stop by themselves: 24 frames = 1.92 s per
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory) -> dict[str, Path]:
-    from engines.qwen3.checkpoint import make_checkpoint
+    from flashtts_engines.qwen3.checkpoint import make_checkpoint
 
     root = tmp_path_factory.mktemp("web-qwen3")
     return {kind: make_checkpoint(kind, "tiny", root / kind, seed=7) for kind in ("voice_design", "base")}

@@ -8,7 +8,7 @@ from typing import Iterator
 import pytest
 
 from browser_helpers import browser, new_page, serve, speak, wait_loaded  # noqa: F401  (fixtures)
-from engines.piper.alignment import text_words
+from flashtts_engines.piper.alignment import text_words
 from support import HARVARD, LiveServer
 
 pytestmark = pytest.mark.browser

@@ -33,7 +33,7 @@ def require_vllm() -> None:
 
 
 def create_talker(checkpoint, **kwargs):
-    """Build a :class:`~engines.qwen3_vllm.talker.VLLMTalker` (call ``await talker.start()`` next)."""
+    """Build a :class:`~flashtts_engines.qwen3.vllm.talker.VLLMTalker` (call ``await talker.start()`` next)."""
     require_vllm()
     from .talker import VLLMTalker
 

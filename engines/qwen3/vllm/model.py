@@ -12,8 +12,9 @@ text LLM does not have:
 * **Which row is which request.** :class:`RowTracker`, a vLLM logits processor (the public plugin
   API that is told about every request added to, removed from or moved within the persistent
   batch, with its ``SamplingParams`` and a live reference to its output tokens), keeps the row ->
-  request map. Per-request data (text embeddings, predictor sampling options, seed) travel in
-  ``SamplingParams.extra_args``.
+  request map. Per-request data (text embeddings, the request's whole ``Sampling``) travel in
+  ``SamplingParams.extra_args`` (:mod:`.wire`); the code predictor samples with the torch
+  generation's own sampler (:func:`~..sampling.sample`).
 * **Returning codebooks 1..15.** vLLM only returns sampled ids, so each completed frame
   ``(request key, frame index, 16 codes)`` is pushed over a ZeroMQ socket (address given in the
   model config) to the flashtts process; vLLM's own output stream still carries codebook 0 and the
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -35,42 +36,27 @@ from vllm.config import VllmConfig
 from vllm.model_executor.models.qwen3 import Qwen3ForCausalLM
 from vllm.v1.sample.logits_processor import BatchUpdate, LogitsProcessor, MoveDirectionality
 
+from ..sampling import Uniforms, penalize_repeats, sample
 from .plugin import ARCHITECTURE  # noqa: F401
-EXTRA_KEY = "flashtts"
+from .wire import WireRequest, decode_request
 
-_MODEL: "FlashTTSQwen3Talker | None" = None  # the model of this worker process (one engine per process)
+_MODEL: FlashTTSQwen3Talker | None = None  # the model of this worker process (one engine per process)
 
 
 @dataclass
 class _Request:
-    key: str
-    trailing: torch.Tensor  # (N, D) text embeddings consumed one per decode step
-    pad: torch.Tensor  # (D,)
-    rep_penalty: float
-    sub_sample: bool
-    sub_top_k: int
-    sub_top_p: float
-    sub_temperature: float
-    generator: torch.Generator | None
-    no_eos: bool = False  # fixed-length requests: end-of-speech is never sampled (as the torch backend)
-    output: list[int] = field(default_factory=list)  # vLLM's live list of this request's sampled ids
+    wire: WireRequest
+    output: list[int]  # vLLM's live list of this request's sampled ids
+    randoms: Uniforms | None  # the code predictor's random numbers (codebook 0 is vLLM's)
     hidden: torch.Tensor | None = None  # talker hidden state of the last computed step
 
 
-def _decode_request(args: dict[str, Any], output: list[int]) -> _Request:
-    dim = int(args["dim"])
-    trailing = torch.frombuffer(bytearray(args["trailing"]), dtype=torch.float32).view(-1, dim)
-    pad = torch.frombuffer(bytearray(args["pad"]), dtype=torch.float32).view(dim)
-    seed = args.get("seed")
-    gen = None
-    if seed is not None:
-        gen = torch.Generator().manual_seed(int(seed) + 1)  # distinct from vLLM's stream for codebook 0
-    return _Request(
-        key=str(args["key"]), trailing=trailing, pad=pad, rep_penalty=float(args.get("repetition_penalty", 1.0)),
-        sub_sample=bool(args.get("sub_do_sample", False)), sub_top_k=int(args.get("sub_top_k", 0)),
-        sub_top_p=float(args.get("sub_top_p", 1.0)), sub_temperature=float(args.get("sub_temperature", 1.0)),
-        generator=gen, output=output, no_eos=bool(args.get("no_eos", False)),
-    )
+def _request(wire: WireRequest, output: list[int]) -> _Request:
+    s = wire.sampling
+    randoms = None
+    if s.sub_do_sample:  # a stream of its own, distinct from vLLM's for codebook 0
+        randoms = Uniforms(None if s.seed is None else s.seed + 1)
+    return _Request(wire=wire, output=output, randoms=randoms)
 
 
 class RowTracker(LogitsProcessor):
@@ -98,8 +84,8 @@ class RowTracker(LogitsProcessor):
         for index, params, _prompt, output in batch_update.added:
             while len(rows) <= index:
                 rows.append(None)
-            args = (params.extra_args or {}).get(EXTRA_KEY) if params is not None else None
-            rows[index] = _decode_request(args, output) if args else None
+            wire = decode_request(params.extra_args) if params is not None else None
+            rows[index] = _request(wire, output) if wire is not None else None
         for a, b, direction in batch_update.moved:
             while len(rows) <= max(a, b):
                 rows.append(None)
@@ -113,31 +99,12 @@ class RowTracker(LogitsProcessor):
 _TRACKER: RowTracker | None = None
 
 
-def _sample(logits: torch.Tensor, req: _Request) -> int:
-    """One code-predictor token: greedy, or temperature / top-k / top-p like transformers' ``generate``."""
-    if not req.sub_sample:
-        return int(torch.argmax(logits))
-    scores = logits.float() / max(req.sub_temperature, 1e-5)
-    if req.sub_top_k > 0:
-        k = min(req.sub_top_k, scores.shape[-1])
-        kth = torch.topk(scores, k).values[-1]
-        scores = scores.masked_fill(scores < kth, float("-inf"))
-    if req.sub_top_p < 1.0:
-        sorted_scores, order = torch.sort(scores, descending=False)
-        cum = sorted_scores.softmax(-1).cumsum(-1)
-        remove = cum <= (1 - req.sub_top_p)
-        remove[-1] = False
-        scores = scores.masked_fill(remove.scatter(0, order, remove), float("-inf"))
-    probs = scores.softmax(-1)
-    return int(torch.multinomial(probs, 1, generator=req.generator))
-
-
 class FlashTTSQwen3Talker(Qwen3ForCausalLM):
     """Qwen3 decoder (vLLM layers, paged attention) + the reference code predictor and logit rules."""
 
     def __init__(self, *, vllm_config: VllmConfig, prefix: str = "") -> None:
         super().__init__(vllm_config=vllm_config, prefix=prefix)
-        from engines.qwen3._compat import import_qwen_tts
+        from .._compat import import_qwen_tts
 
         import_qwen_tts()
         from qwen_tts.core.models.configuration_qwen3_tts import Qwen3TTSTalkerConfig
@@ -186,13 +153,14 @@ class FlashTTSQwen3Talker(Qwen3ForCausalLM):
     def _publish(self, frames: list[tuple[str, int, list[int]]]) -> None:
         if not frames or not self._address:
             return
-        if self._socket is None:
+        sock = self._socket
+        if sock is None:
             import zmq
 
-            self._socket = zmq.Context.instance().socket(zmq.PUSH)
-            self._socket.setsockopt(zmq.LINGER, 2000)
-            self._socket.connect(self._address)
-        self._socket.send(pickle.dumps(frames, protocol=pickle.HIGHEST_PROTOCOL))
+            sock = self._socket = zmq.Context.instance().socket(zmq.PUSH)
+            sock.setsockopt(zmq.LINGER, 2000)
+            sock.connect(self._address)
+        sock.send(pickle.dumps(frames, protocol=pickle.HIGHEST_PROTOCOL))
 
     @torch.no_grad()
     def _residual_codes(self, hidden: torch.Tensor, code0: torch.Tensor, reqs: list[_Request]) -> torch.Tensor:
@@ -203,12 +171,13 @@ class FlashTTSQwen3Talker(Qwen3ForCausalLM):
         embed0 = self.model.embed_input_ids(code0)
         x = cp.small_to_mtp_projection(torch.stack([hidden, embed0], dim=1).to(embed0.dtype))
         cache = DynamicCache()
+        rows = [r.wire.sampling.predictor for r in reqs]
+        randoms = [r.randoms for r in reqs]
         codes = []
         for step in range(self.num_groups - 1):
             out = cp.model(inputs_embeds=x, past_key_values=cache, use_cache=True)
             logits = cp.lm_head[step](out.last_hidden_state[:, -1])
-            nxt = torch.tensor([_sample(logits[i], r) for i, r in enumerate(reqs)], dtype=torch.long,
-                               device=logits.device)
+            nxt = sample(logits, rows, randoms)
             codes.append(nxt)
             if step + 1 < self.num_groups - 1:
                 x = cp.small_to_mtp_projection(cp.model.get_input_embeddings()[step](nxt)[:, None])
@@ -226,7 +195,7 @@ class FlashTTSQwen3Talker(Qwen3ForCausalLM):
                     f"flashtts talker: {input_ids.shape[0]} token inputs for {len(decoding)} decoding rows "
                     "(preemption/recompute is not supported: give the KV cache more room)")
             return embeds  # warm-up / profiling runs
-        hidden = torch.stack([r.hidden for r in decoding])
+        hidden = torch.stack([h for r in decoding if (h := r.hidden) is not None])
         residual = self._residual_codes(hidden, input_ids, decoding)
         cp_embed = self.code_predictor.model.get_input_embeddings()
         total = embeds.clone()
@@ -235,9 +204,10 @@ class FlashTTSQwen3Talker(Qwen3ForCausalLM):
         frames = []
         for i, r in enumerate(decoding):
             step = len(r.output) - 1  # frame index == decode step index of the reference
-            text = r.trailing[step] if step < r.trailing.shape[0] else r.pad
+            w = r.wire
+            text = w.trailing[step] if step < w.trailing.shape[0] else w.pad
             total[i] = total[i] + text.to(total.dtype)
-            frames.append((r.key, step, [int(input_ids[i])] + residual[i].tolist()))
+            frames.append((w.key, step, [int(input_ids[i])] + residual[i].tolist()))
         self._publish(frames)
         return total
 
@@ -253,11 +223,13 @@ class FlashTTSQwen3Talker(Qwen3ForCausalLM):
                 if r is None:
                     continue
                 r.hidden = hidden_states[i].detach().clone()
-                if r.no_eos:
+                s = r.wire.sampling
+                if s.ignore_eos:
                     logits[i, self._eos] = float("-inf")
-                if r.rep_penalty != 1.0 and r.output:
-                    ids = torch.tensor(sorted(set(r.output)), dtype=torch.long, device=logits.device)
-                    score = logits[i, ids]
-                    logits[i, ids] = torch.where(score < 0, score * r.rep_penalty, score / r.rep_penalty)
+                if s.repetition_penalty != 1.0 and r.output:
+                    seen = torch.zeros(1, logits.shape[-1], dtype=torch.bool, device=logits.device)
+                    seen[0, torch.tensor(r.output, dtype=torch.long, device=logits.device)] = True
+                    pen = torch.tensor([s.repetition_penalty], dtype=logits.dtype, device=logits.device)
+                    logits[i : i + 1] = penalize_repeats(logits[i : i + 1], seen, pen)
         return logits.masked_fill(self._suppress[: logits.shape[-1]], float("-inf"))
 

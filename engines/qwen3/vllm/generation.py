@@ -1,7 +1,7 @@
-"""The Qwen3 engine's generation path when ``--backend vllm``: the talker in vLLM, the rest ours.
+"""The vLLM generation (``--backend vllm``): the talker in vLLM, the rest ours.
 
-Per request: the prompt is built by the engine's own runner (same code as the torch backend, on
-the model thread), the request goes straight to vLLM (:class:`~engines.qwen3_vllm.talker.VLLMTalker`;
+Per request: the prompt and :class:`~..sampling.Sampling` are built by the engine (same code as the
+torch generation, on the model thread), the request goes straight to vLLM (:class:`.talker.VLLMTalker`;
 vLLM's scheduler does the batching, flashtts does not batch again on top), and its frames feed
 the runner's codec decoder through :class:`AudioDecoder`, which decodes the chunks that are due
 across all streams in one batched call on the model thread. Closing the audio iterator (client
@@ -12,43 +12,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 import numpy as np
 
-from .talker import TalkerOptions, VLLMTalker
-
-
-def talker_options(sampling) -> TalkerOptions:
-    """The engine's :class:`~engines.qwen3.model.Sampling` as vLLM talker options.
-
-    The reference loop computes a frame for every codebook-0 token but the last, so ``max_frames``
-    frames need ``max_frames + 1`` tokens; fixed-length requests never stop at end-of-speech.
-    """
-    s = sampling
-    return TalkerOptions(
-        max_new_tokens=int(s.max_frames) + 1, do_sample=s.do_sample, temperature=s.temperature, top_k=s.top_k,
-        top_p=s.top_p, repetition_penalty=s.repetition_penalty, sub_do_sample=s.sub_do_sample,
-        sub_temperature=s.sub_temperature, sub_top_k=s.sub_top_k, sub_top_p=s.sub_top_p, seed=s.seed,
-        ignore_eos=bool(s.fixed_frames),
-    )
+from ..generation import GenerationContext, Work, opt_float
+from ..model import Qwen3Runner, Stream
+from . import require_vllm
+from .talker import VLLMTalker
 
 
 class AudioDecoder:
     """Batches codec decoding across streams: the chunks due while a decode runs go together in the next."""
 
-    def __init__(self, runner, run_on_model_thread: Callable[..., Any]) -> None:
+    def __init__(self, runner: Qwen3Runner, run_on_model_thread: Callable[..., Awaitable[Any]]) -> None:
         self.runner = runner
         self._run = run_on_model_thread
-        self._pending: list[tuple[Any, asyncio.Future]] = []
+        self._pending: list[tuple[Stream, asyncio.Future]] = []
         self._task: asyncio.Task | None = None
         self.batches = 0
         self.chunks = 0
         self.max_batch = 0
 
-    async def decode(self, stream) -> np.ndarray:
-        fut = asyncio.get_running_loop().create_future()
+    async def decode(self, stream: Stream) -> np.ndarray:
+        fut: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
         self._pending.append((stream, fut))
         if self._task is None or self._task.done():
             self._task = asyncio.ensure_future(self._drain())
@@ -67,7 +55,7 @@ class AudioDecoder:
                     if not fut.done():
                         fut.set_exception(exc)
                 continue
-            for (_, fut), a in zip(batch, audio):
+            for (_, fut), a in zip(batch, audio, strict=True):
                 if not fut.done():  # a consumer that went away
                     fut.set_result(a)
 
@@ -76,37 +64,46 @@ class AudioDecoder:
 
 
 class VLLMGeneration:
-    """One vLLM talker for the engine; :meth:`synthesize` turns a prepared stream into audio chunks."""
+    """One vLLM talker for the engine; :meth:`run` turns a request into audio chunks.
 
-    def __init__(self, runner, run_on_model_thread: Callable[..., Any], *, max_num_seqs: int,
-                 kv_cache_gib: float | None = None, gpu_memory_utilization: float | None = None) -> None:
+    Engine options: ``kv_cache_gib`` (CPU: vLLM's KV cache size) and ``gpu_memory_utilization``.
+    """
+
+    def __init__(self, context: GenerationContext) -> None:
+        runner = context.runner
         self.runner = runner
+        self.worker = context.worker
         dtype = str(runner.dtype).removeprefix("torch.")
-        self.talker = VLLMTalker(runner.path, max_num_seqs=max_num_seqs, dtype=dtype, kv_cache_gib=kv_cache_gib,
-                                 gpu_memory_utilization=gpu_memory_utilization)
-        self.decoder = AudioDecoder(runner, run_on_model_thread)
+        self.talker = VLLMTalker(runner.path, max_num_seqs=context.batch_size, dtype=dtype,
+                                 kv_cache_gib=opt_float(context.options, "kv_cache_gib"),
+                                 gpu_memory_utilization=opt_float(context.options, "gpu_memory_utilization"))
+        self.decoder = AudioDecoder(runner, context.worker.run)
         self.started = False
+
+    @classmethod
+    def require(cls) -> None:
+        """vLLM must import (else: the command that installs it)."""
+        require_vllm()
 
     async def start(self) -> None:
         await self.talker.start()
         self.started = True
 
-    @property
     def ready(self) -> bool:
         """Started, and vLLM's engine core has not died."""
         return self.started and not getattr(self.talker.engine, "errored", False)
 
-    async def close(self) -> None:
+    async def stop(self) -> None:
         self.started = False
         await self.talker.close()
 
-    async def synthesize(self, stream) -> AsyncIterator[np.ndarray]:
-        """Audio chunks of ``stream`` (a :class:`~engines.qwen3.model.Stream`); its ``frames`` fill as it goes."""
+    async def run(self, work: Work) -> AsyncGenerator[np.ndarray, None]:
+        """Audio chunks of one request; its stream's ``frames`` fill as it goes (no batching on top of vLLM's)."""
         r = self.runner
+        stream = work.stream = await self.worker.run(work.prepare)
         p = stream.prompt
-        frames = self.talker.frames(p.embeds, p.trailing, p.tts_pad, talker_options(stream.sampling),
-                                    request_id=stream.id)
-        async with contextlib.aclosing(frames):
+        frames = self.talker.frames(p.embeds, p.trailing, p.tts_pad, stream.sampling, request_id=work.id)
+        async with contextlib.aclosing(frames):  # closing early aborts the request in vLLM
             async for frame in frames:
                 stream.frames.append(frame)
                 if r.ready_to_decode(stream):
@@ -115,9 +112,12 @@ class VLLMGeneration:
         if r.ready_to_decode(stream):
             yield await self.decoder.decode(stream)
 
-    def stats(self) -> dict[str, Any]:
-        return {**self.talker.stats(), **self.decoder.stats()}
-
     async def abort(self, request_id: str) -> None:
         if self.talker.engine is not None:
             await self.talker.engine.abort(request_id)
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Awaitable[Any]:
+        return self.worker.run(fn, *args)
+
+    def stats(self) -> dict[str, Any]:
+        return {**self.talker.stats(), **self.decoder.stats()}

@@ -19,15 +19,16 @@ from typing import Any
 
 import torch
 
+
 def published_layout(cfg: dict[str, Any]) -> dict[str, Any]:
     """Config dict in the published key layout (transformers 5 writes ``rope_parameters``)."""
-    from engines.qwen3._compat import published_config
+    from .._compat import published_config
 
     return published_config(cfg)
 
 
 def _qwen_tts():
-    from engines.qwen3._compat import import_qwen_tts
+    from .._compat import import_qwen_tts
 
     return import_qwen_tts()
 
@@ -35,9 +36,10 @@ def _qwen_tts():
 def make_tiny_talker_checkpoint(kind: str, out: Path | str, *, seed: int = 0) -> Path:
     """Write a random-weight talker checkpoint (config, weights, text tokenizer; no codec) into ``out``."""
     _qwen_tts()
-    from safetensors.torch import save_file
     from qwen_tts.core.models import Qwen3TTSForConditionalGeneration, Qwen3TTSProcessor
-    from engines.qwen3 import checkpoint as ck
+    from safetensors.torch import save_file
+
+    from .. import checkpoint as ck
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -58,8 +60,8 @@ class ReferenceTalker:
 
     def __init__(self, path: Path | str) -> None:
         _qwen_tts()
-        from safetensors.torch import load_file
         from qwen_tts.core.models import Qwen3TTSConfig, Qwen3TTSForConditionalGeneration, Qwen3TTSProcessor
+        from safetensors.torch import load_file
 
         path = Path(path)
         config = Qwen3TTSConfig(**published_layout(json.loads((path / "config.json").read_text())))

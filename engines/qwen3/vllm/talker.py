@@ -3,7 +3,7 @@
 ``VLLMTalker.frames(...)`` submits a request (prefill = the talker prompt embeddings) and yields
 its codec frames ``(16,)`` as they complete; vLLM's scheduler batches all live requests. The
 frames' codebooks 1..15 arrive over a ZeroMQ PULL socket fed by the model in vLLM's worker
-(see :mod:`engines.qwen3_vllm.model`); vLLM's output stream gives codebook 0 and the end. When
+(see :mod:`flashtts_engines.qwen3.vllm.model`); vLLM's output stream gives codebook 0 and the end. When
 the consumer stops iterating (client disconnect, cancellation), the request is aborted in vLLM.
 """
 
@@ -15,32 +15,15 @@ import os
 import pickle
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ..sampling import Sampling
 from . import require_vllm
-
-
-@dataclass
-class TalkerOptions:
-    """Sampling of one request (the reference ``generate`` defaults are the caller's business)."""
-
-    max_new_tokens: int = 2048
-    do_sample: bool = False
-    temperature: float = 0.9
-    top_k: int = 50
-    top_p: float = 1.0
-    repetition_penalty: float = 1.0
-    sub_do_sample: bool = False
-    sub_temperature: float = 0.9
-    sub_top_k: int = 50
-    sub_top_p: float = 1.0
-    seed: int | None = None
-    ignore_eos: bool = False  # fixed-length generation (benchmarks): never stop at end-of-speech
+from .wire import encode_request
 
 
 def vllm_view(checkpoint: Path | str, out: Path | str | None = None) -> Path:
@@ -112,8 +95,8 @@ class VLLMTalker:
         register()
         if self.kv_cache_gib is not None:
             os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(max(1, round(self.kv_cache_gib))))  # whole GiB
-        self._pull = zmq.asyncio.Context.instance().socket(zmq.PULL)
-        self._pull.bind(self.address)
+        pull = self._pull = zmq.asyncio.Context.instance().socket(zmq.PULL)
+        pull.bind(self.address)
         self._reader = asyncio.create_task(self._read_frames())
         view = vllm_view(self.checkpoint, Path(self._tmp.name) / "model")
         more = {}
@@ -141,40 +124,37 @@ class VLLMTalker:
         self._tmp.cleanup()
 
     async def _read_frames(self) -> None:
+        pull = self._pull
+        assert pull is not None
         while True:
-            data = await self._pull.recv()
+            data = await pull.recv()
             for key, index, codes in pickle.loads(data):
                 q = self._queues.get(key)
                 if q is not None:
                     q.put_nowait((index, codes))
 
-    def _params(self, key: str, trailing: torch.Tensor, pad: torch.Tensor, o: TalkerOptions):
+    def _params(self, key: str, trailing: torch.Tensor, pad: torch.Tensor, sampling: Sampling):
+        """vLLM's ``SamplingParams``: codebook 0 sampled by vLLM; the rest travels in ``extra_args``."""
         from vllm import SamplingParams
 
-        extra = {
-            "key": key, "dim": self.hidden_size,
-            "trailing": trailing.detach().to("cpu", torch.float32).contiguous().numpy().tobytes(),
-            "pad": pad.detach().to("cpu", torch.float32).reshape(-1).contiguous().numpy().tobytes(),
-            "repetition_penalty": o.repetition_penalty, "seed": o.seed,
-            "sub_do_sample": o.sub_do_sample, "sub_top_k": o.sub_top_k, "sub_top_p": o.sub_top_p,
-            "sub_temperature": o.sub_temperature, "no_eos": o.ignore_eos,
-        }
-        sampled = dict(temperature=o.temperature, top_k=o.top_k if o.top_k > 0 else -1, top_p=o.top_p,
-                       seed=o.seed) if o.do_sample else dict(temperature=0.0)
-        return SamplingParams(max_tokens=o.max_new_tokens, min_tokens=2, stop_token_ids=[self.eos], ignore_eos=o.ignore_eos,
-                              detokenize=False, extra_args={"flashtts": extra}, **sampled)
+        s = sampling
+        drawn = dict(temperature=s.temperature, top_k=s.top_k if s.top_k > 0 else -1, top_p=s.top_p,
+                     min_p=s.min_p, seed=s.seed) if s.do_sample else dict(temperature=0.0)
+        # the reference computes a frame for every codebook-0 token but the last one
+        return SamplingParams(max_tokens=s.max_frames + 1, min_tokens=2, stop_token_ids=[self.eos],
+                              ignore_eos=s.ignore_eos, detokenize=False,
+                              extra_args=encode_request(key, trailing, pad, s), **drawn)
 
-    async def frames(self, prompt: torch.Tensor, trailing: torch.Tensor, pad: torch.Tensor,
-                     options: TalkerOptions | None = None, request_id: str | None = None) -> AsyncIterator[torch.Tensor]:
+    async def frames(self, prompt: torch.Tensor, trailing: torch.Tensor, pad: torch.Tensor, sampling: Sampling,
+                     request_id: str | None = None) -> AsyncGenerator[torch.Tensor, None]:
         """Yield the request's codec frames ``(16,)`` in order; aborts the vLLM request if closed early."""
         if self.engine is None:
             raise RuntimeError("VLLMTalker.start() was not awaited")
-        o = options or TalkerOptions()
         key = request_id or uuid.uuid4().hex
         queue: asyncio.Queue = asyncio.Queue()
         self._queues[key] = queue
         stream = self.engine.generate({"prompt_embeds": prompt.detach().to("cpu", torch.float32).contiguous()},
-                                      self._params(key, trailing, pad, o), key)
+                                      self._params(key, trailing, pad, sampling), key)
         sent = 0
         total: int | None = None
         pending: dict[int, list[int]] = {}
@@ -203,9 +183,9 @@ class VLLMTalker:
             await stream.aclose()
 
     async def generate(self, prompt: torch.Tensor, trailing: torch.Tensor, pad: torch.Tensor,
-                       options: TalkerOptions | None = None) -> torch.Tensor:
+                       sampling: Sampling) -> torch.Tensor:
         """All frames of one request: ``(frames, 16)``."""
-        got = [f async for f in self.frames(prompt, trailing, pad, options)]
+        got = [f async for f in self.frames(prompt, trailing, pad, sampling)]
         return torch.stack(got) if got else torch.zeros(0, 16, dtype=torch.long)
 
     def stats(self) -> dict[str, Any]:

@@ -1,7 +1,7 @@
-"""The talker LLM behind a small interface, so that another runtime (vLLM) can take its place.
+"""The talker LLM in PyTorch for the torch generation: the checkpoint's own layers, one KV row per stream.
 
 The talker is a Qwen3-style decoder over input *embeddings* (text + codec embeddings are summed
-by the caller). A backend keeps one KV cache row per active stream, in batch order:
+by the caller). :class:`TorchTalker` keeps one KV cache row per active stream, in batch order:
 
 * ``prefill(embeds)`` appends one row per prompt (prompts of different lengths run together in one
   forward, right-padded and masked) and returns the logits and last hidden state of each;
@@ -9,40 +9,15 @@ by the caller). A backend keeps one KV cache row per active stream, in batch ord
 * ``remove(row)`` drops a finished row; the last row moves into its place (swap-remove), so active
   rows always occupy ``0..rows-1`` and a decode step reads the cache without gathering.
 
-:class:`TorchTalkerBackend` reuses the checkpoint's own decoder layers (the reference
-implementation's math, for exact parity) with a static, slot-based KV cache.
+It reuses the checkpoint's own decoder layers (the reference implementation's math, for exact
+parity) with a slot-based KV cache.
 """
 
 from __future__ import annotations
 
-import abc
 from typing import Any
 
 import torch
-
-
-class TalkerBackend(abc.ABC):
-    """What the Qwen3 engine needs from the talker runtime."""
-
-    @property
-    @abc.abstractmethod
-    def rows(self) -> int:
-        """Number of active rows (streams) in the cache."""
-
-    @abc.abstractmethod
-    def prefill(self, embeds: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Append one row per prompt ``(T_i, D)``; returns logits ``(P, V)`` and hidden ``(P, D)``."""
-
-    @abc.abstractmethod
-    def decode(self, embeds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One step for all rows: ``embeds (rows, D)`` -> logits ``(rows, V)``, hidden ``(rows, D)``."""
-
-    @abc.abstractmethod
-    def remove(self, row: int) -> int | None:
-        """Drop ``row``; returns the former index of the row moved into its place, if any."""
-
-    def stats(self) -> dict[str, Any]:
-        return {}
 
 
 class _SlotCache:
@@ -105,7 +80,7 @@ class _SlotCache:
         self.lengths[src] = 0
 
 
-class TorchTalkerBackend(TalkerBackend):
+class TorchTalker:
     """The checkpoint's talker layers run in PyTorch with a slot KV cache (rows compacted in place)."""
 
     def __init__(self, talker, max_rows: int) -> None:
@@ -124,6 +99,7 @@ class TorchTalkerBackend(TalkerBackend):
 
     @property
     def rows(self) -> int:
+        """Number of active rows (streams) in the cache."""
         return self._rows
 
     def _run(self, hidden: torch.Tensor, position_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -136,6 +112,7 @@ class TorchTalkerBackend(TalkerBackend):
 
     @torch.no_grad()
     def prefill(self, embeds: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append one row per prompt ``(T_i, D)``; returns logits ``(P, V)`` and hidden ``(P, D)``."""
         n = len(embeds)
         if self._rows + n > self.max_rows:
             raise RuntimeError(f"talker cache full ({self._rows}+{n} > {self.max_rows} rows)")
@@ -162,6 +139,7 @@ class TorchTalkerBackend(TalkerBackend):
 
     @torch.no_grad()
     def decode(self, embeds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step for all rows: ``embeds (rows, D)`` -> logits ``(rows, V)``, hidden ``(rows, D)``."""
         b = self._rows
         assert embeds.shape[0] == b
         lengths = self.cache.lengths[:b]
@@ -177,6 +155,7 @@ class TorchTalkerBackend(TalkerBackend):
         return self.talker.codec_head(hidden), hidden
 
     def remove(self, row: int) -> int | None:
+        """Drop ``row``; returns the former index of the row moved into its place, if any."""
         last = self._rows - 1
         moved = None
         if row != last:
@@ -189,9 +168,3 @@ class TorchTalkerBackend(TalkerBackend):
 
     def stats(self) -> dict[str, Any]:
         return {"kv_capacity_tokens": self.cache.capacity, "rows": self._rows, "max_rows": self.max_rows}
-
-
-def make_backend(name: str, talker, max_rows: int) -> TalkerBackend:
-    if name in ("torch", "auto"):
-        return TorchTalkerBackend(talker, max_rows)
-    raise ValueError(f"unknown Qwen3 talker backend {name!r} (available: torch)")

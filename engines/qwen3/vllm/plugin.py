@@ -14,4 +14,4 @@ def register() -> None:
 
     if ARCHITECTURE not in ModelRegistry.get_supported_archs():
         # a "module:Class" string: the model module (and qwen_tts) load lazily, in the worker
-        ModelRegistry.register_model(ARCHITECTURE, "engines.qwen3_vllm.model:FlashTTSQwen3Talker")
+        ModelRegistry.register_model(ARCHITECTURE, "flashtts_engines.qwen3.vllm.model:FlashTTSQwen3Talker")
