@@ -137,8 +137,8 @@ def test_api_key_is_checked_on_the_upgrade(role_dir):
 
     from starlette.websockets import WebSocketDisconnect
 
-    app = create_app(ServerConfig(role_dir=role_dir, api_keys=("k-123",)))
-    with TestClient(app, base_url="http://localhost") as http:
+    app = create_app(ServerConfig(role_dir=role_dir, api_keys=("k-123",), allowed_hosts=("testserver",)))
+    with TestClient(app) as http:  # Starlette's test client calls itself testserver
         for headers in ({}, {"Authorization": "Bearer wrong"}):  # refused at the handshake, before any text
             with pytest.raises(WebSocketDisconnect) as refused:
                 with http.websocket_connect("/v1/audio/speech/stream", headers=headers) as ws:
@@ -163,7 +163,8 @@ def test_a_silent_session_ends_with_idle_timeout(role_dir):
     from flashtts.app import create_app
     from flashtts.config import ServerConfig
 
-    with TestClient(create_app(ServerConfig(role_dir=role_dir, request_timeout=1.0)), base_url="http://localhost") as http:
+    config = ServerConfig(role_dir=role_dir, request_timeout=1.0, allowed_hosts=("testserver",))
+    with TestClient(create_app(config)) as http:  # Starlette's test client calls itself testserver
         with http.websocket_connect("/v1/audio/speech/stream") as ws:
             ws.send_json({"type": "start", "voice": "joe"})
             assert ws.receive_json()["type"] == "started"
