@@ -69,3 +69,5 @@ class ServerConfig:
     """CUDA devices to run engines on (``--gpu 0,1``): one engine replica per device at least."""
     workers: int = 1
     """Engine replicas (``--workers N``), spread round-robin over ``gpu``; requests go to the least busy."""
+    strict_instructions: bool = False
+    """Refuse (400) ``instructions`` the engine cannot follow instead of ignoring them with a header."""

@@ -73,7 +73,7 @@ async def _guarded(service: SpeechService, plan: Plan, ticket: Ticket, parts: As
 async def respond(service: SpeechService, plan: Plan, request: Request, *, stream: bool, sse: bool = False) -> Response:
     """Admit the plan (429 when full) and answer it in the requested shape."""
     ticket = service.admit(presented_key(request))
-    headers = {"X-Request-Id": plan.request_id}
+    headers = {"X-Request-Id": plan.request_id, **plan.headers}
     if sse or stream:
         disconnected = request.is_disconnected
         if sse:

@@ -21,6 +21,7 @@ import numpy as np
 from flashtts import audio
 from flashtts.config import ServerConfig
 from flashtts.engine import Engine, GenerationOptions, ReferenceAudio, SynthesisRequest
+from flashtts.languages import check_script
 from flashtts.errors import APIError, TimeoutError_, to_api_error
 from flashtts.metrics import Metrics
 from flashtts.middleware import current_request_id, new_request_id
@@ -28,6 +29,7 @@ from flashtts.registry import Role, RoleNotFoundError, SpeakerRegistry
 from flashtts.scheduler import Admission
 from flashtts.text import parse_dialogue, split_text
 from flashtts.url_fetch import AudioURLFetcher, is_url
+from flashtts.voices import match_voice
 
 log = logging.getLogger("flashtts.requests")
 
@@ -80,6 +82,8 @@ class Plan:
     status: str = "ok"
     out_rate: int = audio.OUTPUT_RATE
     """Sample rate of the encoded answer (24 kHz unless a compatibility API wants another)."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Extra response headers (``X-Instructions-Ignored``)."""
 
 
 class SpeechService:
@@ -127,6 +131,10 @@ class SpeechService:
             )
         if name.lower() in OPENAI_VOICES and info.default_voice is not None:
             return VoiceChoice(label=name, voice=info.default_voice)
+        matched = match_voice(info, name)  # JOE, male, female, other servers' preset speakers
+        if matched is not None:
+            log.info("voice '%s' speaks with engine voice '%s'", name, matched)
+            return VoiceChoice(label=name, voice=matched)
         if not info.voices and info.capabilities.voice_design:
             # the voice is whatever the instructions describe; the name is only a label
             return VoiceChoice(label=name)
@@ -183,6 +191,7 @@ class SpeechService:
         length_threshold: int | None = None,
         window_size: int | None = None,
         stream: bool = False,
+        text_param: str = "input",
     ) -> Plan:
         """Validate and segment; raises APIError/CapabilityError before anything is sent."""
         if response_format not in audio.FORMATS:
@@ -196,8 +205,12 @@ class SpeechService:
         first = utterances[0]
         speed = first.speed or first.voice.speed or 1.0
         pitch = first.pitch or 1.0
+        headers: dict[str, str] = {}
         for utt in utterances:
             total_chars += len(utt.text)
+            if not (utt.language or utt.voice.language):
+                check_script(self.engine.info, utt.voice.voice, utt.text, text_param)
+            utt = self._without_unfollowable_instructions(utt, headers)
             for piece in split_text(utt.text, threshold, window):
                 seg = SynthesisRequest(
                     request_id=f"{job_id}-{len(segments)}",
@@ -220,7 +233,16 @@ class SpeechService:
             raise APIError(f"text is {total_chars} characters; the limit is {limit}", param="input",
                            code="input_too_long")
         return Plan(request_id, route, segments, response_format, speed, pitch,
-                    ", ".join(dict.fromkeys(u.voice.label for u in utterances)), total_chars)
+                    ", ".join(dict.fromkeys(u.voice.label for u in utterances)), total_chars, headers=headers)
+
+    def _without_unfollowable_instructions(self, utt: Utterance, headers: dict[str, str]) -> Utterance:
+        """Instructions the engine cannot follow are a hint it ignores (as OpenAI's tts-1 does), noted in
+        ``X-Instructions-Ignored``; ``--strict_instructions`` keeps them, so the engine's check refuses them."""
+        caps = self.engine.info.capabilities
+        if not utt.instructions or caps.instruct or caps.voice_design or self.config.strict_instructions:
+            return utt
+        headers["X-Instructions-Ignored"] = "true"
+        return replace(utt, instructions=None)
 
     def _drop_unsupported_role_defaults(self, seg: SynthesisRequest, utt: Utterance) -> None:
         """A role's stored instructions/language are preferences: drop them where the engine lacks them."""

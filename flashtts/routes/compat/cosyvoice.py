@@ -34,7 +34,8 @@ METHODS = ["GET", "POST"]
 
 async def _stream(service: SpeechService, request: Request, route: str, utt: Utterance, fmt: str | None) -> Response:
     fmt = fmt or ("pcm" if request.method == "GET" else "wav")
-    plan = service.plan(route, [utt], response_format=fmt, options=GenerationOptions(), stream=True)
+    plan = service.plan(route, [utt], response_format=fmt, options=GenerationOptions(), stream=True,
+                        text_param="tts_text")
     plan.out_rate = SAMPLE_RATE
     response = await respond(service, plan, request, stream=True)
     response.headers["X-Custom-Header-sampleRate"] = str(SAMPLE_RATE)
