@@ -192,8 +192,13 @@ class SpeechService:
         window_size: int | None = None,
         stream: bool = False,
         text_param: str = "input",
+        optional_instructions: bool = False,
     ) -> Plan:
-        """Validate and segment; raises APIError/CapabilityError before anything is sent."""
+        """Validate and segment; raises APIError/CapabilityError before anything is sent.
+
+        ``optional_instructions``: the API treats instructions as a hint (OpenAI's), so an engine that
+        cannot follow them ignores them (see :meth:`_without_unfollowable_instructions`).
+        """
         if response_format not in audio.FORMATS:
             raise APIError(f"unknown response_format '{response_format}'", param="response_format")
         request_id = current_request_id() or new_request_id()
@@ -210,7 +215,8 @@ class SpeechService:
             total_chars += len(utt.text)
             if not (utt.language or utt.voice.language):
                 check_script(self.engine.info, utt.voice.voice, utt.text, text_param)
-            utt = self._without_unfollowable_instructions(utt, headers)
+            if optional_instructions:
+                utt = self._without_unfollowable_instructions(utt, headers)
             for piece in split_text(utt.text, threshold, window):
                 seg = SynthesisRequest(
                     request_id=f"{job_id}-{len(segments)}",

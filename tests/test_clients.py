@@ -51,3 +51,79 @@ def test_streamed_flac_reads_with_soundfile(sdk, tmp_path, transcribe):
     again, _ = sf.read(path, dtype="float32")
     assert 0.7 < len(again) / len(samples) < 1.4  # the same sentence (Piper varies its timing a little per run)
     assert wer(SENTENCE, transcribe(to_16k(data, "flac"))) <= 0.2
+
+
+def test_instructions_are_ignored_with_a_header(sdk, transcribe):
+    """Home Assistant's OpenAI-TTS integration sends instructions whenever the user set them."""
+    with sdk.audio.speech.with_streaming_response.create(
+            model="tts-1", voice="alloy", input=SENTENCE, instructions="Speak in a cheerful tone.",
+            response_format="wav") as response:
+        assert response.headers["x-instructions-ignored"] == "true"
+        data = response.read()
+    assert wer(SENTENCE, transcribe(to_16k(data, "wav"))) <= 0.2
+    plain = sdk.audio.speech.with_raw_response.create(model="tts-1", voice="alloy", input=SENTENCE)
+    assert "x-instructions-ignored" not in plain.headers
+
+
+def test_flashtts_voice_names_resolve(server, transcribe):
+    """FlashTTS's client.py says name=male; its docs' dialogue example uses <role:female>/<role:male>."""
+    r = httpx.post(server.url + "/speak", timeout=120,
+                   json={"name": "male", "text": SENTENCE, "response_format": "wav", "stream": False})
+    assert r.status_code == 200, r.text
+    assert wer(SENTENCE, transcribe(to_16k(r.content, "wav"))) <= 0.2
+    text = "<role:female>Rice is often served in round bowls.<role:male>The juice of lemons makes fine punch."
+    r = httpx.post(server.url + "/multi_speak", timeout=120,
+                   json={"text": text, "response_format": "wav", "stream": False})
+    assert r.status_code == 200, r.text
+    heard = transcribe(to_16k(r.content, "wav"))
+    assert wer("Rice is often served in round bowls. The juice of lemons makes fine punch.", heard) <= 0.2
+    # voice ids in another case (JOE), through the openai route
+    r = httpx.post(server.url + "/v1/audio/speech", timeout=120,
+                   json={"model": "tts-1", "voice": "JOE", "input": SENTENCE, "response_format": "wav"})
+    assert r.status_code == 200, r.text
+    r = httpx.post(server.url + "/v1/audio/speech", timeout=30,
+                   json={"model": "tts-1", "voice": "nobody_by_this_name", "input": SENTENCE})
+    assert assert_openai_error(r, 400)["code"] == "voice_not_found"
+
+
+@pytest.mark.parametrize(("route", "payload", "param", "language"), [
+    ("/v1/audio/speech", {"model": "tts-1", "voice": "alloy", "input": "你好，世界。"}, "input", "Chinese"),
+    ("/v1/audio/speech", {"model": "tts-1", "voice": "alloy", "input": "こんにちは、世界。"}, "input", "Japanese"),
+    ("/v1/audio/speech", {"model": "tts-1", "voice": "joe", "input": "Привет, как дела?"}, "input", "Russian"),
+    ("/speak", {"name": "joe", "text": "你好，世界。"}, "text", "Chinese"),
+])
+def test_unreadable_script_is_a_400_naming_the_language(server, route, payload, param, language):
+    r = httpx.post(server.url + route, json=payload, timeout=30)
+    err = assert_openai_error(r, 400)
+    assert err["param"] == param and err["code"] == "unsupported_language"
+    assert language in err["message"], err
+
+
+def test_cosyvoice_client_default_text_is_refused_before_audio(server):
+    """CosyVoice's client.py: GET with form fields, default text and speaker, body streamed."""
+    import requests
+
+    default_text = "你好，我是通义千问语音合成大模型，请问有什么可以帮您的吗？"
+    response = requests.request("GET", server.url + "/inference_sft",
+                                data={"tts_text": default_text, "spk_id": "中文女"}, stream=True)
+    assert response.status_code == 400
+    err = response.json()["error"]
+    assert err["param"] == "tts_text" and "Chinese" in err["message"]
+
+
+def test_mixed_text_with_a_few_foreign_letters_is_spoken(server):
+    r = httpx.post(server.url + "/v1/audio/speech", timeout=120, json={
+        "model": "tts-1", "voice": "alloy", "input": "The word for tea in Chinese is 茶, said with a falling tone.",
+        "response_format": "wav"})
+    assert r.status_code == 200, r.text
+
+
+async def test_strict_instructions_refuses(tmp_path):
+    from flashtts.config import ServerConfig
+    from support import app_client
+
+    async with app_client(ServerConfig(role_dir=tmp_path / "roles", strict_instructions=True)) as client:
+        r = await client.post("/v1/audio/speech", json={"model": "tts-1", "voice": "alloy", "input": SENTENCE,
+                                                        "instructions": "Whisper it."})
+        err = assert_openai_error(r, 400)
+        assert err["code"] == "unsupported_capability" and "instructions" in err["message"]
