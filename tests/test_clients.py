@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 
 import httpx
+import numpy as np
 import openai
 import pytest
 import soundfile as sf
@@ -127,3 +128,26 @@ async def test_strict_instructions_refuses(tmp_path):
                                                         "instructions": "Whisper it."})
         err = assert_openai_error(r, 400)
         assert err["code"] == "unsupported_capability" and "instructions" in err["message"]
+
+
+def _speech_seconds(server, text: str, speed: float) -> float:
+    """Seconds from the first to the last sound of a complete WAV answer (silence trimmed)."""
+    from flashtts.audio import decode
+
+    r = httpx.post(server.url + "/v1/audio/speech", timeout=300, json={
+        "model": "tts-1", "voice": "joe", "input": text, "speed": speed, "response_format": "wav", "stream": False})
+    assert r.status_code == 200, r.text
+    samples = np.abs(decode(r.content, 16000))
+    frames = samples[: len(samples) // 160 * 160].reshape(-1, 160).max(axis=1)  # 10 ms peaks
+    loud = np.nonzero(frames > 0.05 * frames.max())[0]
+    return (loud[-1] - loud[0] + 1) / 100
+
+
+def test_speed_is_proportional(server):
+    """Speech duration tracks 1/speed within 10% from 0.25 to 4 (Piper's length_scale alone saturates)."""
+    text = "The juice of lemons makes fine punch. Glue the sheet to the dark blue background."
+    normal = np.mean([_speech_seconds(server, text, 1.0) for _ in range(2)])
+    for speed in (0.25, 0.5, 1.5, 2.0, 3.0, 4.0):
+        effective = normal / _speech_seconds(server, text, speed)
+        print(f"speed {speed}: effective {effective:.3f} ({effective / speed - 1:+.1%})")
+        assert effective == pytest.approx(speed, rel=0.10)
