@@ -106,6 +106,7 @@ def serve(
     snac_path: Optional[str] = _opt(None, "--snac_path", env="SNAC_PATH", help="FlashTTS option (OrpheusTTS); accepted, not used", rich_help_panel=_COMPAT),
     wav2vec_attn_implementation: Optional[str] = _opt(None, "--wav2vec_attn_implementation", env="WAV2VEC_ATTN_IMPLEMENTATION", help="FlashTTS option (Spark-TTS); accepted, not used", rich_help_panel=_COMPAT),
     strict_instructions: bool = _opt(False, "--strict_instructions", env="STRICT_INSTRUCTIONS", help="Refuse (400) instructions the engine cannot follow; by default they are ignored and the answer says so in X-Instructions-Ignored: true", rich_help_panel=_COMPAT),
+    open_listings: bool = _opt(False, "--open_listings", env="OPEN_LISTINGS", help="With --api_key, let GET /v1/models, /v1/audio/models and /v1/audio/voices answer without a key (Open WebUI lists voices without sending its key; docs/clients.md)", rich_help_panel=_COMPAT),
 ) -> None:
     """Serve the HTTP API (and the web UI at /)."""
     import uvicorn
@@ -125,7 +126,7 @@ def serve(
                                   timeout=audio_url_timeout,
                                   hosts=tuple(h.strip().lower() for item in audio_url_hosts for h in item.split(",")
                                               if h.strip())),
-        log_level=log_level, strict_instructions=strict_instructions,
+        log_level=log_level, strict_instructions=strict_instructions, open_listings=open_listings,
     )
     _check_engine(engine)
     from flashtts.compat_options import apply_launch_options

@@ -71,3 +71,5 @@ class ServerConfig:
     """Engine replicas (``--workers N``), spread round-robin over ``gpu``; requests go to the least busy."""
     strict_instructions: bool = False
     """Refuse (400) ``instructions`` the engine cannot follow instead of ignoring them with a header."""
+    open_listings: bool = False
+    """Serve ``GET /v1/models``, ``/v1/audio/models`` and ``/v1/audio/voices`` without an API key."""

@@ -151,3 +151,53 @@ def test_speed_is_proportional(server):
         effective = normal / _speech_seconds(server, text, speed)
         print(f"speed {speed}: effective {effective:.3f} ({effective / speed - 1:+.1%})")
         assert effective == pytest.approx(speed, rel=0.10)
+
+
+def test_open_webui_listings(server):
+    """Open WebUI asks GET {base}/audio/models and {base}/audio/voices (no key) and reads 'models' / 'voices'."""
+    import requests
+
+    response = requests.get(server.url + "/v1/audio/models")
+    response.raise_for_status()
+    models = response.json().get("models", [])
+    assert {"tts-1", "tts-1-hd", "piper"} <= {m["id"] for m in models}
+    response = requests.get(server.url + "/v1/audio/voices")
+    response.raise_for_status()
+    available = {voice["id"]: voice["name"] for voice in response.json().get("voices", [])}
+    assert available["joe"] == "Joe" and "narrator" in available
+
+
+def test_voice_objects_match_the_sdk_types(server, sdk, tmp_path):
+    from openai.types.audio import Voice as SDKVoice
+    from openai.types.audio.voice_deleted import VoiceDeleted
+
+    listed = httpx.get(server.url + "/v1/audio/voices", timeout=30).json()["data"]
+    for item in listed:
+        voice = SDKVoice.model_validate(item)  # pydantic validation against the SDK's own type
+        assert voice.object == "audio.voice" and isinstance(voice.created_at, int)
+    clip = httpx.post(server.url + "/v1/audio/speech", timeout=120, json={
+        "model": "tts-1", "voice": "joe", "input": "Glue the sheet to the dark blue background.",
+        "response_format": "wav", "stream": False}).content
+    path = tmp_path / "sample.wav"
+    path.write_bytes(clip)
+    with path.open("rb") as f:
+        created = sdk.audio.voices.create(name="sdk-voice", audio_sample=f, consent="cons_unused")
+    assert isinstance(created, SDKVoice) and created.type == "audio_sample" and created.created_at > 1_600_000_000
+    SDKVoice.model_validate(created.model_dump())
+    deleted = sdk.audio.voices.delete("sdk-voice")
+    assert isinstance(deleted, VoiceDeleted) and deleted.deleted
+    VoiceDeleted.model_validate(deleted.model_dump())
+
+
+async def test_open_listings_with_api_key(tmp_path):
+    from flashtts.config import ServerConfig
+    from support import app_client
+
+    async with app_client(ServerConfig(role_dir=tmp_path / "a", api_keys=("sk-k",))) as client:
+        assert (await client.get("/v1/audio/voices")).status_code == 401
+    async with app_client(ServerConfig(role_dir=tmp_path / "b", api_keys=("sk-k",), open_listings=True)) as client:
+        for path in ("/v1/audio/voices", "/v1/audio/models", "/v1/models"):
+            assert (await client.get(path)).status_code == 200, path
+        assert (await client.get("/v1/audio/voices/narrator/reference")).status_code == 401
+        r = await client.post("/v1/audio/speech", json={"model": "tts-1", "voice": "joe", "input": "Hi."})
+        assert r.status_code == 401
