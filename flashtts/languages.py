@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flashtts.engine import EngineInfo
 from flashtts.errors import APIError
-from flashtts.scripts import readable_scripts, unreadable_script
+from flashtts.scripts import guess_language, readable_scripts, unreadable_script
 
 LANGUAGE_ALIASES: tuple[tuple[str, ...], ...] = (
     ("zh", "chinese", "zh-cn", "zh_cn", "cn", "mandarin", "中文"),
@@ -34,6 +34,17 @@ def voice_language_codes(info: EngineInfo, voice: str | None) -> list[str | None
     listed = next((v.language for v in info.voices if v.id == voice), None) if voice else None
     names = [listed] if listed else [lang for lang in info.languages if lang.lower() != "auto"]
     return [language_code(name) or name.lower() for name in names]
+
+
+def speech_language(info: EngineInfo, voice: str | None, language: str | None, text: str) -> str | None:
+    """The ISO 639-1 code text is read in: the request's (or role's) language, else the voice's only
+    language, else the script's (kana, hangul, Cyrillic...); None when it cannot be told."""
+    if language and language.lower() != "auto":
+        return language_code(language)
+    codes = {c for c in voice_language_codes(info, voice) if c}
+    if len(codes) == 1:
+        return codes.pop()
+    return guess_language(text)
 
 
 def check_script(info: EngineInfo, voice: str | None, text: str, param: str = "input") -> None:

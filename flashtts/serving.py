@@ -21,10 +21,11 @@ import numpy as np
 from flashtts import audio
 from flashtts.config import ServerConfig
 from flashtts.engine import Engine, GenerationOptions, ReferenceAudio, SynthesisRequest
-from flashtts.languages import check_script
+from flashtts.languages import check_script, speech_language
 from flashtts.errors import APIError, TimeoutError_, to_api_error
 from flashtts.metrics import Metrics
 from flashtts.middleware import current_request_id, new_request_id
+from flashtts.normalize import normalize as normalize_text
 from flashtts.registry import Role, RoleNotFoundError, SpeakerRegistry
 from flashtts.scheduler import Admission
 from flashtts.text import parse_dialogue, split_text
@@ -193,11 +194,13 @@ class SpeechService:
         stream: bool = False,
         text_param: str = "input",
         optional_instructions: bool = False,
+        normalize: bool = True,
     ) -> Plan:
         """Validate and segment; raises APIError/CapabilityError before anything is sent.
 
         ``optional_instructions``: the API treats instructions as a hint (OpenAI's), so an engine that
         cannot follow them ignores them (see :meth:`_without_unfollowable_instructions`).
+        ``normalize``: text is read as a person would (:mod:`flashtts.normalize`).
         """
         if response_format not in audio.FORMATS:
             raise APIError(f"unknown response_format '{response_format}'", param="response_format")
@@ -217,6 +220,9 @@ class SpeechService:
                 check_script(self.engine.info, utt.voice.voice, utt.text, text_param)
             if optional_instructions:
                 utt = self._without_unfollowable_instructions(utt, headers)
+            if normalize:
+                lang = speech_language(self.engine.info, utt.voice.voice, utt.language or utt.voice.language, utt.text)
+                utt = replace(utt, text=normalize_text(utt.text, lang))
             for piece in split_text(utt.text, threshold, window):
                 seg = SynthesisRequest(
                     request_id=f"{job_id}-{len(segments)}",

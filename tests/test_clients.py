@@ -201,3 +201,18 @@ async def test_open_listings_with_api_key(tmp_path):
         assert (await client.get("/v1/audio/voices/narrator/reference")).status_code == 401
         r = await client.post("/v1/audio/speech", json={"model": "tts-1", "voice": "joe", "input": "Hi."})
         assert r.status_code == 401
+
+
+def test_markdown_and_emoji_are_not_read_aloud(server, transcribe):
+    """A chat answer pasted as is (Open WebUI reads assistant messages): markup and emoji are not spoken."""
+    text = "## Dinner\n\n**Rice** is *often* served in `round` bowls 🍚👋"
+    spoken = {}
+    for normalize in (True, False):
+        r = httpx.post(server.url + "/v1/audio/speech", timeout=120, json={
+            "model": "tts-1", "voice": "joe", "input": text, "response_format": "wav", "stream": False,
+            "normalize": normalize})
+        assert r.status_code == 200, r.text
+        spoken[normalize] = (float(r.headers["x-audio-duration"]), transcribe(to_16k(r.content, "wav")))
+    print(spoken)
+    assert wer("Dinner. Rice is often served in round bowls.", spoken[True][1]) <= 0.25
+    assert spoken[False][0] > spoken[True][0] + 1.0  # the raw text spells out the marks and the emoji names

@@ -37,7 +37,7 @@ async def speech(body: SpeechRequest, request: Request, service: SpeechService =
         [Utterance(body.input, voice, instructions=body.instructions, speed=body.speed, language=body.language)],
         response_format=body.response_format, options=body.generation_options(),
         length_threshold=body.length_threshold, window_size=body.window_size,
-        stream=body.stream or body.stream_format == "sse", optional_instructions=True,
+        stream=body.stream or body.stream_format == "sse", optional_instructions=True, normalize=body.normalize,
     )
     return await respond(service, plan, request, stream=body.stream, sse=body.stream_format == "sse")
 
