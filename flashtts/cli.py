@@ -48,8 +48,9 @@ def _parse_engine_opts(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def _engine_config(model_path, backend, device, dtype, batch_size, wait_timeout, seed, engine_opt) -> EngineConfig:
-    return EngineConfig(model_path=model_path, backend=backend, device=device, dtype=dtype, batch_size=batch_size,
+def _engine_config(model_path, backend, device, dtype, batch_size, wait_timeout, seed, engine_opt,
+                   revision=None) -> EngineConfig:
+    return EngineConfig(model_path=model_path, revision=revision, backend=backend, device=device, dtype=dtype, batch_size=batch_size,
                         wait_timeout=wait_timeout, seed=seed, defaults=GenerationOptions(seed=seed),
                         extra=_parse_engine_opts(engine_opt or []))
 
@@ -106,6 +107,7 @@ def serve(
     snac_path: Optional[str] = _opt(None, "--snac_path", env="SNAC_PATH", help="FlashTTS option (OrpheusTTS); accepted, not used", rich_help_panel=_COMPAT),
     wav2vec_attn_implementation: Optional[str] = _opt(None, "--wav2vec_attn_implementation", env="WAV2VEC_ATTN_IMPLEMENTATION", help="FlashTTS option (Spark-TTS); accepted, not used", rich_help_panel=_COMPAT),
     strict_instructions: bool = _opt(False, "--strict_instructions", env="STRICT_INSTRUCTIONS", help="Refuse (400) instructions the engine cannot follow; by default they are ignored and the answer says so in X-Instructions-Ignored: true", rich_help_panel=_COMPAT),
+    revision: Optional[str] = _opt(None, "--revision", env="REVISION", help="Hub revision (branch, tag or commit) when --model_path is a Hugging Face Hub id such as Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice"),
     open_listings: bool = _opt(False, "--open_listings", env="OPEN_LISTINGS", help="With --api_key, let GET /v1/models, /v1/audio/models and /v1/audio/voices answer without a key (Open WebUI lists voices without sending its key; docs/clients.md)", rich_help_panel=_COMPAT),
 ) -> None:
     """Serve the HTTP API (and the web UI at /)."""
@@ -116,7 +118,8 @@ def serve(
     keys = tuple(k.strip() for item in api_key for k in item.split(",") if k.strip())
     config = ServerConfig(
         engine=engine,
-        engine_config=_engine_config(model_path, backend, device, dtype, batch_size, wait_timeout, seed, engine_opt),
+        engine_config=_engine_config(model_path, backend, device, dtype, batch_size, wait_timeout, seed, engine_opt,
+                                     revision),
         role_dir=role_dir, api_keys=keys, host=host, port=port, queue_limit=queue_limit,
         request_timeout=request_timeout, length_threshold=length_threshold, window_size=window_size,
         limits=Limits(max_text_chars=max_text_chars, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
@@ -310,6 +313,26 @@ def roles_delete(name: str = typer.Argument(...),
         typer.echo(f"error: no such role: {exc}", err=True)
         raise typer.Exit(1)
     typer.echo(f"deleted role {name}")
+
+
+@app.command()
+def download(
+    name: str = typer.Argument(..., help="Hugging Face Hub model id, e.g. Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice"),
+    revision: Optional[str] = _opt(None, "--revision", env="REVISION", help="Branch, tag or commit"),
+) -> None:
+    """Fetch a Hub model into the Hugging Face cache (HF_HOME) with progress bars; print its folder."""
+    from flashtts.hub import ModelNotFoundError, cache_dir, download as fetch, is_repo_id
+
+    if not is_repo_id(name):
+        typer.echo(f"error: '{name}' is not a Hub model id (owner/name)", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"fetching {name} into {cache_dir()}", err=True)
+    try:
+        path = fetch(name, revision)
+    except ModelNotFoundError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1)
+    typer.echo(str(path))
 
 
 @dev_app.command("make-checkpoint")
