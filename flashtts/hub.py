@@ -8,6 +8,7 @@ missing from the cache while offline is a :class:`ModelNotFoundError` naming the
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _REPO_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
@@ -34,9 +35,8 @@ def cache_dir() -> str:
 
 
 def offline() -> bool:
-    from huggingface_hub import constants
-
-    return bool(constants.HF_HUB_OFFLINE)
+    """True when ``HF_HUB_OFFLINE`` asks for the cache only (read as huggingface_hub reads it)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
 
 
 def download(repo_id: str, revision: str | None = None, progress: bool = True) -> Path:

@@ -153,10 +153,19 @@ class _LoopbackHub(BaseHTTPRequestHandler):
             return
         self._head(path)
 
+    def _files(self) -> list[Path]:
+        return sorted(p for p in self.folder.rglob("*") if p.is_file())
+
     def do_GET(self) -> None:
-        if self.path.startswith(f"/api/models/{REPO}/revision/"):
-            files = sorted(str(p.relative_to(self.folder)) for p in self.folder.rglob("*") if p.is_file())
-            body = json.dumps({"id": REPO, "sha": COMMIT, "siblings": [{"rfilename": f} for f in files]}).encode()
+        listing: object = None
+        if self.path.startswith(f"/api/models/{REPO}/revision/"):  # huggingface_hub < 1
+            listing = {"id": REPO, "sha": COMMIT,
+                       "siblings": [{"rfilename": str(p.relative_to(self.folder))} for p in self._files()]}
+        elif self.path.startswith(f"/api/models/{REPO}/tree/"):  # huggingface_hub >= 1 (transformers 5)
+            listing = [{"type": "file", "path": str(p.relative_to(self.folder)), "size": p.stat().st_size,
+                        "oid": hashlib.sha1(p.read_bytes()).hexdigest()} for p in self._files()]
+        if listing is not None:
+            body = json.dumps(listing).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
