@@ -73,7 +73,8 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.limits.max_body_bytes)
     app.add_middleware(SendTimeoutMiddleware, timeout=config.limits.send_timeout)
     app.add_middleware(EdgeSecurityMiddleware, allowed_hosts=config.effective_allowed_hosts(),
-                       cors_origins=config.cors_origins, api_keys=config.api_keys)  # before any body is read
+                       cors_origins=config.cors_origins, api_keys=config.api_keys,
+                       open_reads=frozenset(openai_routes.LISTINGS if config.open_listings else ()))  # before any body
     if config.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Request-Id", "X-Audio-Duration"], max_age=600)

@@ -20,13 +20,16 @@ class AudioFormat:
     media_type: str
     container: str | None
     codec: str | None
+    streamable: bool = True
+    """False when readers need the header to hold the total length (FLAC's STREAMINFO: libsndfile
+    takes 0 total samples as endless), so a live stream of it is sent complete, once finished."""
 
 
 FORMATS: dict[str, AudioFormat] = {
     "mp3": AudioFormat("mp3", "audio/mpeg", "mp3", "libmp3lame"),
     "opus": AudioFormat("opus", "audio/ogg", "ogg", "libopus"),
     "aac": AudioFormat("aac", "audio/aac", "adts", "aac"),
-    "flac": AudioFormat("flac", "audio/flac", "flac", "flac"),
+    "flac": AudioFormat("flac", "audio/flac", "flac", "flac", streamable=False),
     "wav": AudioFormat("wav", "audio/wav", None, None),
     "pcm": AudioFormat("pcm", "audio/pcm", None, None),
 }
@@ -105,14 +108,14 @@ class Encoder:
         if fmt not in FORMATS:
             raise ValueError(f"unknown format '{fmt}'")
         self.format = FORMATS[fmt]
-        self.live = live
+        self.live = live and self.format.streamable
         self.out_rate = out_rate
         self.samples_out = 0
         self._resample = Resampler(in_rate, out_rate)
         self._pcm: list[bytes] = []
         self._container = None
         if self.format.codec is not None:
-            self._file: _Sink | io.BytesIO = _Sink() if live else io.BytesIO()
+            self._file: _Sink | io.BytesIO = _Sink() if self.live else io.BytesIO()
             self._container = av.open(self._file, mode="w", format=self.format.container)
             self._stream = self._container.add_stream(self.format.codec, rate=out_rate)
             self._stream.layout = "mono"

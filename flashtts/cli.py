@@ -241,6 +241,26 @@ def roles_delete(name: str = typer.Argument(...),
     typer.echo(f"deleted role {name}")
 
 
+@app.command()
+def download(
+    name: str = typer.Argument(..., help="Hugging Face Hub model id, e.g. Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice"),
+    revision: Optional[str] = _opt(None, "--revision", env="REVISION", help="Branch, tag or commit"),
+) -> None:
+    """Fetch a Hub model into the Hugging Face cache (HF_HOME) with progress bars; print its folder."""
+    from flashtts.hub import ModelNotFoundError, cache_dir, download as fetch, is_repo_id
+
+    if not is_repo_id(name):
+        typer.echo(f"error: '{name}' is not a Hub model id (owner/name)", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"fetching {name} into {cache_dir()}", err=True)
+    try:
+        path = fetch(name, revision)
+    except ModelNotFoundError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1)
+    typer.echo(str(path))
+
+
 @dev_app.command("make-checkpoint")
 def make_checkpoint_cmd(
     out: Path = typer.Argument(..., help="Directory to write the checkpoint into"),

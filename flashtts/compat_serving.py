@@ -16,106 +16,24 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 from fastapi import Request
 from fastapi.responses import Response
 
 from flashtts.engine import CapabilityError, EngineInfo
 from flashtts.errors import APIError
-from flashtts.registry import RoleNotFoundError
+from flashtts.languages import LANGUAGE_ALIASES, language_code  # noqa: F401  (re-exported)
+from flashtts.scripts import guess_language
 from flashtts.serving import Plan, SpeechService, VoiceChoice
+from flashtts.voices import KNOWN_VOICES, Traits, age_group, closest_voice, voice_traits  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
 
 
-# ---- voices -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Traits:
-    gender: str | None = None
-    """male | female"""
-    age: str | None = None
-    """child | young | adult | senior"""
-    language: str | None = None
-    """ISO 639-1 code"""
-
-
-KNOWN_VOICES: dict[str, Traits] = {
-    # Qwen3-TTS CustomVoice preset speakers
-    "vivian": Traits("female", "young", "zh"),
-    "serena": Traits("female", "young", "zh"),
-    "uncle_fu": Traits("male", "senior", "zh"),
-    "dylan": Traits("male", "young", "zh"),
-    "eric": Traits("male", "young", "zh"),
-    "ryan": Traits("male", "adult", "en"),
-    "aiden": Traits("male", "young", "en"),
-    "ono_anna": Traits("female", "young", "ja"),
-    "sohee": Traits("female", "young", "ko"),
-    # CosyVoice-300M SFT speakers
-    "中文女": Traits("female", None, "zh"),
-    "中文男": Traits("male", None, "zh"),
-    "日语男": Traits("male", None, "ja"),
-    "粤语女": Traits("female", None, "zh"),
-    "英文女": Traits("female", None, "en"),
-    "英文男": Traits("male", None, "en"),
-    "韩语女": Traits("female", None, "ko"),
-    # Piper voices that ship as wheels
-    "joe": Traits("male", "adult", "en"),
-}
-"""Voices other systems name, with what they sound like (used to pick the closest voice here)."""
-
-
-def voice_traits(voice_id: str, info: EngineInfo) -> Traits:
-    known = KNOWN_VOICES.get(voice_id.lower())
-    if known is not None:
-        return known
-    voice = next((v for v in info.voices if v.id == voice_id), None)
-    text = f" {voice.description.lower()} " if voice is not None else ""
-    gender = "female" if any(w in text for w in (" female", " woman", "女")) else (
-        "male" if any(w in text for w in (" male", " man", "男")) else None)
-    return Traits(gender, None, language_code(voice.language) if voice is not None and voice.language else None)
-
-
-def age_group(age: int | None) -> str | None:
-    if age is None:
-        return None
-    return "child" if age < 13 else "young" if age < 36 else "adult" if age < 60 else "senior"
-
-
-def closest_voice(info: EngineInfo, want: Traits) -> str | None:
-    """The engine voice that best matches: gender first, then language, then age; engine order breaks ties."""
-    best: tuple[int, bool, int] | None = None
-    choice = info.default_voice
-    for order, voice in enumerate(info.voices):
-        have = voice_traits(voice.id, info)
-        score = (4 * (want.gender is not None and have.gender == want.gender)
-                 + 2 * (want.language is not None and have.language == want.language)
-                 + (want.age is not None and have.age == want.age))
-        key = (score, voice.id == info.default_voice, -order)
-        if best is None or key > best:
-            best, choice = key, voice.id
-    return choice
-
-
 def resolve_named_voice(service: SpeechService, name: str, param: str) -> VoiceChoice:
     """A voice, a role, a voice id in another case, or a preset name another system uses
-    (mapped to the closest voice here); anything else is a 400 listing the voices."""
-    info = service.engine.info
-    if name in info.voice_ids():
-        return service.resolve_voice(name, param)
-    try:
-        service.registry.get(name)
-        return service.resolve_voice(name, param)
-    except (RoleNotFoundError, ValueError):
-        pass
-    folded = {v.id.lower(): v.id for v in info.voices}
-    if name.lower() in folded:
-        return service.resolve_voice(folded[name.lower()], param)
-    traits = KNOWN_VOICES.get(name.lower())
-    if traits is not None and info.voices:
-        voice = closest_voice(info, traits)
-        log.info("voice '%s' is not an engine voice here; speaking with '%s'", name, voice)
-        return VoiceChoice(label=name, voice=voice)
+    (mapped to the closest voice here, :func:`flashtts.voices.match_voice`); else a 400 listing the voices."""
     return service.resolve_voice(name, param)
 
 
@@ -159,47 +77,14 @@ def voice_for_attributes(service: SpeechService, gender: str | None, age: int | 
     """
     info = service.engine.info
     caps = info.capabilities
-    want = Traits(gender if gender in ("male", "female") else None, age_group(age), script_language(text))
+    want = Traits(gender if gender in ("male", "female") else None, age_group(age), guess_language(text))
     voice = closest_voice(info, want) if info.voices else info.default_voice
     instructions = attribute_instructions(gender, age, emotion) if (caps.instruct or caps.voice_design) else None
     label = "/".join(str(x) for x in (gender, age, emotion) if x is not None) or "default"
     return VoiceChoice(label=label, voice=voice, instructions=instructions)
 
 
-def script_language(text: str) -> str | None:
-    """A language guess from the script alone (kana -> ja, hangul -> ko, CJK -> zh); None otherwise."""
-    if any("\u3040" <= ch <= "\u30ff" for ch in text):
-        return "ja"
-    if any("\uac00" <= ch <= "\ud7af" for ch in text):
-        return "ko"
-    if any("\u4e00" <= ch <= "\u9fff" for ch in text):
-        return "zh"
-    return None
-
-
 # ---- languages ------------------------------------------------------------------------------
-LANGUAGE_ALIASES: tuple[tuple[str, ...], ...] = (
-    ("zh", "chinese", "zh-cn", "zh_cn", "cn", "mandarin", "中文"),
-    ("en", "english", "en-us", "en_us", "en-gb"),
-    ("ja", "japanese", "jp", "日本語"),
-    ("ko", "korean", "kr", "한국어"),
-    ("de", "german"),
-    ("fr", "french"),
-    ("ru", "russian"),
-    ("pt", "portuguese"),
-    ("es", "spanish"),
-    ("it", "italian"),
-)
-
-
-def language_code(value: str) -> str | None:
-    v = value.strip().lower()
-    for group in LANGUAGE_ALIASES:
-        if v in group:
-            return group[0]
-    return None
-
-
 def engine_language(info: EngineInfo, value: str | None) -> str:
     """``value`` spelt as the engine lists it (``zh`` -> ``chinese`` and so on); unknown stays as
     given, so the engine's check answers a 400 naming the languages it has."""

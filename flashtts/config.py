@@ -82,6 +82,10 @@ class ServerConfig:
     """CUDA devices to run engines on (``--gpu 0,1``): one engine replica per device at least."""
     workers: int = 1
     """Engine replicas (``--workers N``), spread round-robin over ``gpu``; requests go to the least busy."""
+    strict_instructions: bool = False
+    """Refuse (400) ``instructions`` the engine cannot follow instead of ignoring them with a header."""
+    open_listings: bool = False
+    """Serve ``GET /v1/models``, ``/v1/audio/models`` and ``/v1/audio/voices`` without an API key."""
     wyoming_port: int | None = None
     """Serve Home Assistant's Wyoming protocol on this TCP port too (``--wyoming_port``); None: off."""
     wyoming_host: str | None = None

@@ -147,6 +147,9 @@ class EngineConfig:
     """Settings the server passes to an engine when it is created."""
 
     model_path: str | None = None
+    """A local path, or a Hugging Face Hub id that engines resolve with :func:`flashtts.hub.resolve_model_path`."""
+    revision: str | None = None
+    """Hub revision (branch, tag or commit) of a Hub-named ``model_path``."""
     backend: str = "torch"
     device: str = "auto"
     dtype: str = "auto"

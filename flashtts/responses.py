@@ -152,7 +152,7 @@ class _Drain(Generic[T]):
 async def respond(service: SpeechService, plan: Plan, request: Request, *, stream: bool, sse: bool = False) -> Response:
     """Admit the plan (429 when full) and answer it in the requested shape."""
     ticket = service.admit()
-    headers = {"X-Request-Id": plan.request_id}
+    headers = {"X-Request-Id": plan.request_id, **plan.headers}
     if sse or stream:
         disconnected = request.is_disconnected
         limit = service.config.limits.stream_buffer_bytes

@@ -126,8 +126,10 @@ class EdgeSecurityMiddleware:
     """Host allow-list, cross-origin refusal, API keys before the body, client identity."""
 
     def __init__(self, app: ASGIApp, *, allowed_hosts: tuple[str, ...], cors_origins: tuple[str, ...],
-                 api_keys: tuple[str, ...]) -> None:
+                 api_keys: tuple[str, ...], open_reads: frozenset[str] = frozenset()) -> None:
         self.app = app
+        self.open_reads = open_reads
+        """Paths that GET/HEAD may read without a key (``--open_listings``)."""
         self.allowed_hosts = allowed_hosts
         self.cors_origins = frozenset(o.rstrip("/").lower() for o in cors_origins)
         self.api_keys = api_keys
@@ -143,8 +145,9 @@ class EdgeSecurityMiddleware:
             *(extra or [])]})
         await send({"type": "http.response.body", "body": body})
 
-    def _open(self, path: str) -> bool:
-        return path in OPEN_PATHS or path.startswith("/web/")
+    def _open(self, path: str, method: str) -> bool:
+        return (path in OPEN_PATHS or path.startswith("/web/")
+                or (method in ("GET", "HEAD") and path in self.open_reads))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -171,7 +174,7 @@ class EdgeSecurityMiddleware:
                                    "--cors_origins", "cross_origin", "permission_error")
                 return
         key = presented_key(headers)
-        if self.api_keys and method != "OPTIONS" and not self._open(scope.get("path", "")):
+        if self.api_keys and method != "OPTIONS" and not self._open(scope.get("path", ""), method):
             if key is None or not key_matches(key, self.api_keys):
                 missing = key is None
                 await self._refuse(scope, send, 401,

@@ -61,6 +61,8 @@ class ServeOptions:
     wait_timeout: float = option(0.01, "Seconds to gather a batch after its first request", min=0.0)
     seed: Optional[int] = option(None, "Default sampling seed for requests that give none")
     engine_opt: List[str] = option([], "Engine-specific key=value option; repeatable")
+    revision: Optional[str] = option(None, "Hub revision (branch, tag or commit) when --model_path is a Hugging Face "
+                                     "Hub id such as Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice")
     # ---- server ------------------------------------------------------------------------------
     role_dir: Path = option(Path("roles"), "Speaker registry directory (created and seeded with the default "
                             "roles when missing)")
@@ -123,6 +125,12 @@ class ServeOptions:
     ray_address: Optional[str] = option(None, "Join this Ray cluster (e.g. auto) instead of starting a local one "
                                         "on loopback", panel=SCALE)
     # ---- compatibility -----------------------------------------------------------------------
+    strict_instructions: bool = option(False, "Refuse (400) instructions the engine cannot follow; by default they "
+                                       "are ignored and the answer says so in X-Instructions-Ignored: true",
+                                       panel=COMPAT)
+    open_listings: bool = option(False, "With --api_key, let GET /v1/models, /v1/audio/models and /v1/audio/voices "
+                                 "answer without a key (Open WebUI lists voices without sending its key; "
+                                 "docs/clients.md)", panel=COMPAT)
     compat: List[str] = option([], "Compatibility API groups to mount (docs/compat.md): qwen_fastapi, selfhost, "
                                "streaming, cosyvoice; repeat or comma-separate; all (default) or none", panel=COMPAT)
     result_cache_mb: float = option(0.0, "LRU cache of the compatibility routes' complete answers, keyed by text, "
@@ -149,7 +157,7 @@ class ServeOptions:
 
     # ---- what the values mean ----------------------------------------------------------------
     def engine_config(self) -> EngineConfig:
-        return EngineConfig(model_path=self.model_path, backend=self.backend, device=self.device, dtype=self.dtype,
+        return EngineConfig(model_path=self.model_path, revision=self.revision, backend=self.backend, device=self.device, dtype=self.dtype,
                             batch_size=self.batch_size, wait_timeout=self.wait_timeout, seed=self.seed,
                             defaults=GenerationOptions(seed=self.seed), extra=parse_engine_opts(self.engine_opt))
 
@@ -171,6 +179,7 @@ class ServeOptions:
                                       hosts=tuple(h.lower() for h in split_values(self.audio_url_hosts))),
             allowed_hosts=split_values(self.allowed_hosts), cors_origins=split_values(self.cors_origins),
             log_level=self.log_level, wyoming_port=self.wyoming_port, wyoming_host=self.wyoming_host,
+            strict_instructions=self.strict_instructions, open_listings=self.open_listings,
         )
 
     def flashtts_options(self) -> dict[str, Any]:

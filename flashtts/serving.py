@@ -22,13 +22,16 @@ from flashtts import audio
 from flashtts.config import ServerConfig
 from flashtts.engine import Engine, GenerationOptions, ReferenceAudio, SynthesisRequest, TimedChunk, WordTiming
 from flashtts.errors import APIError, TimeoutError_, error_type, to_api_error
+from flashtts.languages import check_script, speech_language
 from flashtts.metrics import Metrics
 from flashtts.middleware import current_request_id, new_request_id
-from flashtts.security import current_client
+from flashtts.normalize import normalize as normalize_text
 from flashtts.registry import Role, RoleNotFoundError, SpeakerRegistry, name_key
+from flashtts.security import current_client
 from flashtts.scheduler import Admission
 from flashtts.text import parse_dialogue, split_text
 from flashtts.url_fetch import AudioURLFetcher, is_url
+from flashtts.voices import match_voice
 
 log = logging.getLogger("flashtts.requests")
 
@@ -83,6 +86,8 @@ class Plan:
     """Sample rate of the encoded answer (24 kHz unless a compatibility API wants another)."""
     words: list[WordTiming] = field(default_factory=list)
     """Word timings heard so far, on the plan's audio timeline (when its segments ask for timestamps)."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Extra response headers (``X-Instructions-Ignored``)."""
 
 
 class SpeechService:
@@ -133,6 +138,10 @@ class SpeechService:
             )
         if name.lower() in OPENAI_VOICES and info.default_voice is not None:
             return VoiceChoice(label=name, voice=info.default_voice)
+        matched = match_voice(info, name)  # JOE, male, female, other servers' preset speakers
+        if matched is not None:
+            log.info("voice '%s' speaks with engine voice '%s'", name, matched)
+            return VoiceChoice(label=name, voice=matched)
         if not info.voices and info.capabilities.voice_design:
             # the voice is whatever the instructions describe; the name is only a label
             return VoiceChoice(label=name)
@@ -206,8 +215,16 @@ class SpeechService:
         window_size: int | None = None,
         stream: bool = False,
         timestamps: bool = False,
+        text_param: str = "input",
+        optional_instructions: bool = False,
+        normalize: bool = True,
     ) -> Plan:
-        """Validate and segment; raises APIError/CapabilityError before anything is sent."""
+        """Validate and segment; raises APIError/CapabilityError before anything is sent.
+
+        ``optional_instructions``: the API treats instructions as a hint (OpenAI's), so an engine that
+        cannot follow them ignores them (see :meth:`_without_unfollowable_instructions`).
+        ``normalize``: text is read as a person would (:mod:`flashtts.normalize`).
+        """
         if response_format not in audio.FORMATS:
             raise APIError(f"unknown response_format '{response_format}'", param="response_format")
         request_id = current_request_id() or new_request_id()
@@ -219,8 +236,16 @@ class SpeechService:
         first = utterances[0]
         speed = first.speed or first.voice.speed or 1.0
         pitch = first.pitch or 1.0
+        headers: dict[str, str] = {}
         for utt in utterances:
             total_chars += len(utt.text)
+            if not (utt.language or utt.voice.language):
+                check_script(self.engine.info, utt.voice.voice, utt.text, text_param)
+            if optional_instructions:
+                utt = self._without_unfollowable_instructions(utt, headers)
+            if normalize:
+                lang = speech_language(self.engine.info, utt.voice.voice, utt.language or utt.voice.language, utt.text)
+                utt = replace(utt, text=normalize_text(utt.text, lang))
             for piece in split_text(utt.text, threshold, window):
                 seg = SynthesisRequest(
                     request_id=f"{job_id}-{len(segments)}",
@@ -244,7 +269,16 @@ class SpeechService:
             raise APIError(f"text is {total_chars} characters; the limit is {limit}", param="input",
                            code="input_too_long")
         return Plan(request_id, route, segments, response_format, speed, pitch,
-                    ", ".join(dict.fromkeys(u.voice.label for u in utterances)), total_chars)
+                    ", ".join(dict.fromkeys(u.voice.label for u in utterances)), total_chars, headers=headers)
+
+    def _without_unfollowable_instructions(self, utt: Utterance, headers: dict[str, str]) -> Utterance:
+        """Instructions the engine cannot follow are a hint it ignores (as OpenAI's tts-1 does), noted in
+        ``X-Instructions-Ignored``; ``--strict_instructions`` keeps them, so the engine's check refuses them."""
+        caps = self.engine.info.capabilities
+        if not utt.instructions or caps.instruct or caps.voice_design or self.config.strict_instructions:
+            return utt
+        headers["X-Instructions-Ignored"] = "true"
+        return replace(utt, instructions=None)
 
     def _drop_unsupported_role_defaults(self, seg: SynthesisRequest, utt: Utterance) -> None:
         """A role's stored instructions/language are preferences: drop them where the engine lacks them."""

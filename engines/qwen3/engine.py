@@ -61,6 +61,7 @@ from flashtts.engine import (
     SynthesisRequest,
     VoiceInfo,
 )
+from flashtts.hub import resolve_model_path
 from flashtts.metrics import Metrics
 from flashtts.scheduler.worker import ModelWorker
 
@@ -129,7 +130,7 @@ class Qwen3Engine(Engine):
         device = self.config.device
         if threads is None and (device in ("cpu", "auto")):
             threads = max(1, (os.cpu_count() or 2) // 2)
-        self._runner = r = Qwen3Runner(self.config.model_path, device=device, dtype=self.config.dtype,
+        self._runner = r = Qwen3Runner(resolve_model_path(self.config.model_path, self.config.revision), device=device, dtype=self.config.dtype,
                                        decode_context=self.decode_context, conv_context=self.conv_context,
                                        threads=threads)
         kind = r.kind

@@ -31,6 +31,8 @@ class GenerationFields(BaseModel):
     language: str | None = Field(None, max_length=32)
     length_threshold: int | None = Field(None, ge=1, le=100000, description="Split texts longer than this")
     window_size: int | None = Field(None, ge=1, le=100000, description="Target segment length when splitting")
+    normalize: bool = Field(True, description="flashtts: read Markdown, emoji, URLs, numbers, dates and units as "
+                                              "a person would (docs/clients.md); false speaks the text as given")
 
     @field_validator("temperature", "top_k", "top_p", "repetition_penalty", "max_tokens", "max_new_tokens", "seed",
                      mode="before")

@@ -37,9 +37,15 @@ class SpeechRequest(GenerationFields, SpeedField):
 
 
 class Voice(BaseModel):
+    """openai-python's ``types.audio.Voice`` (``object``, ``created_at``, ``type``) plus flashtts's fields."""
+
     id: str
     name: str
-    object: str = "voice"
+    object: Literal["audio.voice"] = "audio.voice"
+    created_at: int = 0
+    """Unix seconds the role was stored; 0 for the engine's built-in voices."""
+    type: Literal["audio_sample", "prompt"] = "prompt"
+    """``audio_sample`` for a role cloned from a clip; ``prompt`` for built-in voices and preset roles."""
     kind: Literal["builtin", "role"] = "builtin"
     description: str = ""
     language: str | None = None
@@ -57,8 +63,11 @@ class Model(BaseModel):
     object: str = "model"
     created: int = 0
     owned_by: str = "flashtts"
+    name: str | None = None
 
 
 class ModelList(BaseModel):
     object: str = "list"
     data: list[Model]
+    models: list[Model] = Field(default_factory=list, description="Same list, for clients that read 'models' "
+                                                                  "(Open WebUI's /audio/models)")

@@ -19,7 +19,8 @@ router = APIRouter(tags=["flashtts"], dependencies=[Depends(require_api_key)])
 
 def _plan_kwargs(body) -> dict:
     return dict(response_format=body.response_format, options=body.generation_options(),
-                length_threshold=body.length_threshold, window_size=body.window_size, stream=body.stream)
+                length_threshold=body.length_threshold, window_size=body.window_size, stream=body.stream,
+                text_param="text", normalize=body.normalize)
 
 
 @router.post("/clone_voice", summary="Speak text in the voice of a reference clip")

@@ -6,13 +6,25 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 
 from flashtts.auth import require_api_key
+from flashtts.config import ServerConfig
 from flashtts.errors import APIError, NotFoundError
 from flashtts.protocol.openai import Model, ModelList, SpeechRequest, Voice, VoiceList
 from flashtts.responses import respond
 from flashtts.routes import get_service, read_upload
 from flashtts.serving import Plan, RoleService, SpeechService, Utterance
 
-router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_api_key)])
+LISTINGS = ("/v1/models", "/v1/audio/models", "/v1/audio/voices")
+"""Lists of names that ``--open_listings`` serves without a key (Open WebUI lists without sending one)."""
+
+
+async def _key_unless_open_listing(request: Request) -> None:
+    config: ServerConfig = request.app.state.config
+    if config.open_listings and request.method == "GET" and request.url.path in LISTINGS:
+        return
+    await require_api_key(request)
+
+
+router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(_key_unless_open_listing)])
 
 
 @router.post("/audio/speech", summary="Speak text (OpenAI audio.speech)",
@@ -35,7 +47,7 @@ async def speech_plan(service: SpeechService, body: SpeechRequest, route: str, *
         [Utterance(body.input, voice, instructions=body.instructions, speed=body.speed, language=body.language)],
         response_format=body.response_format, options=body.generation_options(),
         length_threshold=body.length_threshold, window_size=body.window_size,
-        stream=stream, timestamps=body.timestamps,
+        stream=stream, timestamps=body.timestamps, optional_instructions=True, normalize=body.normalize,
     )
 
 
@@ -43,11 +55,15 @@ def voice_list(service: SpeechService) -> list[Voice]:
     info = service.engine.info
     voices = [Voice(id=v.id, name=v.name, kind="builtin", description=v.description, language=v.language)
               for v in info.voices]
-    for role in service.registry.list():
-        voices.append(Voice(id=role.name, name=role.name, kind="role", description=role.description,
-                            language=role.language,
-                            preview_url=f"/v1/audio/voices/{role.name}/reference" if role.has_audio else None))
+    voices += [role_voice(role) for role in service.registry.list()]
     return voices
+
+
+def role_voice(role) -> Voice:
+    """A role as an ``audio.voice`` object."""
+    return Voice(id=role.name, name=role.name, kind="role", description=role.description, language=role.language,
+                 created_at=int(role.created_at or 0), type="audio_sample" if role.has_audio else "prompt",
+                 preview_url=f"/v1/audio/voices/{role.name}/reference" if role.has_audio else None)
 
 
 @router.get("/audio/voices", response_model=VoiceList, summary="Built-in voices and roles")
@@ -71,14 +87,13 @@ async def create_voice(
     clip = await read_upload(service, upload, "audio_sample")
     role = await RoleService(service).add(name, clip, reference_text=reference_text, language=language,
                                     instructions=instructions, overwrite=overwrite, param="audio_sample")
-    return Voice(id=role.name, name=role.name, kind="role", language=role.language,
-                 preview_url=f"/v1/audio/voices/{role.name}/reference" if role.has_audio else None)
+    return role_voice(role)
 
 
 @router.delete("/audio/voices/{voice_id}", summary="Delete a role")
 async def delete_voice(voice_id: str, service: SpeechService = Depends(get_service)) -> dict:
     RoleService(service).delete(voice_id)
-    return {"id": voice_id, "object": "voice", "deleted": True}
+    return {"id": voice_id, "object": "audio.voice.deleted", "deleted": True}
 
 
 @router.get("/audio/voices/{voice_id}/reference", summary="A role's reference clip (WAV)")
@@ -90,8 +105,10 @@ async def voice_reference(voice_id: str, service: SpeechService = Depends(get_se
 
 
 @router.get("/models", response_model=ModelList, summary="Models (any id is accepted by /audio/speech)")
+@router.get("/audio/models", response_model=ModelList, summary="Speech models, also as 'models' (Open WebUI)")
 async def models(service: SpeechService = Depends(get_service)) -> ModelList:
     info = service.engine.info
     ids = dict.fromkeys([info.name, "tts-1", "tts-1-hd", "gpt-4o-mini-tts"])
-    return ModelList(data=[Model(id=i) for i in ids])
+    data = [Model(id=i, name=i) for i in ids]
+    return ModelList(data=data, models=data)
 

@@ -141,9 +141,12 @@ async def test_base_clone_over_http(checkpoints, tmp_path):
         # the role's clone prompt was encoded once and stored in its folder
         assert list((tmp_path / "roles" / "alice").glob("qwen3-clone-*.pt"))
         # wrong capabilities on Base: preset voices and instructions, answered with what it can do
-        r = await client.post("/v1/audio/speech", json={"model": "x", "input": "Hi.", "voice": "alice",
-                                                        "instructions": "Sound happy."})
+        r = await client.post("/speak", json={"name": "alice", "text": "Hi.", "instructions": "Sound happy."})
         assert_400_says(r, "instructions", "cloning")
+        # OpenAI's instructions are a hint: ignored, and the answer says so (docs/clients.md)
+        r = await client.post("/v1/audio/speech", json={"model": "x", "input": "Hi.", "voice": "alice",
+                                                        "instructions": "Sound happy.", "response_format": "wav"})
+        assert r.status_code == 200 and r.headers["x-instructions-ignored"] == "true"
         r = await client.post("/v1/audio/speech", json={"model": "x", "input": "Hi.", "voice": "ryan"})
         assert r.status_code == 400
 

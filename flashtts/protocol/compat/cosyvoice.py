@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from fastapi import UploadFile
 from pydantic import BaseModel, Field, field_validator
 
 
@@ -26,11 +27,18 @@ class SftForm(_Form):
     spk_id: str = Field(min_length=1, max_length=64, description="Speaker: 中文女, 中文男, ..., a voice or a role")
 
 
-class ZeroShotForm(_Form):
+class _PromptForm(_Form):
+    """The prompt clip is a field of the form model, not a separate ``File()`` parameter: FastAPI before
+    0.137 (vLLM pins ``fastapi<0.137``) cannot combine a form model with other body parameters."""
+
+    prompt_wav: UploadFile = Field(description="Prompt clip (WAV, >= 16 kHz, <= 30 s)")
+
+
+class ZeroShotForm(_PromptForm):
     prompt_text: str = Field(max_length=4096, description="Transcript of prompt_wav")
 
 
-class CrossLingualForm(_Form):
+class CrossLingualForm(_PromptForm):
     pass
 
 
@@ -39,5 +47,5 @@ class InstructForm(_Form):
     instruct_text: str = Field(min_length=1, max_length=4096)
 
 
-class Instruct2Form(_Form):
+class Instruct2Form(_PromptForm):
     instruct_text: str = Field(min_length=1, max_length=4096)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from flashtts.auth import require_api_key
@@ -34,7 +34,8 @@ METHODS = ["GET", "POST"]
 
 async def _stream(service: SpeechService, request: Request, route: str, utt: Utterance, fmt: str | None) -> Response:
     fmt = fmt or ("pcm" if request.method == "GET" else "wav")
-    plan = await service.plan(route, [utt], response_format=fmt, options=GenerationOptions(), stream=True)
+    plan = await service.plan(route, [utt], response_format=fmt, options=GenerationOptions(), stream=True,
+                              text_param="tts_text")
     plan.out_rate = SAMPLE_RATE
     response = await respond(service, plan, request, stream=True)
     response.headers["X-Custom-Header-sampleRate"] = str(SAMPLE_RATE)
@@ -62,11 +63,10 @@ async def inference_sft(request: Request, form: Annotated[SftForm, Form()],
 
 @router.api_route("/inference_zero_shot", methods=METHODS, summary="Clone the voice of prompt_wav (with its transcript)")
 async def inference_zero_shot(request: Request, form: Annotated[ZeroShotForm, Form()],
-                              prompt_wav: UploadFile = File(..., description="Prompt clip (WAV, >= 16 kHz, <= 30 s)"),
                               service: SpeechService = Depends(get_service)) -> Response:
     service.check_text(form.tts_text, "tts_text")
     require(service, "clone", "/inference_zero_shot (cloning the voice of prompt_wav)")
-    voice = await _prompt_voice(service, prompt_wav, form.prompt_text)
+    voice = await _prompt_voice(service, form.prompt_wav, form.prompt_text)
     return await _stream(service, request, "/inference_zero_shot", Utterance(form.tts_text, voice, speed=form.speed),
                          form.format)
 
@@ -74,11 +74,10 @@ async def inference_zero_shot(request: Request, form: Annotated[ZeroShotForm, Fo
 @router.api_route("/inference_cross_lingual", methods=METHODS,
                   summary="Clone the voice of prompt_wav, speaking another language")
 async def inference_cross_lingual(request: Request, form: Annotated[CrossLingualForm, Form()],
-                                  prompt_wav: UploadFile = File(..., description="Prompt clip (WAV, >= 16 kHz)"),
                                   service: SpeechService = Depends(get_service)) -> Response:
     service.check_text(form.tts_text, "tts_text")
     require(service, "clone", "/inference_cross_lingual (cloning the voice of prompt_wav)")
-    voice = await _prompt_voice(service, prompt_wav, None)
+    voice = await _prompt_voice(service, form.prompt_wav, None)
     return await _stream(service, request, "/inference_cross_lingual",
                          Utterance(form.tts_text, voice, speed=form.speed), form.format)
 
@@ -95,11 +94,10 @@ async def inference_instruct(request: Request, form: Annotated[InstructForm, For
 
 @router.api_route("/inference_instruct2", methods=METHODS, summary="Clone prompt_wav's voice with a style instruction")
 async def inference_instruct2(request: Request, form: Annotated[Instruct2Form, Form()],
-                              prompt_wav: UploadFile = File(..., description="Prompt clip (WAV, >= 16 kHz)"),
                               service: SpeechService = Depends(get_service)) -> Response:
     service.check_text(form.tts_text, "tts_text")
     require(service, "clone", "/inference_instruct2 (cloning the voice of prompt_wav)")
     require(service, "instructions", "/inference_instruct2 (instruct_text)")
-    voice = await _prompt_voice(service, prompt_wav, None)
+    voice = await _prompt_voice(service, form.prompt_wav, None)
     utt = Utterance(form.tts_text, voice, instructions=form.instruct_text, speed=form.speed)
     return await _stream(service, request, "/inference_instruct2", utt, form.format)

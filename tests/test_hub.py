@@ -1,0 +1,204 @@
+"""Models by their Hugging Face Hub id, from a pre-populated cache with HF_HUB_OFFLINE=1 (no network):
+``flashtts serve --model_path Qwen/...``, ``--revision``, ``flashtts download``, and the error for a
+model the cache lacks."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from flashtts.hub import is_repo_id
+from live import serving
+from support import ROOT
+
+REPO = "Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice"
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+HAVE_QWEN = all(importlib.util.find_spec(m) for m in ("torch", "transformers", "qwen_tts"))
+needs_qwen = pytest.mark.skipif(not HAVE_QWEN and os.environ.get("CI") != "true", reason="needs the qwen extra")
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (REPO, True), ("hexgrad/Kokoro-82M", True), ("owner/name.v2", True),
+    ("model", False), ("/abs/path", False), ("./rel/path", False), ("a/b/c", False), ("../up", False),
+    ("owner/", False), ("/name", False), ("~/models", False), ("owner/na me", False), ("", False),
+])
+def test_is_repo_id(value, expected):
+    assert is_repo_id(value) is expected
+
+
+def test_an_existing_directory_is_a_path_even_if_it_reads_like_an_id(tmp_path, monkeypatch):
+    (tmp_path / "owner" / "name").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert not is_repo_id("owner/name")
+
+
+def _flashtts(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
+    return subprocess.run([sys.executable, "-m", "flashtts", *args], capture_output=True, text=True, timeout=300,
+                          cwd=ROOT, env={**clean, **env})
+
+
+@pytest.fixture(scope="module")
+def hf_home(tmp_path_factory) -> Path:
+    """An HF_HOME whose hub cache holds REPO at COMMIT (refs/main -> COMMIT), built from a tiny checkpoint
+    made by ``flashtts dev make-checkpoint``, laid out as huggingface_hub lays out its downloads."""
+    root = tmp_path_factory.mktemp("hf")
+    ckpt = root / "ckpt"
+    done = _flashtts("dev", "make-checkpoint", str(ckpt), "--kind", "custom_voice", env={})
+    assert done.returncode == 0, done.stderr[-2000:]
+    repo = root / "home" / "hub" / ("models--" + REPO.replace("/", "--"))
+    shutil.copytree(ckpt, repo / "snapshots" / COMMIT)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(COMMIT)
+    (repo / "blobs").mkdir()
+    return root / "home"
+
+
+def _offline(hf_home: Path) -> dict[str, str]:
+    """Offline, with the cache under ``hf_home`` (HF_HUB_CACHE set too, so an outer setting cannot win)."""
+    return {"HF_HOME": str(hf_home), "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(hf_home / "hub")}
+
+
+@pytest.mark.slow
+@needs_qwen
+def test_serve_a_hub_named_model_from_the_cache_offline(hf_home, tmp_path):
+    with serving(tmp_path, "--engine", "qwen3", "--model_path", REPO, "--device", "cpu", "--role_dir",
+                 str(tmp_path / "roles"), "--engine_opt", "fixed_frames=10", "--engine_opt", "threads=1",
+                 env=_offline(hf_home)) as server:
+        info = httpx.get(server.url + "/server_info", timeout=30).json()
+        assert info["engine"] == "qwen3" and "Qwen3-TTS-12Hz-1.7B-CustomVoice" in info["model"], info
+        voice = info["default_voice"]
+        r = httpx.post(server.url + "/v1/audio/speech", timeout=120, json={
+            "model": "tts-1", "voice": voice, "input": "Hello there.", "response_format": "wav", "stream": False})
+        assert r.status_code == 200, r.text
+        assert float(r.headers["x-audio-duration"]) == pytest.approx(0.8, abs=1e-3)  # 10 frames
+
+
+@pytest.mark.slow
+@needs_qwen
+def test_download_from_the_cache_and_by_revision(hf_home):
+    snapshot = hf_home / "hub" / ("models--" + REPO.replace("/", "--")) / "snapshots" / COMMIT
+    for extra in ([], ["--revision", COMMIT], ["--revision", "main"]):
+        done = _flashtts("download", REPO, *extra, env=_offline(hf_home))
+        assert done.returncode == 0, done.stderr
+        assert Path(done.stdout.strip()) == snapshot
+    done = _flashtts("download", REPO, "--revision", "v9.9", env=_offline(hf_home))
+    assert done.returncode == 1 and "revision 'v9.9'" in done.stderr
+
+
+@pytest.mark.slow
+def test_missing_model_offline_is_a_clear_error_naming_the_cache(tmp_path):
+    home = tmp_path / "empty-hf"
+    done = _flashtts("download", "Qwen/Qwen3-TTS-12Hz-0.6B-Base", env=_offline(home))
+    assert done.returncode == 1
+    message = " ".join(done.stderr.split())
+    assert "Qwen/Qwen3-TTS-12Hz-0.6B-Base" in message and str(home / "hub") in message, message
+    assert "HF_HUB_OFFLINE" in message and "flashtts download" in message
+    bad = _flashtts("download", "not a model", env=_offline(home))
+    assert bad.returncode == 2 and "owner/name" in bad.stderr
+
+
+@pytest.mark.slow
+@needs_qwen
+def test_serve_with_a_missing_model_offline_names_the_cache(tmp_path):
+    home = tmp_path / "empty-hf"
+    with pytest.raises(RuntimeError) as exc:
+        with serving(tmp_path, "--engine", "qwen3", "--model_path", "Qwen/Qwen3-TTS-12Hz-0.6B-Base", "--device",
+                     "cpu", "--role_dir", str(tmp_path / "roles"), env=_offline(home)):
+            pass
+    log = " ".join(str(exc.value).split())
+    assert "is not in the Hugging Face cache at " + str(home / "hub") in log, log[-3000:]
+
+
+class _LoopbackHub(BaseHTTPRequestHandler):
+    """The two Hub calls ``snapshot_download`` makes, served from a local folder: the revision's file
+    list (``/api/models/{repo}/revision/{rev}``) and each file (``/{repo}/resolve/{rev}/{path}``)."""
+
+    folder: Path
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def _file(self) -> Path | None:
+        prefix = f"/{REPO}/resolve/"
+        if not self.path.startswith(prefix):
+            return None
+        rel = self.path[len(prefix):].split("?")[0].split("/", 1)[1]
+        path = (self.folder / rel).resolve()
+        return path if path.is_file() and self.folder.resolve() in path.parents else None
+
+    def _head(self, path: Path) -> None:
+        data = path.read_bytes()
+        self.send_response(200)
+        self.send_header("X-Repo-Commit", COMMIT)
+        self.send_header("ETag", '"' + hashlib.sha256(data).hexdigest() + '"')
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+
+    def do_HEAD(self) -> None:
+        path = self._file()
+        if path is None:
+            self.send_error(404)
+            return
+        self._head(path)
+
+    def _files(self) -> list[Path]:
+        return sorted(p for p in self.folder.rglob("*") if p.is_file())
+
+    def do_GET(self) -> None:
+        listing: object = None
+        if self.path.startswith(f"/api/models/{REPO}/revision/"):  # huggingface_hub < 1
+            listing = {"id": REPO, "sha": COMMIT,
+                       "siblings": [{"rfilename": str(p.relative_to(self.folder))} for p in self._files()]}
+        elif self.path.startswith(f"/api/models/{REPO}/tree/"):  # huggingface_hub >= 1 (transformers 5)
+            listing = [{"type": "file", "path": str(p.relative_to(self.folder)), "size": p.stat().st_size,
+                        "oid": hashlib.sha1(p.read_bytes()).hexdigest()} for p in self._files()]
+        if listing is not None:
+            body = json.dumps(listing).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        path = self._file()
+        if path is None:
+            self.send_error(404)
+            return
+        self._head(path)
+        self.wfile.write(path.read_bytes())
+
+
+@pytest.mark.slow
+@needs_qwen
+def test_download_shows_progress_and_fills_the_cache(hf_home, tmp_path):
+    """``flashtts download`` against a Hub endpoint on loopback (HF_ENDPOINT): progress bars while it
+    downloads, then the model is in a fresh cache and serves offline from there."""
+    source = hf_home / "hub" / ("models--" + REPO.replace("/", "--")) / "snapshots" / COMMIT
+    handler = type("Hub", (_LoopbackHub,), {"folder": source})
+    hub = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    try:
+        fresh = tmp_path / "fresh-hf"
+        endpoint = f"http://127.0.0.1:{hub.server_port}"
+        done = _flashtts("download", REPO, env={"HF_HOME": str(fresh), "HF_ENDPOINT": endpoint})
+    finally:
+        hub.shutdown()
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Fetching" in done.stderr and "100%" in done.stderr, done.stderr[-3000:]  # tqdm's bars
+    folder = Path(done.stdout.strip())
+    assert folder.is_relative_to(fresh / "hub")
+    assert (folder / "model.safetensors").read_bytes() == (source / "model.safetensors").read_bytes()
+    again = _flashtts("download", REPO, env=_offline(fresh))
+    assert again.returncode == 0 and Path(again.stdout.strip()) == folder
