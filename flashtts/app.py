@@ -5,8 +5,8 @@ from __future__ import annotations
 import inspect
 import logging
 import time
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -21,7 +21,6 @@ from flashtts.metrics import ErrorCounter, Metrics
 from flashtts.middleware import BodyLimitMiddleware, RequestIdMiddleware, SendTimeoutMiddleware
 from flashtts.paths import default_roles_dir, web_dir
 from flashtts.registry import SpeakerRegistry
-from flashtts.security import EdgeSecurityMiddleware
 from flashtts.replicas import build_engine
 from flashtts.routes import captions as captions_routes
 from flashtts.routes import compat as compat_routes
@@ -29,6 +28,7 @@ from flashtts.routes import flashtts as flashtts_routes
 from flashtts.routes import openai as openai_routes
 from flashtts.routes import speech_stream as speech_stream_routes
 from flashtts.routes import system as system_routes
+from flashtts.security import EdgeSecurityMiddleware
 from flashtts.serving import SpeechService
 from flashtts.validation import check_request_text
 from flashtts.wyoming_server import wyoming_server
@@ -40,7 +40,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
     """Build the app; the engine (created from ``config.engine`` unless given) starts in the lifespan."""
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncGenerator[None, None]:
         metrics = Metrics()
         eng = engine or build_engine(config, metrics)  # replicas when --workers/--gpu ask for them
         eng.metrics = metrics

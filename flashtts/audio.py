@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
+from fractions import Fraction
+from typing import cast
 
 import av
 import numpy as np
@@ -113,17 +115,17 @@ class Encoder:
         self.samples_out = 0
         self._resample = Resampler(in_rate, out_rate)
         self._pcm: list[bytes] = []
-        self._container = None
+        self._container: av.container.OutputContainer | None = None
         if self.format.codec is not None:
             self._file: _Sink | io.BytesIO = _Sink() if self.live else io.BytesIO()
             self._container = av.open(self._file, mode="w", format=self.format.container)
-            self._stream = self._container.add_stream(self.format.codec, rate=out_rate)
+            self._stream = cast(av.AudioStream, self._container.add_stream(self.format.codec, rate=out_rate))
             self._stream.layout = "mono"
             if self.format.name == "mp3":
                 self._stream.bit_rate = 64000
             elif self.format.name in ("aac", "opus"):
                 self._stream.bit_rate = 64000
-            self._codec_format = self._stream.codec_context.format.name
+            self._codec_format = self._stream.codec_context.format.name  # an audio codec: a sample format
             self._to_codec = av.AudioResampler(format=self._codec_format, layout="mono", rate=out_rate)
 
     @property
@@ -147,6 +149,7 @@ class Encoder:
             frame = av.AudioFrame.from_ndarray(samples[None, :].astype(np.float32), format="flt", layout="mono")
             frame.sample_rate = self.out_rate
             frames = self._to_codec.resample(frame)
+        assert self._container is not None
         for frame in frames:
             for packet in self._stream.encode(frame):
                 self._container.mux(packet)
@@ -252,7 +255,7 @@ def decode(data: bytes, rate: int, max_seconds: float | None = None) -> np.ndarr
     if not data:
         raise AudioDecodeError("audio file is empty")
     try:
-        container = av.open(io.BytesIO(data))
+        container = av.open(io.BytesIO(data), mode="r")
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise AudioDecodeError(f"not a readable audio file ({exc.__class__.__name__})") from None
     parts: list[np.ndarray] = []
@@ -306,7 +309,7 @@ class Effects:
         if abs(tempo - 1.0) > 1e-6:
             stages += [("atempo", f"{f:.6f}") for f in _atempo_chain(tempo)]
         graph = av.filter.Graph()
-        node = graph.add_abuffer(format="flt", sample_rate=rate, layout="mono", time_base=f"1/{rate}")
+        node = graph.add_abuffer(format="flt", sample_rate=rate, layout="mono", time_base=Fraction(1, rate))
         for name, args in stages + [("aformat", f"sample_fmts=flt:channel_layouts=mono:sample_rates={rate}")]:
             nxt = graph.add(name, args)
             node.link_to(nxt)

@@ -6,7 +6,7 @@ body is read); this dependency repeats it on the routers so a route mounted else
 
 from __future__ import annotations
 
-from fastapi import Request
+from starlette.requests import HTTPConnection
 
 from flashtts.errors import AuthError
 from flashtts.security import key_matches
@@ -15,12 +15,12 @@ from flashtts.security import presented_key as _presented
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="flashtts"'}
 
 
-def presented_key(request: Request) -> str | None:
+def presented_key(request: HTTPConnection) -> str | None:
     """The key the request presents (checked by :func:`require_api_key`), if any."""
     return _presented({k.lower(): v for k, v in request.headers.items()})
 
 
-async def require_api_key(request: Request) -> None:
+async def require_api_key(request: HTTPConnection) -> None:
     """FastAPI dependency: passes when no keys are configured or a configured key is presented."""
     keys: tuple[str, ...] = request.app.state.config.api_keys
     if not keys:

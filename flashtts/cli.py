@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any
 
 import typer
 
@@ -59,7 +59,7 @@ def serve(**values: Any) -> None:
                                              result_cache_mb=opts.result_cache_mb, flashtts=opts.flashtts_options())
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     logging.basicConfig(level=opts.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for note in notes:
         logging.getLogger("flashtts.cli").info(note)
@@ -91,28 +91,28 @@ def _check_engine(name: str) -> None:
         engine_class(name)
     except UnknownEngineError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     except ImportError as exc:
         typer.echo(f"error: engine '{name}' is installed but cannot be imported: {exc}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
 @app.command()
 def synth(
     text: str = typer.Argument(..., help="Text to speak ('-' reads standard input)"),
     output: Path = typer.Option(Path("speech.wav"), "--output", "-o", help="Output file; its suffix picks the format"),
-    voice: Optional[str] = typer.Option(None, "--voice", help="Built-in voice or role (engine default when omitted)"),
+    voice: str | None = typer.Option(None, "--voice", help="Built-in voice or role (engine default when omitted)"),
     engine: str = _opt("piper", "--engine", env="ENGINE", help="Engine name"),
-    model_path: Optional[str] = _opt(None, "--model_path", env="MODEL_PATH", help="Model/checkpoint path"),
+    model_path: str | None = _opt(None, "--model_path", env="MODEL_PATH", help="Model/checkpoint path"),
     backend: str = _opt("torch", "--backend", env="BACKEND", help="torch | vllm"),
     device: str = _opt("auto", "--device", env="DEVICE", help="cpu | cuda | auto"),
     dtype: str = _opt("auto", "--dtype", env="DTYPE", help="auto | float32 | bfloat16"),
     role_dir: Path = _opt(Path("roles"), "--role_dir", env="ROLE_DIR", help="Speaker registry directory"),
-    instructions: Optional[str] = typer.Option(None, "--instructions", help="Style instructions / voice description"),
-    language: Optional[str] = typer.Option(None, "--language"),
-    speed: Optional[float] = typer.Option(None, "--speed", min=0.25, max=4.0),
-    seed: Optional[int] = _opt(None, "--seed", env="SEED", help="Sampling seed"),
-    engine_opt: List[str] = _opt([], "--engine_opt", env="ENGINE_OPT", help="Engine-specific key=value"),
+    instructions: str | None = typer.Option(None, "--instructions", help="Style instructions / voice description"),
+    language: str | None = typer.Option(None, "--language"),
+    speed: float | None = typer.Option(None, "--speed", min=0.25, max=4.0),
+    seed: int | None = _opt(None, "--seed", env="SEED", help="Sampling seed"),
+    engine_opt: list[str] = _opt([], "--engine_opt", env="ENGINE_OPT", help="Engine-specific key=value"),
 ) -> None:
     """Synthesise text to a file with the same engine code the server uses."""
     from flashtts.engine_registry import create_engine
@@ -137,10 +137,11 @@ def synth(
             service = SpeechService(config, eng, SpeakerRegistry(role_dir, defaults=default_roles_dir()), metrics)
             chosen = service.resolve_voice(voice or eng.info.default_voice or "default", "voice")
             service.check_text(text, "text")
-            plan = service.plan_now("synth", [Utterance(text, chosen, instructions=instructions, speed=speed, language=language)],
+            utterance = Utterance(text, chosen, instructions=instructions, speed=speed, language=language)
+            plan = service.plan_now("synth", [utterance],
                                 response_format=fmt, options=GenerationOptions(seed=seed))
             data, seconds = await service.complete(plan)
-            output.write_bytes(data)
+            await asyncio.to_thread(output.write_bytes, data)
             return seconds
         finally:
             await eng.stop()
@@ -149,7 +150,7 @@ def synth(
         seconds = asyncio.run(run())
     except Exception as exc:  # show the same message the HTTP API would
         typer.echo(f"error: {to_api_error(exc).message}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     typer.echo(f"wrote {output} ({seconds:.2f} s of audio)")
 
 
@@ -196,12 +197,12 @@ def roles_list(role_dir: Path = _opt(Path("roles"), "--role_dir", env="ROLE_DIR"
 @roles_app.command("add")
 def roles_add(
     name: str = typer.Argument(...),
-    audio: Optional[Path] = typer.Option(None, "--audio", help="Reference clip (wav/mp3/m4a/ogg/flac)"),
-    reference_text: Optional[str] = typer.Option(None, "--reference_text", "--reference-text"),
-    voice: Optional[str] = typer.Option(None, "--voice", help="Built-in voice the role speaks with"),
-    instructions: Optional[str] = typer.Option(None, "--instructions"),
-    speed: Optional[float] = typer.Option(None, "--speed", min=0.25, max=4.0),
-    language: Optional[str] = typer.Option(None, "--language"),
+    audio: Path | None = typer.Option(None, "--audio", help="Reference clip (wav/mp3/m4a/ogg/flac)"),
+    reference_text: str | None = typer.Option(None, "--reference_text", "--reference-text"),
+    voice: str | None = typer.Option(None, "--voice", help="Built-in voice the role speaks with"),
+    instructions: str | None = typer.Option(None, "--instructions"),
+    speed: float | None = typer.Option(None, "--speed", min=0.25, max=4.0),
+    language: str | None = typer.Option(None, "--language"),
     overwrite: bool = typer.Option(False, "--overwrite"),
     role_dir: Path = _opt(Path("roles"), "--role_dir", env="ROLE_DIR", help="Registry directory"),
 ) -> None:
@@ -216,14 +217,14 @@ def roles_add(
             samples = decode(audio.read_bytes(), rate)
         except (OSError, AudioDecodeError) as exc:
             typer.echo(f"error: {audio}: {exc}", err=True)
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
     try:
         _registry(role_dir).add(Role(name=name, voice=voice, reference_text=reference_text, instructions=instructions,
                                      speed=speed, language=language), samples, rate if samples is not None else None,
                                 overwrite=overwrite)
     except (RoleError, RoleExistsError) as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     typer.echo(f"added role {name}")
 
 
@@ -237,17 +238,18 @@ def roles_delete(name: str = typer.Argument(...),
         _registry(role_dir).delete(name)
     except (RoleError, RoleNotFoundError) as exc:
         typer.echo(f"error: no such role: {exc}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     typer.echo(f"deleted role {name}")
 
 
 @app.command()
 def download(
     name: str = typer.Argument(..., help="Hugging Face Hub model id, e.g. Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice"),
-    revision: Optional[str] = _opt(None, "--revision", env="REVISION", help="Branch, tag or commit"),
+    revision: str | None = _opt(None, "--revision", env="REVISION", help="Branch, tag or commit"),
 ) -> None:
     """Fetch a Hub model into the Hugging Face cache (HF_HOME) with progress bars; print its folder."""
-    from flashtts.hub import ModelNotFoundError, cache_dir, download as fetch, is_repo_id
+    from flashtts.hub import ModelNotFoundError, cache_dir, is_repo_id
+    from flashtts.hub import download as fetch
 
     if not is_repo_id(name):
         typer.echo(f"error: '{name}' is not a Hub model id (owner/name)", err=True)
@@ -257,7 +259,7 @@ def download(
         path = fetch(name, revision)
     except ModelNotFoundError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     typer.echo(str(path))
 
 
@@ -267,17 +269,19 @@ def make_checkpoint_cmd(
     kind: str = typer.Option("custom_voice", "--kind", help="custom_voice | voice_design | base"),
     size: str = typer.Option("tiny", "--size", help="tiny | 0.6b | 1.7b"),
     seed: int = typer.Option(0, "--seed", help="Random-weight seed"),
-    tokenizer: Optional[Path] = typer.Option(None, "--tokenizer", help="qwen.tiktoken for full sizes (default: the dashscope wheel's)"),
+    tokenizer: Path | None = typer.Option(None, "--tokenizer",
+                                          help="qwen.tiktoken for full sizes (default: the dashscope wheel's)"),
     device: str = typer.Option("cpu", "--device"),
     dtype: str = typer.Option("float32", "--dtype"),
-    no_eos: bool = typer.Option(False, "--no-eos", "--no_eos", help="Never emit end-of-speech (fixed-length benchmarks)"),
+    no_eos: bool = typer.Option(False, "--no-eos", "--no_eos",
+                                help="Never emit end-of-speech (fixed-length benchmarks)"),
 ) -> None:
     """Build a random-weight Qwen3-TTS checkpoint of the real architecture (needs the qwen extra)."""
     try:
         from flashtts_engines.qwen3.checkpoint import make_checkpoint
     except ImportError as exc:
         typer.echo(f"error: the Qwen3 engine is not installed ({exc}); pip install 'flashtts[qwen]'", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     path = make_checkpoint(kind, size, out, seed=seed, tokenizer=tokenizer, device=device, dtype=dtype, no_eos=no_eos)
     typer.echo(f"wrote {kind} {size} checkpoint to {path}")
 

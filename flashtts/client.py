@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import wave
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -55,7 +54,8 @@ def client(
     host: str = typer.Option("0.0.0.0", "--host", help="Server address"),
     port: int = typer.Option(50000, "--port", help="Server port"),
     mode: str = typer.Option("sft", "--mode", help="Request mode: " + " | ".join(MODES)),
-    tts_text: str = typer.Option("你好，我是通义千问语音合成大模型，请问有什么可以帮您的吗？", "--tts_text", "--tts-text",
+    tts_text: str = typer.Option("你好，我是通义千问语音合成大模型，请问有什么可以帮您的吗？",
+                                 "--tts_text", "--tts-text",
                                  help="Text to speak"),
     spk_id: str = typer.Option("中文女", "--spk_id", "--spk-id", help="Speaker (sft, instruct)"),
     prompt_text: str = typer.Option("希望你以后能够做的比我还好呦。", "--prompt_text", "--prompt-text",
@@ -66,8 +66,8 @@ def client(
         "Theo 'Crimson', is a fiery, passionate rebel leader. Fights with fervor for justice, but struggles with "
         "impulsiveness.", "--instruct_text", "--instruct-text", help="Style instruction (instruct, instruct2)"),
     tts_wav: Path = typer.Option(Path("demo.wav"), "--tts_wav", "--tts-wav", help="Output WAV file"),
-    url: Optional[str] = typer.Option(None, "--url", help="Server base URL, instead of --host/--port"),
-    api_key: Optional[str] = typer.Option(None, "--api_key", "--api-key", envvar="FLASHTTS_API_KEY",
+    url: str | None = typer.Option(None, "--url", help="Server base URL, instead of --host/--port"),
+    api_key: str | None = typer.Option(None, "--api_key", "--api-key", envvar="FLASHTTS_API_KEY",
                                           help="Sent as 'Authorization: Bearer KEY' (servers started with --api_key)"),
     timeout: float = typer.Option(300.0, "--timeout", help="Seconds to wait for the whole answer", min=1.0),
 ) -> None:
@@ -84,7 +84,7 @@ def client(
             files = {"prompt_wav": ("prompt_wav", prompt_wav.read_bytes(), "application/octet-stream")}
         except OSError as exc:
             typer.echo(f"error: --prompt_wav {prompt_wav}: {exc.strerror or exc}", err=True)
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     body = bytearray()
     try:
@@ -98,7 +98,7 @@ def client(
                 rate = int(response.headers.get("x-custom-header-samplerate") or DEFAULT_RATE)
     except httpx.HTTPError as exc:
         typer.echo(f"error: {base}: {exc}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     if status != 200:
         try:
             message = json.loads(body)["error"]["message"]

@@ -22,7 +22,6 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from flashtts.engine import CapabilityError, EngineInfo
-from flashtts.errors import APIError
 from flashtts.languages import LANGUAGE_ALIASES, language_code  # noqa: F401  (re-exported)
 from flashtts.scripts import guess_language
 from flashtts.serving import Plan, SpeechService, VoiceChoice
@@ -133,10 +132,10 @@ class ResultCache:
     def key(plan: Plan) -> str:
         segments = []
         for seg in plan.segments:
-            ref = None
+            ref: list[str | None] | None = None
             if seg.reference is not None:
-                ref = seg.reference.cache_key or hashlib.sha256(seg.reference.samples.tobytes()).hexdigest()
-                ref = [ref, seg.reference.text]
+                ref = [seg.reference.cache_key or hashlib.sha256(seg.reference.samples.tobytes()).hexdigest(),
+                       seg.reference.text]
             segments.append([seg.text, seg.voice, ref, seg.instructions, seg.language, seg.speed,
                              asdict(seg.options)])
         blob = json.dumps([plan.response_format, plan.out_rate, plan.speed, plan.pitch, segments],
@@ -186,8 +185,8 @@ async def complete_many(service: SpeechService, request: Request, plans: list[Pl
     todo: list[int] = []
     for i, plan in enumerate(plans):
         if cache.enabled:
-            keys[i] = cache.key(plan)
-            hit = cache.get(keys[i])
+            keys[i] = key = cache.key(plan)
+            hit = cache.get(key)
             if hit is not None:
                 results[i] = hit
                 service.metrics.inc("requests_total")
@@ -213,10 +212,11 @@ async def complete_many(service: SpeechService, request: Request, plans: list[Pl
         finally:
             ticket.release()
             service.finish(plans[i], error)
-        if keys[i] is not None:
-            cache.put(keys[i], *results[i])
+        key, result = keys[i], results[i]
+        if key is not None and result is not None:
+            cache.put(key, *result)
 
-    tasks = [asyncio.ensure_future(run(i, t)) for i, t in zip(todo, tickets)]
+    tasks = [asyncio.ensure_future(run(i, t)) for i, t in zip(todo, tickets, strict=True)]
     try:
         await asyncio.gather(*tasks)
     except BaseException:

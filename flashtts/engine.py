@@ -9,9 +9,10 @@ the registry branches on an engine's name.
 from __future__ import annotations
 
 import abc
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, AsyncIterator, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -31,7 +32,7 @@ class GenerationOptions:
     max_new_tokens: int | None = None
     seed: int | None = None
 
-    def merged(self, defaults: "GenerationOptions") -> "GenerationOptions":
+    def merged(self, defaults: GenerationOptions) -> GenerationOptions:
         """These options with every ``None`` filled from ``defaults``."""
         return replace(
             self,
@@ -82,7 +83,7 @@ class WordTiming:
     start: float
     end: float
 
-    def shifted(self, offset: float, scale: float = 1.0) -> "WordTiming":
+    def shifted(self, offset: float, scale: float = 1.0) -> WordTiming:
         """The same word on a later timeline: times scaled by ``scale``, then moved by ``offset`` seconds."""
         return WordTiming(self.word, offset + self.start * scale, offset + self.end * scale)
 
@@ -175,7 +176,7 @@ class Engine(abc.ABC):
     name: ClassVar[str] = "engine"
     description: ClassVar[str] = ""
 
-    def __init__(self, config: EngineConfig, metrics: "Metrics") -> None:
+    def __init__(self, config: EngineConfig, metrics: Metrics) -> None:
         self.config = config
         self.metrics = metrics
 
@@ -193,7 +194,7 @@ class Engine(abc.ABC):
     async def start(self) -> None:
         """Load the model and start workers; model work must not run on the event loop."""
 
-    async def stop(self) -> None:
+    async def stop(self) -> None:  # noqa: B027  (optional hook: engines without workers keep the default)
         """Stop workers and free the model."""
 
     def ready(self) -> bool:
@@ -227,7 +228,7 @@ class Engine(abc.ABC):
             )
 
     @abc.abstractmethod
-    def synthesize(self, request: SynthesisRequest) -> AsyncIterator[np.ndarray | TimedChunk]:
+    def synthesize(self, request: SynthesisRequest) -> AsyncGenerator[np.ndarray | TimedChunk, None]:
         """Stream float32 mono chunks in [-1, 1] at ``info.sample_rate`` for one request.
 
         With ``request.timestamps`` (only asked of engines with the ``timestamps`` capability)
@@ -236,7 +237,7 @@ class Engine(abc.ABC):
         Closing the iterator early (``aclose``) must stop the request's work.
         """
 
-    async def abort(self, request_id: str) -> None:
+    async def abort(self, request_id: str) -> None:  # noqa: B027  (optional hook, as stop)
         """Stop a request's work now (client gone); idempotent, unknown ids are ignored."""
 
     def stats(self) -> dict[str, Any]:

@@ -31,7 +31,7 @@ def header_timeout_protocol(timeout: float) -> type[asyncio.Protocol]:
     """uvicorn's HTTP protocol class, closing connections whose headers take over ``timeout`` s."""
     base: Any = _base_protocol()
 
-    class HeaderTimeoutProtocol(base):  # type: ignore[misc, valid-type]
+    class HeaderTimeoutProtocol(base):
         header_timeout = timeout
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:

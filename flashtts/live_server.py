@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlsplit
 
 import httpx
@@ -60,9 +61,9 @@ class LiveServer:
         self.env = {**os.environ, **(env or {})}
         self.cwd = cwd
         self.proc: subprocess.Popen | None = None
-        self._log = None
+        self._log: IO[bytes] | None = None
 
-    def start(self, timeout: float = 180.0) -> "LiveServer":
+    def start(self, timeout: float = 180.0) -> LiveServer:
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "flashtts", "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.args],
@@ -96,7 +97,7 @@ class LiveServer:
             self._log.close()
             self._log = None
 
-    def __enter__(self) -> "LiveServer":
+    def __enter__(self) -> LiveServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

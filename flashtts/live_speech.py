@@ -9,17 +9,17 @@ those of the HTTP routes.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import AsyncIterator, Union
 
 import numpy as np
 
 from flashtts.engine import GenerationOptions, WordTiming
 from flashtts.errors import APIError
-from flashtts.validation import check_value
 from flashtts.live_text import SentenceCutter
 from flashtts.serving import Plan, SpeechService, Ticket, Utterance, VoiceChoice
+from flashtts.validation import check_value
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Words:
     words: tuple[WordTiming, ...]
 
 
-LiveEvent = Union[SegmentStart, np.ndarray, Words, SegmentEnd]
+LiveEvent = SegmentStart | np.ndarray | Words | SegmentEnd
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class LiveSpeech:
 
     @classmethod
     def open(cls, service: SpeechService, route: str, options: LiveOptions, client: str | None = None,
-             cutter: SentenceCutter | None = None) -> "LiveSpeech":
+             cutter: SentenceCutter | None = None) -> LiveSpeech:
         """Check the options (a 400 now rather than at the first sentence), then take a slot (429 when full).
 
         ``client`` names who is speaking for the per-client limit (default: the HTTP client)."""
@@ -126,7 +126,7 @@ class LiveSpeech:
         """Free the session's slot (idempotent)."""
         self.ticket.release()
 
-    async def events(self) -> AsyncIterator[LiveEvent]:
+    async def events(self) -> AsyncGenerator[LiveEvent, None]:
         """Segment starts, float32 audio chunks at the engine's rate, word timings and segment ends, in order.
 
         A session closed before its end counts once in ``requests_aborted_total``, wherever it stopped.
@@ -155,7 +155,7 @@ class LiveSpeech:
                 self.service.metrics.inc("requests_aborted_total")
             raise
 
-    async def _speak(self, plan: Plan) -> AsyncIterator[LiveEvent]:
+    async def _speak(self, plan: Plan) -> AsyncGenerator[LiveEvent, None]:
         offset, sent = self.audio_seconds, 0
         error: BaseException | None = None
         try:

@@ -103,7 +103,8 @@ class Metrics:
                 ("active_requests", self.active_requests, "Requests admitted and not yet finished"),
                 ("max_batch_size", self.max_batch_size, "Largest batch run so far"),
             ):
-                lines += [f"# HELP {prefix}_{name} {help_}", f"# TYPE {prefix}_{name} gauge", f"{prefix}_{name} {value}"]
+                lines += [f"# HELP {prefix}_{name} {help_}", f"# TYPE {prefix}_{name} gauge",
+                          f"{prefix}_{name} {value}"]
             for name, hist, help_ in (
                 ("time_to_first_audio_seconds", self.ttfa, "Time from request to first audio chunk"),
                 ("request_latency_seconds", self.latency, "Time from request to last audio chunk"),
@@ -111,7 +112,7 @@ class Metrics:
             ):
                 lines += [f"# HELP {prefix}_{name} {help_}", f"# TYPE {prefix}_{name} histogram"]
                 cumulative = 0
-                for bound, count in zip(hist.buckets, hist.counts):
+                for bound, count in zip(hist.buckets, hist.counts, strict=False):
                     cumulative += count
                     lines.append(f'{prefix}_{name}_bucket{{le="{bound:g}"}} {cumulative}')
                 lines.append(f'{prefix}_{name}_bucket{{le="+Inf"}} {hist.n}')

@@ -25,7 +25,8 @@ import logging
 import re
 import sys
 import uuid
-from typing import Any, Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 from starlette.exceptions import HTTPException
 

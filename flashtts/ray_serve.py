@@ -178,7 +178,7 @@ def deployment(config: ServerConfig, settings: RaySettings):
             if service is None or not service.engine.ready():
                 raise RuntimeError("engine is not ready")
 
-    return FlashTTS.bind()
+    return FlashTTS.bind()  # type: ignore[attr-defined]  # serve.deployment made it a Deployment (ray is untyped here)
 
 
 def start(config: ServerConfig, settings: RaySettings) -> None:

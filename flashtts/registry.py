@@ -21,6 +21,7 @@ Reads take no lock and go to disk, so replicas see each other's roles at once.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import ctypes
 import ctypes.util
@@ -34,9 +35,10 @@ import threading
 import time
 import unicodedata
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -128,7 +130,7 @@ class Role:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "Role":
+    def from_json(cls, data: dict) -> Role:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 
@@ -155,10 +157,11 @@ def _write_file(path: Path, data: bytes) -> None:
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
-_libc = None
+_libc: ctypes.CDLL | bool | None = None
 
 
-def _renameat2():
+def _renameat2() -> Any:
+    """libc's ``renameat2``, or None where there is none."""
     global _libc
     if _libc is None:
         try:
@@ -276,7 +279,7 @@ class SpeakerRegistry:
                 log.warning("skipping unreadable role %s: %s", key, exc)
         return roles
 
-    def names(self) -> list[str]:
+    def names(self) -> builtins.list[str]:  # (``list`` is a method here)
         return [r.name for r in self.list()]
 
     @staticmethod

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import replace
-from typing import Any, AsyncIterator
+from typing import Any
 
 import numpy as np
 
 from flashtts.config import ServerConfig
-from flashtts.engine import Engine, EngineInfo, SynthesisRequest
+from flashtts.engine import Engine, EngineInfo, SynthesisRequest, TimedChunk
 from flashtts.engine_registry import create_engine
 from flashtts.metrics import Metrics
 
@@ -121,7 +122,7 @@ class ReplicaEngine(Engine):
     def _pick(self) -> int:
         return min(range(len(self.replicas)), key=lambda i: (self._in_flight[i], self._served[i], i))
 
-    async def synthesize(self, request: SynthesisRequest) -> AsyncIterator[np.ndarray]:
+    async def synthesize(self, request: SynthesisRequest) -> AsyncGenerator[np.ndarray | TimedChunk, None]:
         index = self._pick()
         self._in_flight[index] += 1
         self._served[index] += 1
@@ -145,4 +146,4 @@ class ReplicaEngine(Engine):
 
     def stats(self) -> dict[str, Any]:
         return {"replicas": [{"device": d, "in_flight": self._in_flight[i], "served": self._served[i], **r.stats()}
-                             for i, (d, r) in enumerate(zip(self.devices, self.replicas))]}
+                             for i, (d, r) in enumerate(zip(self.devices, self.replicas, strict=False))]}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
-from typing import AsyncIterator, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
@@ -13,7 +14,8 @@ from fastapi.responses import Response, StreamingResponse
 from flashtts.audio import FORMATS
 from flashtts.serving import Plan, SpeechService, Ticket
 
-T = TypeVar("T")
+T = TypeVar("T", bytes, str)
+"""What a response body carries: encoded audio, or SSE text."""
 
 STREAM_HEADERS = {"X-Accel-Buffering": "no", "Cache-Control": "no-cache"}
 
@@ -42,7 +44,7 @@ class _Prefetched:
         self._first: bytes | None = first
         self._rest = rest
 
-    def __aiter__(self) -> "_Prefetched":
+    def __aiter__(self) -> _Prefetched:
         return self
 
     async def __anext__(self) -> bytes:
@@ -55,7 +57,8 @@ class _Prefetched:
         await self._rest.aclose()  # type: ignore[attr-defined]
 
 
-async def _guarded(service: SpeechService, plan: Plan, ticket: Ticket, parts: AsyncIterator[T]) -> AsyncIterator[T]:
+async def _guarded(service: SpeechService, plan: Plan, ticket: Ticket,
+                   parts: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
     """Yield ``parts``; whatever happens, free the synthesis slot and log the request once."""
     error: BaseException | None = None
     try:
@@ -94,7 +97,7 @@ class _Drain(Generic[T]):
     the ticket.
     """
 
-    def __init__(self, parts: AsyncIterator[T], max_bytes: int, ticket: Ticket) -> None:
+    def __init__(self, parts: AsyncGenerator[T, None], max_bytes: int, ticket: Ticket) -> None:
         self._items: deque[T] = deque()
         self._size = 0
         self._max = max(1, max_bytes)
@@ -108,14 +111,14 @@ class _Drain(Generic[T]):
         await self._changed.wait()
         self._changed.clear()
 
-    async def _run(self, parts: AsyncIterator[T]) -> None:
+    async def _run(self, parts: AsyncGenerator[T, None]) -> None:
         try:
-            async with aclosing(parts) as it:  # type: ignore[type-var]
+            async with aclosing(parts) as it:
                 async for part in it:
                     while self._size >= self._max:
                         await self._wait_change()
                     self._items.append(part)
-                    self._size += len(part)  # type: ignore[arg-type]
+                    self._size += len(part)
                     self._changed.set()
         except asyncio.CancelledError:
             raise
@@ -125,7 +128,7 @@ class _Drain(Generic[T]):
             self._done = True
             self._changed.set()
 
-    def __aiter__(self) -> "_Drain[T]":
+    def __aiter__(self) -> _Drain[T]:
         return self
 
     async def __anext__(self) -> T:
@@ -137,7 +140,7 @@ class _Drain(Generic[T]):
                 raise StopAsyncIteration
             await self._wait_change()
         part = self._items.popleft()
-        self._size -= len(part)  # type: ignore[arg-type]
+        self._size -= len(part)
         self._changed.set()
         return part
 
@@ -156,17 +159,13 @@ async def respond(service: SpeechService, plan: Plan, request: Request, *, strea
     if sse or stream:
         disconnected = request.is_disconnected
         limit = service.config.limits.stream_buffer_bytes
-        parts: AsyncIterator[bytes] | AsyncIterator[str]
+        body: AsyncIterator[bytes] | AsyncIterator[str]
         if sse:
-            parts = service.sse(plan, disconnected)
+            body = _Drain(_guarded(service, plan, ticket, service.sse(plan, disconnected)), limit, ticket)
             media_type = "text/event-stream"
         else:
-            parts = service.encoded(plan, disconnected)
+            drain = _Drain(_guarded(service, plan, ticket, service.encoded(plan, disconnected)), limit, ticket)
             media_type = FORMATS[plan.response_format].media_type
-        drain = _Drain(_guarded(service, plan, ticket, parts), limit, ticket)  # type: ignore[arg-type]
-        if sse:
-            body: AsyncIterator = drain
-        else:
             try:  # until the first audio exists an engine failure still gets an error status and body
                 first = await drain.__anext__()
             except StopAsyncIteration:

@@ -27,7 +27,7 @@ import hashlib
 import hmac
 import json
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from flashtts.middleware import ASGIApp, Receive, Scope, Send

@@ -14,7 +14,7 @@ import inspect
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any
 
 from flashtts.config import AudioURLPolicy, Limits, ServerConfig
 from flashtts.engine import EngineConfig, GenerationOptions
@@ -51,7 +51,7 @@ class ServeOptions:
 
     # ---- engine ------------------------------------------------------------------------------
     engine: str = option("piper", "Engine name (see `flashtts engines`)")
-    model_path: Optional[str] = option(
+    model_path: str | None = option(
         None, "Model/checkpoint path (engine default when omitted); --model (Qwen3-TTS FastAPI) and --model_dir "
         "(CosyVoice) are aliases", "--model", "--model_dir")
     backend: str = option("torch", "LLM backend for engines that run one: torch | vllm")
@@ -59,14 +59,14 @@ class ServeOptions:
     dtype: str = option("auto", "auto | float32 | bfloat16 | float16", "--torch_dtype")
     batch_size: int = option(8, "Most requests (or sentences) decoded together", min=1)
     wait_timeout: float = option(0.01, "Seconds to gather a batch after its first request", min=0.0)
-    seed: Optional[int] = option(None, "Default sampling seed for requests that give none")
-    engine_opt: List[str] = option([], "Engine-specific key=value option; repeatable")
-    revision: Optional[str] = option(None, "Hub revision (branch, tag or commit) when --model_path is a Hugging Face "
+    seed: int | None = option(None, "Default sampling seed for requests that give none")
+    engine_opt: list[str] = option([], "Engine-specific key=value option; repeatable")
+    revision: str | None = option(None, "Hub revision (branch, tag or commit) when --model_path is a Hugging Face "
                                      "Hub id such as Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice")
     # ---- server ------------------------------------------------------------------------------
     role_dir: Path = option(Path("roles"), "Speaker registry directory (created and seeded with the default "
                             "roles when missing)")
-    api_key: List[str] = option([], "Require 'Authorization: Bearer KEY' (or 'X-API-Key: KEY'); repeat for "
+    api_key: list[str] = option([], "Require 'Authorization: Bearer KEY' (or 'X-API-Key: KEY'); repeat for "
                                 "several keys (env: comma-separated)")
     host: str = option("127.0.0.1", "Address to listen on")
     port: int = option(8000, "Port to listen on")
@@ -75,9 +75,9 @@ class ServeOptions:
     length_threshold: int = option(50, "Split texts longer than this (characters)", min=1)
     window_size: int = option(50, "Target segment length when splitting", min=1)
     log_level: str = option("info", "debug | info | warning | error")
-    wyoming_port: Optional[int] = option(None, "Also serve Home Assistant's Wyoming protocol (TTS) on this TCP port, "
+    wyoming_port: int | None = option(None, "Also serve Home Assistant's Wyoming protocol (TTS) on this TCP port, "
                                          "sharing the engine and limits; no authentication", min=1, max=65535)
-    wyoming_host: Optional[str] = option(None, "Address of the Wyoming listener (default: --host)")
+    wyoming_host: str | None = option(None, "Address of the Wyoming listener (default: --host)")
     # ---- limits and safety -------------------------------------------------------------------
     max_text_chars: int = option(4096, "Longest text accepted", min=1, panel=LIMITS)
     max_upload_mb: float = option(10.0, "Largest audio upload (MiB)", min=0.01, panel=LIMITS)
@@ -95,15 +95,15 @@ class ServeOptions:
     header_timeout: float = option(10.0, "Seconds a connection may take to send a request's headers; then it is "
                                    "closed (slowloris; 0: never)", min=0.0, panel=LIMITS)
     idle_timeout: float = option(5.0, "Seconds an idle keep-alive connection stays open", min=1.0, panel=LIMITS)
-    allowed_hosts: List[str] = option([], "Host names the server answers to ('*' any, '*.example.com'); default: "
+    allowed_hosts: list[str] = option([], "Host names the server answers to ('*' any, '*.example.com'); default: "
                                       "loopback names and --host (any host when --host is 0.0.0.0 or ::); repeat "
                                       "or comma-separate", panel=LIMITS)
-    cors_origins: List[str] = option([], "Browser origins allowed to call the API (CORS), e.g. "
+    cors_origins: list[str] = option([], "Browser origins allowed to call the API (CORS), e.g. "
                                      "https://app.example; other origins' POSTs get 403; repeat or comma-separate",
                                      panel=LIMITS)
     allow_audio_urls: bool = option(False, "Accept reference audio given as an http(s) URL (hosts from "
                                     "--audio_url_hosts only)", panel=LIMITS)
-    audio_url_hosts: List[str] = option([], "Hosts reference-audio URLs may name ('*.example.com' for subdomains, "
+    audio_url_hosts: list[str] = option([], "Hosts reference-audio URLs may name ('*.example.com' for subdomains, "
                                         "host:port for another port than 80/443); repeat or comma-separate",
                                         panel=LIMITS)
     audio_url_allow_private: bool = option(False, "Let audio URLs reach loopback/private/link-local addresses",
@@ -114,7 +114,7 @@ class ServeOptions:
                        "(pip install 'flashtts[ray]'; docs/scaling.md)", panel=SCALE)
     replicas: int = option(2, "Ray Serve replicas (each loads the engine; one per GPU with --ray_num_gpus 1)",
                            min=1, panel=SCALE)
-    max_replicas: Optional[int] = option(None, "Autoscale between --replicas and this many on ongoing requests "
+    max_replicas: int | None = option(None, "Autoscale between --replicas and this many on ongoing requests "
                                          "(Ray's autoscaler)", min=1, panel=SCALE)
     ray_max_ongoing: int = option(16, "Requests one replica serves at once (Ray's max_ongoing_requests)", min=1,
                                   panel=SCALE)
@@ -122,7 +122,7 @@ class ServeOptions:
                                  "(max_queued_requests)", min=1, panel=SCALE)
     ray_num_cpus: float = option(1.0, "CPUs reserved per replica", min=0.0, panel=SCALE)
     ray_num_gpus: float = option(0.0, "GPUs per replica (1: one replica per GPU)", min=0.0, panel=SCALE)
-    ray_address: Optional[str] = option(None, "Join this Ray cluster (e.g. auto) instead of starting a local one "
+    ray_address: str | None = option(None, "Join this Ray cluster (e.g. auto) instead of starting a local one "
                                         "on loopback", panel=SCALE)
     # ---- compatibility -----------------------------------------------------------------------
     strict_instructions: bool = option(False, "Refuse (400) instructions the engine cannot follow; by default they "
@@ -131,33 +131,34 @@ class ServeOptions:
     open_listings: bool = option(False, "With --api_key, let GET /v1/models, /v1/audio/models and /v1/audio/voices "
                                  "answer without a key (Open WebUI lists voices without sending its key; "
                                  "docs/clients.md)", panel=COMPAT)
-    compat: List[str] = option([], "Compatibility API groups to mount (docs/compat.md): qwen_fastapi, selfhost, "
+    compat: list[str] = option([], "Compatibility API groups to mount (docs/compat.md): qwen_fastapi, selfhost, "
                                "streaming, cosyvoice; repeat or comma-separate; all (default) or none", panel=COMPAT)
     result_cache_mb: float = option(0.0, "LRU cache of the compatibility routes' complete answers, keyed by text, "
                                     "voice and options (MiB; 0: off)", min=0.0, panel=COMPAT)
-    gpu: Optional[str] = option(None, "CUDA devices, e.g. 0,1: one engine replica per device (Qwen3-TTS "
+    gpu: str | None = option(None, "CUDA devices, e.g. 0,1: one engine replica per device (Qwen3-TTS "
                                 "FastAPI's --gpu)", panel=COMPAT)
     workers: int = option(1, "Engine replicas, spread round-robin over --gpu (or on --device); segments go to the "
                           "least busy", min=1, panel=COMPAT)
-    tokenizer_device: Optional[str] = option(None, "FlashTTS option; accepted, not used (engines use --device)",
+    tokenizer_device: str | None = option(None, "FlashTTS option; accepted, not used (engines use --device)",
                                              panel=COMPAT)
-    detokenizer_device: Optional[str] = option(None, "FlashTTS option; accepted, not used (engines use --device)",
+    detokenizer_device: str | None = option(None, "FlashTTS option; accepted, not used (engines use --device)",
                                                panel=COMPAT)
-    llm_attn_implementation: Optional[str] = option(None, "FlashTTS option: engine option attn (sdpa | eager | "
+    llm_attn_implementation: str | None = option(None, "FlashTTS option: engine option attn (sdpa | eager | "
                                                     "flash_attention_2)", panel=COMPAT)
-    llm_gpu_memory_utilization: Optional[float] = option(None, "FlashTTS option: engine option "
+    llm_gpu_memory_utilization: float | None = option(None, "FlashTTS option: engine option "
                                                          "gpu_memory_utilization (vLLM backend)", panel=COMPAT)
-    llm_batch_size: Optional[int] = option(None, "FlashTTS option: same as --batch_size", min=1, panel=COMPAT)
-    max_length: Optional[int] = option(None, "FlashTTS option; accepted, not used (cap output per request)",
+    llm_batch_size: int | None = option(None, "FlashTTS option: same as --batch_size", min=1, panel=COMPAT)
+    max_length: int | None = option(None, "FlashTTS option; accepted, not used (cap output per request)",
                                        panel=COMPAT)
-    cache_implementation: Optional[str] = option(None, "FlashTTS option; accepted, not used", panel=COMPAT)
-    snac_path: Optional[str] = option(None, "FlashTTS option (OrpheusTTS); accepted, not used", panel=COMPAT)
-    wav2vec_attn_implementation: Optional[str] = option(None, "FlashTTS option (Spark-TTS); accepted, not used",
+    cache_implementation: str | None = option(None, "FlashTTS option; accepted, not used", panel=COMPAT)
+    snac_path: str | None = option(None, "FlashTTS option (OrpheusTTS); accepted, not used", panel=COMPAT)
+    wav2vec_attn_implementation: str | None = option(None, "FlashTTS option (Spark-TTS); accepted, not used",
                                                         panel=COMPAT)
 
     # ---- what the values mean ----------------------------------------------------------------
     def engine_config(self) -> EngineConfig:
-        return EngineConfig(model_path=self.model_path, revision=self.revision, backend=self.backend, device=self.device, dtype=self.dtype,
+        return EngineConfig(model_path=self.model_path, revision=self.revision, backend=self.backend,
+                            device=self.device, dtype=self.dtype,
                             batch_size=self.batch_size, wait_timeout=self.wait_timeout, seed=self.seed,
                             defaults=GenerationOptions(seed=self.seed), extra=parse_engine_opts(self.engine_opt))
 
@@ -225,7 +226,7 @@ def fields() -> list[tuple[dataclasses.Field, OptionSpec, Any]]:
 
 
 def _default(f: dataclasses.Field) -> Any:
-    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default  # type: ignore[misc]
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
 
 def typer_signature() -> inspect.Signature:

@@ -12,9 +12,9 @@ import base64
 import json
 import logging
 import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
-from typing import AsyncIterator, Awaitable, Callable
 
 import numpy as np
 
@@ -27,8 +27,8 @@ from flashtts.metrics import Metrics
 from flashtts.middleware import current_request_id, new_request_id
 from flashtts.normalize import normalize as normalize_text
 from flashtts.registry import Role, RoleNotFoundError, SpeakerRegistry, name_key
-from flashtts.security import current_client
 from flashtts.scheduler import Admission
+from flashtts.security import current_client
 from flashtts.text import parse_dialogue, split_text
 from flashtts.url_fetch import AudioURLFetcher, is_url
 from flashtts.voices import match_voice
@@ -295,7 +295,7 @@ class SpeechService:
             raise APIError(f"text: {exc}", param="text", code="invalid_dialogue") from None
 
     # ---- running --------------------------------------------------------------------------
-    def admit(self, client: str | None = None) -> "Ticket":
+    def admit(self, client: str | None = None) -> Ticket:
         """A slot for one request (429 when the server, or this client, is at its limit).
 
         The client is ``client`` or, by default, the one the edge middleware identified (API key,
@@ -305,7 +305,7 @@ class SpeechService:
         self.metrics.inc("requests_total")
         return Ticket(self, client)
 
-    async def samples(self, plan: Plan, disconnected: Disconnected | None = None) -> AsyncIterator[np.ndarray]:
+    async def samples(self, plan: Plan, disconnected: Disconnected | None = None) -> AsyncGenerator[np.ndarray, None]:
         """Engine audio of the whole plan at the engine's rate, speed/pitch applied, with deadline,
         disconnect checks and abort on early close."""
         info = self.engine.info
@@ -371,7 +371,7 @@ class SpeechService:
                 if plan.status in ("aborted", "disconnected", "timeout"):
                     self.metrics.inc("requests_aborted_total")
 
-    async def encoded(self, plan: Plan, disconnected: Disconnected | None = None) -> AsyncIterator[bytes]:
+    async def encoded(self, plan: Plan, disconnected: Disconnected | None = None) -> AsyncGenerator[bytes, None]:
         """A live stream of the plan's audio in its response format.
 
         The container header travels with the first audio, so the first part exists only once the
@@ -389,7 +389,7 @@ class SpeechService:
         if head or tail:
             yield head + tail
 
-    async def sse(self, plan: Plan, disconnected: Disconnected | None = None) -> AsyncIterator[str]:
+    async def sse(self, plan: Plan, disconnected: Disconnected | None = None) -> AsyncGenerator[str, None]:
         """OpenAI's SSE events: ``speech.audio.delta`` chunks, then ``speech.audio.done`` (or ``error``)."""
         try:
             sent = 0

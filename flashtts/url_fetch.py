@@ -82,8 +82,9 @@ class AudioURLFetcher:
             try:
                 infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
             except (socket.gaierror, UnicodeError):
-                raise self._refuse(param, "could not download the audio from that URL", code="url_fetch_failed") from None
-            addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+                raise self._refuse(param, "could not download the audio from that URL",
+                                   code="url_fetch_failed") from None
+            addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
         if not addresses:
             raise self._refuse(param, "could not download the audio from that URL", code="url_fetch_failed")
         if not self.policy.allow_private:

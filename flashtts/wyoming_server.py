@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import AsyncIterator
 
 import numpy as np
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -88,7 +88,8 @@ class WyomingHandler(AsyncEventHandler):
             await self._end_stream()
             self._live = self._open(SynthesizeStart.from_event(event).voice)
             self._speaker = asyncio.create_task(self._speak(self._live, per_segment=True))
-            self._speaker.add_done_callback(lambda _, live=self._live: live.close())  # even if cancelled unstarted
+            live = self._live
+            self._speaker.add_done_callback(lambda _task: live.close())  # even if cancelled unstarted
         elif SynthesizeChunk.is_type(event.type):
             if self._live is None:
                 raise APIError("synthesize-chunk without synthesize-start", code="no_stream")
@@ -186,7 +187,7 @@ class WyomingServer:
 
 
 @contextlib.asynccontextmanager
-async def wyoming_server(config: ServerConfig, service: SpeechService) -> AsyncIterator[WyomingServer | None]:
+async def wyoming_server(config: ServerConfig, service: SpeechService) -> AsyncGenerator[WyomingServer | None, None]:
     """Serve Wyoming for the app's lifetime when ``config.wyoming_port`` is set."""
     if not config.wyoming_port:
         yield None

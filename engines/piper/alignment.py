@@ -11,9 +11,9 @@ lasts from its first phoneme to its last.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from typing import Callable, Mapping, Sequence
 
 from flashtts.engine import WordTiming
 
@@ -95,7 +95,7 @@ def _spans(words: list[tuple[str, str]], hits: list[list[int]], where: list[tupl
         return []
     sizes = [len(p) for p in sentences]
     spans: list[WordSpan | None] = [_matched(word, h, where, sentences) if h else None
-                                    for (_, word), h in zip(words, hits)]
+                                    for (_, word), h in zip(words, hits, strict=False)]
     i = 0
     while i < len(spans):
         if spans[i] is not None:
@@ -154,4 +154,4 @@ def sentence_words(spans: Sequence[WordSpan], sentence: int, phonemes: Sequence[
         between = phonemes[mine[k].last + 1:mine[k + 1].first]
         if all(ph.isspace() for ph in between) and edges[k][1] <= edges[k + 1][0]:
             edges[k][1] = edges[k + 1][0] = (edges[k][1] + edges[k + 1][0]) // 2
-    return [WordTiming(s.word, offset + a / rate, offset + b / rate) for s, (a, b) in zip(mine, edges)]
+    return [WordTiming(s.word, offset + a / rate, offset + b / rate) for s, (a, b) in zip(mine, edges, strict=True)]

@@ -10,24 +10,24 @@ the exported graph does not report, so stacking rows buys nothing and costs exac
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import logging
-import asyncio
 import math
 import os
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from flashtts_engines.piper.alignment import WordSpan, locate_words, phoneme_bounds, sentence_words
 from flashtts.audio import Effects, Resampler
-from flashtts.engine import (Capabilities, Engine, EngineConfig, EngineInfo, SynthesisRequest, TimedChunk,
-                             VoiceInfo)
+from flashtts.engine import Capabilities, Engine, EngineConfig, EngineInfo, SynthesisRequest, TimedChunk, VoiceInfo
 from flashtts.metrics import Metrics
 from flashtts.scheduler import MicroBatcher, ModelWorker
+
+from .alignment import WordSpan, locate_words, phoneme_bounds, sentence_words
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def speed_split(speed: float) -> tuple[float, float]:
     factor that makes the speech ``speed`` times as fast (log-linear between measured points)."""
     points = LENGTH_SCALE_SPEED
     scale = min(max(1.0 / speed, points[0][0]), points[-1][0])
-    for (s0, v0), (s1, v1) in zip(points, points[1:]):
+    for (s0, v0), (s1, v1) in zip(points, points[1:], strict=False):
         if s0 <= scale <= s1:
             t = (math.log(scale) - math.log(s0)) / (math.log(s1) - math.log(s0))
             native = math.exp(math.log(v0) + t * (math.log(v1) - math.log(v0)))
@@ -98,7 +98,7 @@ class PiperEngine(Engine):
         self._voices: dict = {}
         self._info: EngineInfo | None = None
         self._worker: ModelWorker | None = None
-        self._batcher: MicroBatcher[_Sentence, np.ndarray] | None = None
+        self._batcher: MicroBatcher[_Sentence, tuple[np.ndarray, np.ndarray | None]] | None = None
         self._g2p: ModelWorker | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._parallel = 1
@@ -226,7 +226,7 @@ class PiperEngine(Engine):
             return exc
 
     # ---- event loop -----------------------------------------------------------------------
-    async def synthesize(self, request: SynthesisRequest) -> AsyncIterator[np.ndarray | TimedChunk]:
+    async def synthesize(self, request: SynthesisRequest) -> AsyncGenerator[np.ndarray | TimedChunk, None]:
         assert self._worker is not None and self._batcher is not None and self._g2p is not None
         voice = request.voice or self.info.default_voice
         assert voice is not None
@@ -259,7 +259,7 @@ class PiperEngine(Engine):
         if id_samples is None or prepared.words is None:
             return []
         config = self._voices[voice].config
-        bounds = phoneme_bounds(prepared.phonemes[index], config.phoneme_id_map, id_samples)
+        bounds = phoneme_bounds(prepared.phonemes[index], config.phoneme_id_map, id_samples.tolist())
         return sentence_words(prepared.words, index, prepared.phonemes[index], bounds, offset, config.sample_rate)
 
     async def abort(self, request_id: str) -> None:

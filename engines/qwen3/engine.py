@@ -43,7 +43,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -130,7 +130,9 @@ class Qwen3Engine(Engine):
         device = self.config.device
         if threads is None and (device in ("cpu", "auto")):
             threads = max(1, (os.cpu_count() or 2) // 2)
-        self._runner = r = Qwen3Runner(resolve_model_path(self.config.model_path, self.config.revision), device=device, dtype=self.config.dtype,
+        model_path = resolve_model_path(self.config.model_path, self.config.revision)
+        assert model_path is not None  # a given path resolves to a path
+        self._runner = r = Qwen3Runner(model_path, device=device, dtype=self.config.dtype,
                                        decode_context=self.decode_context, conv_context=self.conv_context,
                                        threads=threads)
         kind = r.kind
@@ -296,7 +298,7 @@ class Qwen3Engine(Engine):
             self.record_codes[work.id] = (torch.stack(fr).cpu() if fr
                                           else torch.zeros(0, self.runner.groups, dtype=torch.long))
 
-    async def synthesize(self, request: SynthesisRequest) -> AsyncIterator[np.ndarray]:
+    async def synthesize(self, request: SynthesisRequest) -> AsyncGenerator[np.ndarray, None]:
         if self.generation is None or not self.generation.ready():
             raise RuntimeError("qwen3 engine is not running")
         self.validate(request)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -59,7 +59,7 @@ def reject_bool(value):
     return value
 
 
-def level_or_number(value: Union[str, float, int, None], name: str) -> float | None:
+def level_or_number(value: str | float | int | None, name: str) -> float | None:
     """A FlashTTS level name or a number, as a multiplier."""
     if value is None or value == "":
         return None
@@ -76,7 +76,7 @@ def level_or_number(value: Union[str, float, int, None], name: str) -> float | N
 
 
 class SpeedField(BaseModel):
-    speed: Union[float, Level, None] = Field(None, description="0.25-4.0, or a FlashTTS level name")
+    speed: float | None = Field(None, description="0.25-4.0, or a FlashTTS level name (very_low .. very_high)")
 
     @field_validator("speed", mode="before")
     @classmethod

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Union
-
 from fastapi import UploadFile
 from pydantic import BaseModel, Field, field_validator
 
-from flashtts.protocol.common import (GenerationFields, Level, ResponseFormat, SpeedField, level_or_number,
-                                      reject_bool)
+from flashtts.protocol.common import GenerationFields, ResponseFormat, SpeedField, level_or_number, reject_bool
 
 
 class _Synthesis(GenerationFields, SpeedField):
     text: str
-    pitch: Union[float, Level, None] = None
+    pitch: float | None = Field(None, description="0.5-2.0, or a FlashTTS level name (very_low .. very_high)")
     instructions: str | None = Field(None, max_length=4096)
     stream: bool = False
     response_format: ResponseFormat = "mp3"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, Field, field_validator
 
@@ -16,7 +16,7 @@ class VoiceId(BaseModel):
 class SpeechRequest(GenerationFields, SpeedField):
     model: str = Field("tts-1", max_length=256)
     input: str = Field(description="Text to speak")
-    voice: Union[str, VoiceId] = Field(description="Built-in voice, role name, or {'id': ...}")
+    voice: str | VoiceId = Field(description="Built-in voice, role name, or {'id': ...}")
     instructions: str | None = Field(None, max_length=4096)
     response_format: ResponseFormat = "mp3"
     stream_format: Literal["audio", "sse"] = "audio"

@@ -91,12 +91,14 @@ async def add_speaker(
 ) -> RoleResult:
     roles = RoleService(service)
     clip = await roles.audio_bytes(await read_upload(service, audio_file, "audio_file"), audio, "audio")
-    role = await roles.add(name, clip, reference_text=reference_text, voice=voice, instructions=instructions, speed=speed,
+    role = await roles.add(name, clip, reference_text=reference_text, voice=voice, instructions=instructions,
+                           speed=speed,
                      language=language, overwrite=overwrite)
     return RoleResult(role=role.name)
 
 
 @router.post("/delete_speaker", response_model=RoleResult, summary="Delete a role")
-async def delete_speaker(name: str = Form(..., max_length=256), service: SpeechService = Depends(get_service)) -> RoleResult:
+async def delete_speaker(name: str = Form(..., max_length=256),
+                         service: SpeechService = Depends(get_service)) -> RoleResult:
     RoleService(service).delete(name)
     return RoleResult(role=name)

@@ -68,7 +68,7 @@ def _parse(model, value: dict):
 
 
 async def _start(ws: WebSocket, service: SpeechService) -> tuple[LiveSpeech, StreamStart]:
-    await require_api_key(ws)  # type: ignore[arg-type]  (a WebSocket has the same headers and app)
+    await require_api_key(ws)
     start: StreamStart = _parse(StreamStart, await _receive(ws, service.config.request_timeout))
     if start.clause_chars > start.max_chars:
         raise APIError("clause_chars must not exceed max_chars", param="clause_chars")

@@ -22,7 +22,8 @@ import logging
 import queue
 import threading
 import time
-from typing import Any, Callable, Generic, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar
 
 from flashtts.metrics import Metrics
 from flashtts.scheduler.worker import ModelWorker

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Generic, Iterable, Sequence, TypeVar
+from typing import Generic, TypeVar
 
 from flashtts.metrics import Metrics
 from flashtts.scheduler.worker import ModelWorker
@@ -26,7 +27,7 @@ R = TypeVar("R")
 @dataclass
 class _Pending(Generic[T, R]):
     item: T
-    future: "asyncio.Future[R]"
+    future: asyncio.Future[R]
 
 
 class MicroBatcher(Generic[T, R]):
@@ -136,7 +137,7 @@ class MicroBatcher(Generic[T, R]):
         rows' callers go on while later rows are still being computed.
         """
         count = 0
-        for pending, result in zip(live, self.run_batch([p.item for p in live])):
+        for pending, result in zip(live, self.run_batch([p.item for p in live]), strict=False):
             loop.call_soon_threadsafe(self._settle, pending, result)
             count += 1
         return count

@@ -6,7 +6,8 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

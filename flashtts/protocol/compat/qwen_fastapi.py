@@ -34,7 +34,7 @@ class VoiceDesignBatchRequest(GenerationFields):
     languages: list[str] | None = Field(None, max_length=MAX_BATCH, description="Default: Auto for every text")
 
     @model_validator(mode="after")
-    def _lengths(self) -> "VoiceDesignBatchRequest":
+    def _lengths(self) -> VoiceDesignBatchRequest:
         if len(self.instructs) != len(self.texts):
             raise ValueError(f"instructs has {len(self.instructs)} items; texts has {len(self.texts)}: "
                              "give one instruct per text")

@@ -11,7 +11,8 @@ class SynthesizeRequest(GenerationFields):
     text: str = Field(min_length=1, max_length=5000, description="Text to speak")
     language: str = Field("zh", max_length=32, description="zh, en, ja, ko, ... (left out: detected)")
     speaker: str = Field("Vivian", min_length=1, max_length=64,
-                         description="Voice: a voice or role here, or a Qwen3-TTS preset name (mapped to the closest voice)")
+                         description="Voice: a voice or role here, or a Qwen3-TTS preset name "
+                                     "(mapped to the closest voice)")
     instruct: str | None = Field(None, max_length=4096, description="Style instruction (engines that follow them)")
     speed: float | None = Field(1.0, ge=0.5, le=2.0)
     pitch: float | None = Field(1.0, ge=0.5, le=2.0)

@@ -13,8 +13,8 @@ class VoiceAttributes(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     gender: Literal["male", "female", "neutral"] | None = None
-    age: int | None = Field(None, ge=1, le=120)
-    emotion: str | None = Field(None, max_length=64, description="happy, sad, angry, neutral, ...")
+    age: int | None = Field(default=None, ge=1, le=120)
+    emotion: str | None = Field(default=None, max_length=64, description="happy, sad, angry, neutral, ...")
 
     @field_validator("gender", "emotion", mode="before")
     @classmethod
@@ -23,14 +23,14 @@ class VoiceAttributes(BaseModel):
 
 
 class StreamTTSRequest(GenerationFields):
-    text: str | None = Field(None, description="Text to speak")
-    tokens: list[int] | None = Field(None, description="Not supported here: send text")
-    max_length: int | None = Field(None, ge=1, le=4096, description="Most audio tokens (frames) to generate")
+    text: str | None = Field(default=None, description="Text to speak")
+    tokens: list[int] | None = Field(default=None, description="Not supported here: send text")
+    max_length: int | None = Field(default=None, ge=1, le=4096, description="Most audio tokens (frames) to generate")
     voice_attributes: VoiceAttributes | None = None
 
 
 class FullTTSRequest(GenerationFields):
     text: str = Field(description="Text to speak")
     format: Literal["wav", "mp3", "ogg", "opus", "flac", "aac", "pcm"] = "wav"
-    max_length: int | None = Field(None, ge=1, le=4096, description="Most audio tokens (frames) to generate")
+    max_length: int | None = Field(default=None, ge=1, le=4096, description="Most audio tokens (frames) to generate")
     voice_attributes: VoiceAttributes | None = None

@@ -61,7 +61,8 @@ async def inference_sft(request: Request, form: Annotated[SftForm, Form()],
                          form.format)
 
 
-@router.api_route("/inference_zero_shot", methods=METHODS, summary="Clone the voice of prompt_wav (with its transcript)")
+@router.api_route("/inference_zero_shot", methods=METHODS,
+                  summary="Clone the voice of prompt_wav (with its transcript)")
 async def inference_zero_shot(request: Request, form: Annotated[ZeroShotForm, Form()],
                               service: SpeechService = Depends(get_service)) -> Response:
     service.check_text(form.tts_text, "tts_text")

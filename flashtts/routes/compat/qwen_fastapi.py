@@ -13,10 +13,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from flashtts.auth import require_api_key
-from flashtts.compat_serving import complete_many, complete_one, file_response, engine_language
+from flashtts.compat_serving import complete_many, complete_one, engine_language, file_response
 from flashtts.engine import GenerationOptions
-from flashtts.protocol.compat.qwen_fastapi import (AudioBase64, BatchAudio, Languages, VoiceDesignBatchRequest,
-                                                   VoiceDesignRequest)
+from flashtts.protocol.compat.qwen_fastapi import (
+    AudioBase64,
+    BatchAudio,
+    Languages,
+    VoiceDesignBatchRequest,
+    VoiceDesignRequest,
+)
 from flashtts.routes import get_service
 from flashtts.serving import Plan, SpeechService, Utterance, VoiceChoice
 
@@ -53,10 +58,10 @@ async def voice_design(body: VoiceDesignRequest, request: Request,
 @router.post("/tts/voice_design/batch", response_model=BatchAudio, summary="Several texts, each in its described voice")
 async def voice_design_batch(body: VoiceDesignBatchRequest, request: Request,
                              service: SpeechService = Depends(get_service)) -> BatchAudio:
-    languages = body.languages or [None] * len(body.texts)
+    languages: list[str | None] = [*body.languages] if body.languages else [None] * len(body.texts)
     options = body.generation_options()
     plans = [await _plan(service, "/tts/voice_design/batch", text, instruct, language, options, f"texts.{i}")
-             for i, (text, instruct, language) in enumerate(zip(body.texts, body.instructs, languages))]
+             for i, (text, instruct, language) in enumerate(zip(body.texts, body.instructs, languages, strict=False))]
     results = await complete_many(service, request, plans)
     return BatchAudio(audios=[base64.b64encode(data).decode() for data, _ in results],
                       sample_rate=plans[0].out_rate)

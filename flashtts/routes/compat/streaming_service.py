@@ -33,13 +33,15 @@ async def _plan(service: SpeechService, route: str, body: StreamTTSRequest | Ful
     if body.max_length is not None:
         options = replace(options, max_new_tokens=body.max_length)
     utt = Utterance(text, voice, language=engine_language(service.engine.info, body.language))
-    return await service.plan(route, [utt], response_format=fmt, options=options, length_threshold=body.length_threshold,
+    return await service.plan(route, [utt], response_format=fmt, options=options,
+                              length_threshold=body.length_threshold,
                         window_size=body.window_size, stream=stream)
 
 
 @router.post("/stream-tts", summary="Speak text as a live WAV stream",
              responses={200: {"content": {"audio/wav": {}}}})
-async def stream_tts(body: StreamTTSRequest, request: Request, service: SpeechService = Depends(get_service)) -> Response:
+async def stream_tts(body: StreamTTSRequest, request: Request,
+                     service: SpeechService = Depends(get_service)) -> Response:
     if body.tokens is not None and body.text is None:
         raise APIError("tokens: token input is not supported by this server; send the text", param="tokens",
                        code="unsupported_input")
