@@ -192,7 +192,9 @@ def test_download_shows_progress_and_fills_the_cache(hf_home, tmp_path):
     try:
         fresh = tmp_path / "fresh-hf"
         endpoint = f"http://127.0.0.1:{hub.server_port}"
-        done = _flashtts("download", REPO, env={"HF_HOME": str(fresh), "HF_ENDPOINT": endpoint})
+        # generous timeouts: on a loaded 2-core machine the loopback Hub can take seconds to answer
+        done = _flashtts("download", REPO, env={"HF_HOME": str(fresh), "HF_ENDPOINT": endpoint,
+                                                "HF_HUB_ETAG_TIMEOUT": "120", "HF_HUB_DOWNLOAD_TIMEOUT": "120"})
     finally:
         hub.shutdown()
     assert done.returncode == 0, done.stderr[-3000:]
