@@ -72,7 +72,8 @@ def to_api_error(exc: BaseException) -> APIError:
     if isinstance(exc, CapabilityError):
         return APIError(str(exc), code="unsupported_capability")
     if isinstance(exc, RoleNotFoundError):
-        return NotFoundError(f"role '{exc.args[0] if exc.args else ''}' not found"[:200], code="role_not_found")
+        return NotFoundError(f"role '{exc.args[0] if exc.args else ''}' not found"[:200], param="name",
+                             code="role_not_found")
     if isinstance(exc, RoleError):
         return APIError(str(exc), param="name", code="invalid_name")
     if isinstance(exc, RoleExistsError):

@@ -13,6 +13,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from flashtts.audio import FORMATS
 from flashtts.serving import Plan, SpeechService, Ticket
+from flashtts.sse import speech_events
 
 T = TypeVar("T", bytes, str)
 """What a response body carries: encoded audio, or SSE text."""
@@ -161,7 +162,7 @@ async def respond(service: SpeechService, plan: Plan, request: Request, *, strea
         limit = service.config.limits.stream_buffer_bytes
         body: AsyncIterator[bytes] | AsyncIterator[str]
         if sse:
-            body = _Drain(_guarded(service, plan, ticket, service.sse(plan, disconnected)), limit, ticket)
+            body = _Drain(_guarded(service, plan, ticket, speech_events(service, plan, disconnected)), limit, ticket)
             media_type = "text/event-stream"
         else:
             drain = _Drain(_guarded(service, plan, ticket, service.encoded(plan, disconnected)), limit, ticket)

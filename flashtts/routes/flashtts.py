@@ -12,7 +12,7 @@ from flashtts.errors import APIError
 from flashtts.protocol.flashtts import CloneForm, MultiSpeakRequest, RoleList, RoleResult, SpeakRequest
 from flashtts.responses import respond
 from flashtts.routes import get_service, read_upload
-from flashtts.serving import RoleService, SpeechService, Utterance
+from flashtts.serving import SpeechService, Utterance
 
 router = APIRouter(tags=["flashtts"], dependencies=[Depends(require_api_key)])
 
@@ -34,7 +34,7 @@ async def clone_voice(
     if not caps.clone:
         raise APIError(f"engine '{service.engine.info.name}' cannot clone voices; it supports: "
                        f"{', '.join(caps.names()) or 'plain synthesis'}", code="unsupported_capability")
-    roles = RoleService(service)
+    roles = service.roles
     clip = await roles.audio_bytes(await read_upload(service, form.reference_audio_file, "reference_audio_file"),
                              form.reference_audio, "reference_audio")
     if clip is None:
@@ -72,7 +72,7 @@ async def multi_speak(body: MultiSpeakRequest, request: Request,
 @router.get("/audio_roles", response_model=RoleList, summary="Role names")
 @router.get("/v1/audio_roles", response_model=RoleList, include_in_schema=False)
 async def audio_roles(service: SpeechService = Depends(get_service)) -> RoleList:
-    return RoleList(roles=service.registry.names())
+    return RoleList(roles=[role.name for role in await service.roles.list()])
 
 
 @router.post("/add_speaker", response_model=RoleResult, summary="Add a role from a reference clip or a voice preset")
@@ -89,7 +89,7 @@ async def add_speaker(
     overwrite: bool = Form(False),
     service: SpeechService = Depends(get_service),
 ) -> RoleResult:
-    roles = RoleService(service)
+    roles = service.roles
     clip = await roles.audio_bytes(await read_upload(service, audio_file, "audio_file"), audio, "audio")
     role = await roles.add(name, clip, reference_text=reference_text, voice=voice, instructions=instructions,
                            speed=speed,
@@ -100,5 +100,5 @@ async def add_speaker(
 @router.post("/delete_speaker", response_model=RoleResult, summary="Delete a role")
 async def delete_speaker(name: str = Form(..., max_length=256),
                          service: SpeechService = Depends(get_service)) -> RoleResult:
-    RoleService(service).delete(name)
+    await service.roles.delete(name)
     return RoleResult(role=name)

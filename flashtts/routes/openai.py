@@ -11,7 +11,7 @@ from flashtts.errors import APIError, NotFoundError
 from flashtts.protocol.openai import Model, ModelList, SpeechRequest, Voice, VoiceList
 from flashtts.responses import respond
 from flashtts.routes import get_service, read_upload
-from flashtts.serving import Plan, RoleService, SpeechService, Utterance
+from flashtts.serving import Plan, SpeechService, Utterance
 
 LISTINGS = ("/v1/models", "/v1/audio/models", "/v1/audio/voices")
 """Lists of names that ``--open_listings`` serves without a key (Open WebUI lists without sending one)."""
@@ -41,7 +41,7 @@ async def speech(body: SpeechRequest, request: Request, service: SpeechService =
 async def speech_plan(service: SpeechService, body: SpeechRequest, route: str, *, stream: bool) -> Plan:
     """Check and plan one ``audio.speech`` request (word timings when ``body.timestamps``)."""
     service.check_text(body.input, "input")
-    voice = await RoleService(service).voice_from(body.voice_name(), "voice")
+    voice = await service.roles.voice_from(body.voice_name(), "voice")
     return await service.plan(
         route,
         [Utterance(body.input, voice, instructions=body.instructions, speed=body.speed, language=body.language)],
@@ -51,11 +51,11 @@ async def speech_plan(service: SpeechService, body: SpeechRequest, route: str, *
     )
 
 
-def voice_list(service: SpeechService) -> list[Voice]:
+async def voice_list(service: SpeechService) -> list[Voice]:
     info = service.engine.info
     voices = [Voice(id=v.id, name=v.name, kind="builtin", description=v.description, language=v.language)
               for v in info.voices]
-    voices += [role_voice(role) for role in service.registry.list()]
+    voices += [role_voice(role) for role in await service.roles.list()]
     return voices
 
 
@@ -68,7 +68,7 @@ def role_voice(role) -> Voice:
 
 @router.get("/audio/voices", response_model=VoiceList, summary="Built-in voices and roles")
 async def list_voices(service: SpeechService = Depends(get_service)) -> VoiceList:
-    voices = voice_list(service)
+    voices = await voice_list(service)
     return VoiceList(data=voices, voices=voices)
 
 
@@ -85,14 +85,14 @@ async def create_voice(
 ) -> Voice:
     upload = audio_sample or file
     clip = await read_upload(service, upload, "audio_sample")
-    role = await RoleService(service).add(name, clip, reference_text=reference_text, language=language,
+    role = await service.roles.add(name, clip, reference_text=reference_text, language=language,
                                     instructions=instructions, overwrite=overwrite, param="audio_sample")
     return role_voice(role)
 
 
 @router.delete("/audio/voices/{voice_id}", summary="Delete a role")
 async def delete_voice(voice_id: str, service: SpeechService = Depends(get_service)) -> dict:
-    RoleService(service).delete(voice_id)
+    await service.roles.delete(voice_id)
     return {"id": voice_id, "object": "audio.voice.deleted", "deleted": True}
 
 

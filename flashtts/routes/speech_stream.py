@@ -24,7 +24,8 @@ from flashtts.errors import APIError, error_body, to_api_error
 from flashtts.live_speech import LiveOptions, LiveSpeech, SegmentStart, Words
 from flashtts.live_text import SentenceCutter
 from flashtts.protocol.live import ControlMessage, StreamStart, TextMessage
-from flashtts.serving import RoleService, SpeechService, encode_step, words_event
+from flashtts.serving import SpeechService, encode_step
+from flashtts.sse import words_event
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ async def _start(ws: WebSocket, service: SpeechService) -> tuple[LiveSpeech, Str
     start: StreamStart = _parse(StreamStart, await _receive(ws, service.config.request_timeout))
     if start.clause_chars > start.max_chars:
         raise APIError("clause_chars must not exceed max_chars", param="clause_chars")
-    voice = await RoleService(service).voice_from(start.voice or service.engine.info.default_voice or "default")
+    voice = await service.roles.voice_from(start.voice or service.engine.info.default_voice or "default")
     options = LiveOptions(voice, instructions=start.instructions, speed=start.speed, language=start.language,
                           options=start.generation_options(), timestamps=start.timestamps)
     live = LiveSpeech.open(service, ROUTE, options, None,  # the edge middleware identified the client

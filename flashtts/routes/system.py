@@ -70,7 +70,7 @@ async def server_info(request: Request, service: SpeechService = Depends(get_ser
         "default_voice": info.default_voice,
         "languages": list(info.languages),
         "capabilities": info.capabilities.names(),
-        "roles": service.registry.names(),
+        "roles": [role.name for role in await service.roles.list()],
         "settings": {
             "batch_size": cfg.engine_config.batch_size, "wait_timeout": cfg.engine_config.wait_timeout,
             "queue_limit": cfg.queue_limit, "request_timeout": cfg.request_timeout,

@@ -34,7 +34,7 @@ async def api_voices(service: SpeechService = Depends(get_service)) -> VoicesRes
         traits = voice_traits(v.id, info)
         voices.append(VoiceEntry(id=v.id, name=v.name, language=v.language or traits.language, gender=traits.gender,
                                  description=v.description))
-    for role in service.registry.list():
+    for role in await service.roles.list():
         voices.append(VoiceEntry(id=role.name, name=role.name, language=role.language,
                                  description=role.description or "role"))
     return VoicesResponse(voices=voices)

@@ -1,0 +1,182 @@
+"""Execution: admission, the engine's audio with effects and deadlines, encoding, the request's end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from dataclasses import replace
+
+import numpy as np
+
+from flashtts import audio
+from flashtts.engine import SynthesisRequest, TimedChunk
+from flashtts.errors import APIError, TimeoutError_
+from flashtts.security import current_client
+from flashtts.serving.plans import Disconnected, Plan
+from flashtts.serving.state import ServiceState
+
+log = logging.getLogger("flashtts.requests")
+
+
+class Execution(ServiceState):
+    """Running a plan: admitted, streamed from the engine, encoded, finished and logged once."""
+
+    def admit(self, client: str | None = None) -> Ticket:
+        """A slot for one request (429 when the server, or this client, is at its limit).
+
+        The client is ``client`` or, by default, the one the edge middleware identified (API key,
+        else address)."""
+        client = client or current_client()
+        self.admission.acquire(client)
+        self.metrics.inc("requests_total")
+        return Ticket(self, client)
+
+    async def samples(self, plan: Plan, disconnected: Disconnected | None = None) -> AsyncGenerator[np.ndarray, None]:
+        """Engine audio of the whole plan at the engine's rate, speed/pitch applied, with deadline,
+        disconnect checks and abort on early close."""
+        info = self.engine.info
+        native_speed = info.capabilities.speed
+        effects = None
+        post_speed = 1.0 if native_speed else plan.speed
+        if abs(post_speed - 1.0) > 1e-6 or abs(plan.pitch - 1.0) > 1e-6:
+            effects = audio.Effects(info.sample_rate, speed=post_speed, pitch=plan.pitch)
+        deadline = plan.started + self.config.request_timeout
+        finished = False
+        current: SynthesisRequest | None = None
+        heard = 0.0  # seconds of output before the current chunk, for word timings
+        try:
+            for seg in plan.segments:
+                current = seg
+                seg_start = heard
+                if not native_speed:
+                    seg = replace(seg, speed=1.0)
+                stream = self.engine.synthesize(seg)
+                try:
+                    while True:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            raise asyncio.TimeoutError
+                        try:
+                            chunk = await asyncio.wait_for(stream.__anext__(), remaining)
+                        except StopAsyncIteration:
+                            break
+                        if disconnected is not None and await disconnected():
+                            plan.status = "disconnected"
+                            return
+                        if isinstance(chunk, TimedChunk):
+                            plan.words.extend(w.shifted(seg_start, 1.0 / post_speed) for w in chunk.words)
+                            chunk = chunk.audio
+                        heard += len(chunk) / info.sample_rate / post_speed
+                        if effects is not None:
+                            chunk = await asyncio.to_thread(effects, chunk)  # ffmpeg filters, off the loop
+                        if plan.ttfa is None and len(chunk):
+                            plan.ttfa = time.monotonic() - plan.started
+                            self.metrics.observe_ttfa(plan.ttfa)
+                        plan.audio_seconds += len(chunk) / info.sample_rate
+                        if len(chunk):
+                            yield chunk
+                finally:
+                    await stream.aclose()
+            if effects is not None:
+                tail = await asyncio.to_thread(effects, None)
+                plan.audio_seconds += len(tail) / info.sample_rate
+                if len(tail):
+                    yield tail
+            finished = True
+        except asyncio.TimeoutError:
+            plan.status = "timeout"
+            self.metrics.inc("requests_timed_out_total")
+            raise TimeoutError_(f"request took longer than {self.config.request_timeout:g} s",
+                                code="request_timeout") from None
+        finally:
+            if not finished:
+                if current is not None:
+                    await self.engine.abort(current.request_id)
+                if plan.status == "ok":
+                    plan.status = "aborted"
+                if plan.status in ("aborted", "disconnected", "timeout"):
+                    self.metrics.inc("requests_aborted_total")
+
+    async def encoded(self, plan: Plan, disconnected: Disconnected | None = None) -> AsyncGenerator[bytes, None]:
+        """A live stream of the plan's audio in its response format.
+
+        The container header travels with the first audio, so the first part exists only once the
+        engine produced sound: a failure before it can still be answered with an error status.
+        """
+        enc = audio.Encoder(plan.response_format, self.engine.info.sample_rate, live=True, out_rate=plan.out_rate)
+        head = enc.header()
+        async with aclosing(self.samples(plan, disconnected)) as chunks:
+            async for chunk in chunks:
+                data = await encode_step(enc, enc.write, chunk)
+                if data:
+                    yield head + data
+                    head = b""
+        tail = await encode_step(enc, enc.finish)
+        if head or tail:
+            yield head + tail
+
+    async def complete(self, plan: Plan, disconnected: Disconnected | None = None) -> tuple[bytes, float]:
+        """The whole file and its duration in seconds; stops early (499) when the client has gone."""
+        enc = audio.Encoder(plan.response_format, self.engine.info.sample_rate, live=False, out_rate=plan.out_rate)
+        async with aclosing(self.samples(plan, disconnected)) as chunks:
+            async for chunk in chunks:
+                await encode_step(enc, enc.write, chunk)
+        if plan.status == "disconnected":
+            raise APIError("client closed the connection before the audio was complete", status=499,
+                           code="client_disconnected")
+        data = await encode_step(enc, enc.finish)
+        return data, enc.samples_out / enc.out_rate
+
+    def finish(self, plan: Plan, error: BaseException | None = None) -> None:
+        """Record one request's end: counters and the request log line."""
+        if error is not None and plan.status == "ok":
+            plan.status = "error"
+        if plan.status == "error":
+            self.metrics.inc("requests_failed_total")
+        elapsed = time.monotonic() - plan.started
+        if plan.status == "ok":
+            self.metrics.observe_latency(elapsed)
+        self.metrics.inc("audio_seconds_total", plan.audio_seconds)
+        self.metrics.inc("characters_total", plan.characters)
+        log.info(json.dumps({
+            "request_id": plan.request_id, "route": plan.route, "voice": plan.voice_label,
+            "characters": plan.characters, "segments": len(plan.segments),
+            "audio_seconds": round(plan.audio_seconds, 3),
+            "ttfa": None if plan.ttfa is None else round(plan.ttfa, 4), "seconds": round(elapsed, 4),
+            "status": plan.status, "error": None if error is None else str(error)[:200],
+        }, ensure_ascii=False))
+
+
+class Ticket:
+    """An admitted request: its synthesis slot and its client's count; each released once."""
+
+    def __init__(self, service: ServiceState, client: str | None = None) -> None:
+        self._service = service
+        self._client = client
+        self._slot = True
+        self._open = True
+
+    def generated(self) -> None:
+        """Synthesis is over: free the slot (the answer may still be draining to the client)."""
+        if self._slot:
+            self._slot = False
+            self._service.admission.release_slot()
+
+    def release(self) -> None:
+        """The request is over: free the slot if still held and the client's count."""
+        self.generated()
+        if self._open:
+            self._open = False
+            self._service.admission.release_client(self._client)
+
+
+async def encode_step(enc: audio.Encoder, fn: Callable[..., bytes], *args) -> bytes:
+    """Run an encoder step; codec work (mp3, opus, aac, flac) goes to a worker thread, so many
+    concurrent streams never hold up the event loop."""
+    if enc.compresses:
+        return await asyncio.to_thread(fn, *args)
+    return fn(*args)

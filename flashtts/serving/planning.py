@@ -1,0 +1,122 @@
+"""Planning: every check before a byte is sent, and the text cut into engine segments."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+from flashtts import audio
+from flashtts.engine import GenerationOptions, SynthesisRequest
+from flashtts.errors import APIError
+from flashtts.languages import check_script, speech_language
+from flashtts.middleware import current_request_id, new_request_id
+from flashtts.normalize import normalize as normalize_text
+from flashtts.serving.plans import Plan, Utterance
+from flashtts.serving.state import ServiceState
+from flashtts.text import parse_dialogue, split_text
+
+
+class Planning(ServiceState):
+    """Requests checked and segmented (:meth:`plan`), on a worker thread."""
+
+    def check_text(self, text: str, param: str = "input") -> None:
+        limit = self.config.limits.max_text_chars
+        if not text or not text.strip():
+            raise APIError(f"{param} is empty", param=param, code="empty_input")
+        if len(text) > limit:
+            raise APIError(f"{param} is {len(text)} characters; the limit is {limit}", param=param,
+                           code="input_too_long")
+
+    async def plan(self, route: str, utterances: list[Utterance], **kwargs) -> Plan:
+        """:meth:`plan_now` on a worker thread: splitting and checking a long text never holds the loop."""
+        return await asyncio.to_thread(self.plan_now, route, utterances, **kwargs)
+
+    def plan_now(
+        self,
+        route: str,
+        utterances: list[Utterance],
+        *,
+        response_format: str,
+        options: GenerationOptions,
+        length_threshold: int | None = None,
+        window_size: int | None = None,
+        stream: bool = False,
+        timestamps: bool = False,
+        text_param: str = "input",
+        optional_instructions: bool = False,
+        normalize: bool = True,
+    ) -> Plan:
+        """Validate and segment; raises APIError/CapabilityError before anything is sent.
+
+        ``optional_instructions``: the API treats instructions as a hint (OpenAI's), so an engine that
+        cannot follow them ignores them (see :meth:`_without_unfollowable_instructions`).
+        ``normalize``: text is read as a person would (:mod:`flashtts.normalize`).
+        """
+        if response_format not in audio.FORMATS:
+            raise APIError(f"unknown response_format '{response_format}'", param="response_format")
+        request_id = current_request_id() or new_request_id()
+        job_id = new_request_id()  # engine ids stay unique even when clients reuse an X-Request-Id
+        threshold = length_threshold or self.config.length_threshold
+        window = window_size or self.config.window_size
+        segments: list[SynthesisRequest] = []
+        total_chars = 0
+        first = utterances[0]
+        speed = first.speed or first.voice.speed or 1.0
+        pitch = first.pitch or 1.0
+        headers: dict[str, str] = {}
+        for utt in utterances:
+            total_chars += len(utt.text)
+            if not (utt.language or utt.voice.language):
+                check_script(self.engine.info, utt.voice.voice, utt.text, text_param)
+            if optional_instructions:
+                utt = self._without_unfollowable_instructions(utt, headers)
+            if normalize:
+                lang = speech_language(self.engine.info, utt.voice.voice, utt.language or utt.voice.language, utt.text)
+                utt = replace(utt, text=normalize_text(utt.text, lang))
+            for piece in split_text(utt.text, threshold, window):
+                seg = SynthesisRequest(
+                    request_id=f"{job_id}-{len(segments)}",
+                    text=piece,
+                    voice=utt.voice.voice,
+                    reference=utt.voice.reference,
+                    instructions=utt.instructions or utt.voice.instructions,
+                    language=(utt.language or utt.voice.language or "auto"),
+                    speed=utt.speed or utt.voice.speed or 1.0,
+                    options=options,
+                    stream=stream,
+                    timestamps=timestamps,
+                )
+                self._drop_unsupported_role_defaults(seg, utt)
+                self.engine.validate(seg)
+                segments.append(seg)
+        if not segments:
+            raise APIError("nothing to speak: the text is empty", param="input", code="empty_input")
+        limit = self.config.limits.max_text_chars
+        if total_chars > limit:
+            raise APIError(f"text is {total_chars} characters; the limit is {limit}", param="input",
+                           code="input_too_long")
+        return Plan(request_id, route, segments, response_format, speed, pitch,
+                    ", ".join(dict.fromkeys(u.voice.label for u in utterances)), total_chars, headers=headers)
+
+    def _without_unfollowable_instructions(self, utt: Utterance, headers: dict[str, str]) -> Utterance:
+        """Instructions the engine cannot follow are a hint it ignores (as OpenAI's tts-1 does), noted in
+        ``X-Instructions-Ignored``; ``--strict_instructions`` keeps them, so the engine's check refuses them."""
+        caps = self.engine.info.capabilities
+        if not utt.instructions or caps.instruct or caps.voice_design or self.config.strict_instructions:
+            return utt
+        headers["X-Instructions-Ignored"] = "true"
+        return replace(utt, instructions=None)
+
+    def _drop_unsupported_role_defaults(self, seg: SynthesisRequest, utt: Utterance) -> None:
+        """A role's stored instructions/language are preferences: drop them where the engine lacks them."""
+        caps = self.engine.info.capabilities
+        if not utt.instructions and seg.instructions and not (caps.instruct or caps.voice_design):
+            seg.instructions = None
+        if not utt.language and seg.language.lower() not in {x.lower() for x in self.engine.info.languages}:
+            seg.language = "auto"
+
+    def dialogue(self, text: str) -> list[tuple[str, str]]:
+        try:
+            return [(t.role, t.text) for t in parse_dialogue(text)]
+        except ValueError as exc:
+            raise APIError(f"text: {exc}", param="text", code="invalid_dialogue") from None

@@ -1,0 +1,61 @@
+"""What the serving layer passes around: a resolved voice, an utterance, a checked plan."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from flashtts import audio
+from flashtts.engine import ReferenceAudio, SynthesisRequest, WordTiming
+
+Disconnected = Callable[[], Awaitable[bool]]
+"""Asks whether the client has gone (a request's ``is_disconnected``)."""
+
+
+@dataclass(frozen=True)
+class VoiceChoice:
+    """A voice resolved to what the engine needs."""
+
+    label: str
+    voice: str | None = None
+    reference: ReferenceAudio | None = None
+    instructions: str | None = None
+    speed: float | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """What to say in which voice, with the request's own overrides."""
+
+    text: str
+    voice: VoiceChoice
+    instructions: str | None = None
+    speed: float | None = None
+    pitch: float | None = None
+    language: str | None = None
+
+
+@dataclass
+class Plan:
+    """A request checked and cut into engine segments, ready to run."""
+
+    request_id: str
+    route: str
+    segments: list[SynthesisRequest]
+    response_format: str
+    speed: float
+    pitch: float
+    voice_label: str
+    characters: int
+    started: float = field(default_factory=time.monotonic)
+    audio_seconds: float = 0.0
+    ttfa: float | None = None
+    status: str = "ok"
+    out_rate: int = audio.OUTPUT_RATE
+    """Sample rate of the encoded answer (24 kHz unless a compatibility API wants another)."""
+    words: list[WordTiming] = field(default_factory=list)
+    """Word timings heard so far, on the plan's audio timeline (when its segments ask for timestamps)."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Extra response headers (``X-Instructions-Ignored``)."""

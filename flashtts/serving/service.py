@@ -1,0 +1,30 @@
+"""The speech service: voices, planning and execution over one engine, one registry and one admission."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flashtts.config import ServerConfig
+from flashtts.engine import Engine
+from flashtts.metrics import Metrics
+from flashtts.registry import SpeakerRegistry
+from flashtts.scheduler import Admission
+from flashtts.serving.execution import Execution
+from flashtts.serving.planning import Planning
+from flashtts.serving.roles import RoleService
+from flashtts.serving.voices import Voices
+
+
+class SpeechService(Execution, Planning, Voices):
+    """What routes, the WebSocket and Wyoming call: :meth:`resolve_voice`, :meth:`plan`, :meth:`admit`,
+    :meth:`samples`/:meth:`encoded`/:meth:`complete`, :meth:`finish`, and :attr:`roles`."""
+
+    def __init__(self, config: ServerConfig, engine: Engine, registry: SpeakerRegistry, metrics: Metrics) -> None:
+        self.config = config
+        self.engine = engine
+        self.registry = registry
+        self.metrics = metrics
+        self.admission = Admission(config.queue_limit, metrics, config.limits.max_streams_per_key)
+        self._audio_cache: dict[tuple[str, str], np.ndarray] = {}
+        self.roles = RoleService(self)
+        """Role management, created once with the service."""

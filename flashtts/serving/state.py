@@ -1,0 +1,32 @@
+"""The state every part of the speech service shares (typed once for the mixins)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from flashtts.config import ServerConfig
+from flashtts.engine import Engine
+from flashtts.metrics import Metrics
+from flashtts.registry import SpeakerRegistry
+from flashtts.scheduler import Admission
+
+if TYPE_CHECKING:
+    from flashtts.serving.execution import Ticket
+
+
+class ServiceState:
+    """Attributes of :class:`~flashtts.serving.service.SpeechService` that its parts use."""
+
+    config: ServerConfig
+    engine: Engine
+    registry: SpeakerRegistry
+    metrics: Metrics
+    admission: Admission
+    _audio_cache: dict[tuple[str, str], np.ndarray]
+
+    if TYPE_CHECKING:
+        def admit(self, client: str | None = None) -> Ticket:
+            """A slot for one request (the execution part implements it)."""
+            ...
