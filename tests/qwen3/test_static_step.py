@@ -1,0 +1,84 @@
+"""The graph-ready static step (``--backend static``): greedy parity with the reference and the eager
+torch generation, alone and batched; seeded sampling independent of the batch; the runaway guard."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import torch
+
+from flashtts.metrics import Metrics
+from flashtts_engines.qwen3.checkpoint import make_checkpoint
+
+from .qwen3_helpers import TEXTS, collect, request, running_engine
+from .test_parity import CASES, _check, _engine_request, _reference
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("kind", ["custom_voice", "base"])
+async def test_greedy_frames_equal_reference_and_eager_alone_and_batched(kind, checkpoints, reference_models):
+    cases = CASES[kind]
+    refs = [_reference(reference_models, kind, t, n, kw, seed_ref=3 + i) for i, (t, n, kw) in enumerate(cases)]
+    codes: dict[str, list[torch.Tensor]] = {}
+    for backend in ("torch", "static"):
+        async with running_engine(checkpoints[kind], backend=backend) as engine:
+            for i, ((t, n, kw), (ref_codes, wav)) in enumerate(zip(cases, refs)):  # alone
+                req = _engine_request(kind, t, n, kw, seed_ref=3 + i)
+                _check(engine, req, await collect(engine, req), ref_codes, wav)
+            reqs = [_engine_request(kind, t, n, kw, seed_ref=3 + i, stream=True) for i, (t, n, kw) in enumerate(cases)]
+            results = await asyncio.gather(*(collect(engine, r) for r in reqs))  # together, finishing apart
+            for req, chunks, (ref_codes, wav) in zip(reqs, results, refs):
+                _check(engine, req, chunks, ref_codes, wav)
+            assert engine.stats()["max_active"] >= 2
+            codes[backend] = [engine.record_codes[r.request_id] for r in reqs]
+    for eager, static in zip(codes["torch"], codes["static"]):
+        assert torch.equal(eager, static)
+
+
+async def test_seeded_sampling_alone_equals_batch_of_8_with_joins_and_leaves(checkpoints):
+    text = TEXTS[1]
+    async with running_engine(checkpoints["custom_voice"], backend="static", batch_size=8) as engine:
+        await collect(engine, request(text, voice="ryan", seed=7, max_new_tokens=20))
+        alone = next(iter(engine.record_codes.values()))
+        target = request(text, voice="ryan", seed=7, max_new_tokens=20, stream=True)
+        started = asyncio.Event()
+        others = [request(TEXTS[i % 3], voice=v, seed=10 + i, max_new_tokens=n, **opts)
+                  for i, (v, n, opts) in enumerate([
+                      ("serena", 6, dict(temperature=1.3, top_k=10)), ("aiden", 30, dict(top_p=0.8)),
+                      ("vivian", 4, dict(temperature=0.0)), ("eric", 9, dict(repetition_penalty=1.5)),
+                      ("ryan", 14, {}), ("dylan", 3, dict(top_k=2)), ("serena", 25, dict(temperature=0.5)),
+                      ("aiden", 8, dict(top_p=0.3)), ("vivian", 5, {})])]
+
+        async def late(r):  # joins once the target is running; short ones leave while it runs
+            await started.wait()
+            return await collect(engine, r)
+
+        await asyncio.gather(collect(engine, target, started), *(collect(engine, r) for r in others[:3]),
+                             *(late(r) for r in others[3:]))
+        assert engine.stats()["max_active"] == 8
+        assert torch.equal(engine.record_codes[target.request_id], alone)
+        other = request(text, voice="ryan", seed=8, max_new_tokens=20)
+        await collect(engine, other)
+        assert not torch.equal(engine.record_codes[other.request_id], alone), "the seed does not matter"
+
+
+@pytest.fixture(scope="module")
+def no_eos_checkpoint(tmp_path_factory):
+    return make_checkpoint("custom_voice", "tiny", tmp_path_factory.mktemp("no-eos") / "cv", seed=5, no_eos=True)
+
+
+async def test_runaway_guard_stops_at_the_text_cap_and_counts(no_eos_checkpoint):
+    metrics = Metrics()
+    text = "Hello there, world."
+    opts = {"runaway_frames_per_char": "0.5", "runaway_margin_frames": "3", "first_chunk_frames": "1"}
+    cap = 3 + 9  # 17 non-space characters x 0.5 -> 9, + 3
+    async with running_engine(no_eos_checkpoint, backend="static", extra=opts, metrics=metrics) as engine:
+        runaway = request(text, voice="ryan", seed=1, max_new_tokens=400)
+        short = request(text, voice="ryan", seed=1, max_new_tokens=6)
+        await asyncio.gather(collect(engine, runaway), collect(engine, short))
+        assert engine.record_codes[runaway.request_id].shape[0] == cap
+        assert engine.record_codes[short.request_id].shape[0] == 5  # its own limit: not a runaway
+        assert metrics.counters["runaway_segments_total"] == 1
+        assert "flashtts_runaway_segments_total 1" in metrics.prometheus()
