@@ -30,8 +30,9 @@ def _mix32(x: torch.Tensor) -> torch.Tensor:
     return x ^ (x >> 16)
 
 
-def counter_uniform(seed: torch.Tensor, frame: torch.Tensor, codebook: int) -> torch.Tensor:
-    """Uniforms in ``[0, 1)`` (float64, 53 bits) from int64 ``seed (B,)`` (32-bit), ``frame (B,)``, ``codebook``."""
+def counter_uniform(seed: torch.Tensor, frame: torch.Tensor, codebook: int | torch.Tensor) -> torch.Tensor:
+    """Uniforms in ``[0, 1)`` (float64, 53 bits) from int64 ``seed`` (32-bit), ``frame`` and ``codebook``
+    (broadcast together: e.g. ``(B, 1)`` seeds and frames with ``(1, G)`` codebooks give ``(B, G)``)."""
     h = _mix32(seed ^ 0x5BD1E995)
     h = _mix32(h ^ (frame & MASK32))
     h = _mix32(h ^ codebook)
@@ -79,13 +80,23 @@ class RowParams:
         return RowParams(*(t[:n] for t in self.tensors()))
 
 
-def sample_rows(logits: torch.Tensor, p: RowParams, u: torch.Tensor) -> torch.Tensor:
+def sample_rows(logits: torch.Tensor, p: RowParams, u: torch.Tensor, candidates: int = 0) -> torch.Tensor:
     """One token per row of ``logits (B, V)``: argmax for greedy rows, else temperature -> top-k ->
-    top-p -> min-p -> inverse-CDF draw with ``u (B,)`` (the semantics of :func:`~.sampling.sample`)."""
+    top-p -> min-p -> inverse-CDF draw with ``u (B,)`` (the semantics of :func:`~.sampling.sample`).
+
+    ``candidates`` (static, 0 = the whole vocabulary): draw among at most that many most likely
+    tokens (a top-k every row gets, a row's own top-k is exact up to it); one ``topk`` instead of a
+    sort of the whole vocabulary.
+    """
     logits = logits.float()
     vocab = logits.shape[-1]
     greedy = logits.argmax(dim=-1)
-    vals, ids = torch.sort(logits / p.temperature[:, None], dim=-1, descending=True)
+    x = logits / p.temperature[:, None]
+    if 0 < candidates < vocab:
+        vals, ids = torch.topk(x, candidates, dim=-1, sorted=True)
+    else:
+        vals, ids = torch.sort(x, dim=-1, descending=True)
+    vocab = vals.shape[-1]
     ar = torch.arange(vocab, device=logits.device)
     vals = vals.masked_fill(ar[None, :] >= p.top_k[:, None], -float("inf"))
     probs = torch.softmax(vals, dim=-1)

@@ -34,9 +34,13 @@ Engine options (``--engine_opt key=value``, all optional):
 ``max_len``             ``--backend static``: talker positions per slot of the preallocated KV
                         cache (default 4096, at most the checkpoint's position table)
 ``compile``             ``--backend static``: run the step through ``torch.compile(fullgraph=True,
-                        dynamic=False)`` (default 0: on 2 CPU cores each bucket compiles for minutes)
+                        dynamic=False)`` (default 0: on 2 CPU cores each bucket compiles for minutes);
+                        ``compile_backend`` picks torch.compile's backend (default ``inductor``)
 ``cuda_graphs``         ``--backend static`` on CUDA: capture every bucket as a CUDA graph at start
                         (default 1)
+``sample_candidates``   ``--backend static``: tokens a sampled row draws among at most (default
+                        256: one top-k instead of sorting the vocabulary; a request's ``top_k`` up
+                        to it is exact; 0 = the whole vocabulary, as the other backends)
 ``warmup``              ``--backend static``: compile every bucket at start (default 0; CUDA graphs
                         always warm up)
 =====================  ======================================================================

@@ -110,13 +110,15 @@ class StaticDecode:
         self._cp_rope = self.cp.model.rotary_emb(torch.zeros(1, dtype=dt, device=dev), pos)
         self._neg = torch.finfo(dt).min
         self.steps = 0
+        self.candidates = opt_int(options, "sample_candidates", 256) or 0
         self.compile = _truthy(options.get("compile"), False)
         on_cuda = dev.type == "cuda"
         self.cuda_graphs = on_cuda and _truthy(options.get("cuda_graphs"), True)
         self._frame_fn: Callable[[int, int], torch.Tensor] = self._frame
         if self.compile:
             torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 256)
-            self._frame_fn = torch.compile(self._frame, fullgraph=True, dynamic=False)
+            backend = str(options.get("compile_backend") or "inductor")
+            self._frame_fn = torch.compile(self._frame, fullgraph=True, dynamic=False, backend=backend)
         self._graphs: dict[tuple[int, int], tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
         self.warmup_seconds = 0.0
 
@@ -187,7 +189,7 @@ class StaticDecode:
         logits = logits.masked_fill(no_eos[:, None] & self.eos_col[None, :], -float("inf"))
         logits = logits.masked_fill(r.suppress[None, :], -float("inf"))
         params = RowParams(*(t[rows] for t in self.talker_params.tensors()))
-        tok = sample_rows(logits, params, counter_uniform(self.seed[rows], self.ntok[rows], 0))
+        tok = sample_rows(logits, params, counter_uniform(self.seed[rows], self.ntok[rows], 0), self.candidates)
         self.seen[rows] |= torch.nn.functional.one_hot(tok, self.vocab).bool() & self.active[rows][:, None]
         self.ntok[rows] += self.active[rows].long()
         self.pending[rows] = tok
@@ -213,10 +215,11 @@ class StaticDecode:
         cache = _CPCache(len(cp.model.layers))
         h = self._cp_forward(cp.small_to_mtp_projection(x), cache, 0)
         params = self.cp_params.rows(b)
-        frame = self.nframes[:b]
+        groups = torch.arange(r.groups, device=tok0.device)[None, :]
+        u = counter_uniform(self.seed[:b, None], self.nframes[:b, None], groups)  # (b, 16): all draws of the frame
         codes = [tok0]
         for g in range(1, r.groups):
-            tok = sample_rows(cp.lm_head[g - 1](h), params, counter_uniform(self.seed[:b], frame, g))
+            tok = sample_rows(cp.lm_head[g - 1](h), params, u[:, g], self.candidates)
             codes.append(tok)
             if g < r.groups - 1:
                 h = self._cp_forward(cp.small_to_mtp_projection(emb[g - 1](tok[:, None])), cache, g + 1)
