@@ -82,3 +82,62 @@ async def test_runaway_guard_stops_at_the_text_cap_and_counts(no_eos_checkpoint)
         assert engine.record_codes[short.request_id].shape[0] == 5  # its own limit: not a runaway
         assert metrics.counters["runaway_segments_total"] == 1
         assert "flashtts_runaway_segments_total 1" in metrics.prometheus()
+
+
+def _frames(decode, runner, samplings) -> list[torch.Tensor]:
+    """Run streams of ``samplings`` through ``decode`` (rows leave as they finish) -> frames per stream."""
+    prompts = [runner.build_prompt(t, speaker="ryan") for t in TEXTS]
+    streams = [runner.new_stream(f"s{i}", prompts[i % 3], s, 4, 12) for i, s in enumerate(samplings)]
+    decode.prefill(streams)
+    active = list(streams)
+    while active:
+        decode.step(active)
+        for s in [s for s in active if s.done]:
+            i = active.index(s)
+            moved = decode.remove(i)
+            if moved is not None:
+                active[i] = active[moved]
+                active.pop(moved)
+            else:
+                active.pop(i)
+    return [torch.stack(s.frames) for s in streams]
+
+
+@pytest.fixture(scope="module")
+def runner(checkpoints):
+    from flashtts_engines.qwen3.model import Qwen3Runner
+
+    return Qwen3Runner(str(checkpoints["custom_voice"]), threads=1)
+
+
+def test_step_compiles_with_fullgraph_for_every_bucket_up_to_16(runner):
+    """Dynamo captures the whole step as one graph (any host read or data-dependent branch would be a
+    graph break, an error under ``fullgraph=True``) for every row bucket; Inductor's code generation
+    takes minutes per bucket on 2 cores, so CI traces with the ``eager`` backend (the benchmark compiles)."""
+    from flashtts_engines.qwen3.static_step import StaticDecode, buckets
+
+    decode = StaticDecode(runner, 16, {"compile": "1", "compile_backend": "eager"})
+    torch._dynamo.reset()
+    decode.warmup(widths=[64])
+    assert buckets(16) == [1, 2, 4, 8, 16]
+    assert decode.warmup_seconds > 0
+
+
+def test_compiled_step_equals_eager_greedy_and_sampled(runner):
+    """The step compiled through AOT autograd (functionalised mutations of the slot buffers) gives the
+    eager step's frames, sampled (talker and code predictor) and greedy (the second row's code
+    predictor), the shorter row leaving first."""
+    from flashtts_engines.qwen3.sampling import Sampling
+    from flashtts_engines.qwen3.static_step import StaticDecode
+
+    samplings = [Sampling(seed=3, max_frames=7, ignore_eos=True, repetition_penalty=1.3),
+                 Sampling(seed=4, max_frames=4, top_k=5, top_p=0.7, temperature=1.2, ignore_eos=True,
+                          sub_do_sample=False)]
+    with torch.no_grad():
+        eager = _frames(StaticDecode(runner, 2), runner, samplings)
+        torch._dynamo.reset()
+        compiled = _frames(StaticDecode(runner, 2, {"compile": "1", "compile_backend": "aot_eager"}), runner,
+                           samplings)
+    assert [f.shape[0] for f in eager] == [7, 4]
+    for a, b in zip(eager, compiled):
+        assert torch.equal(a, b)
