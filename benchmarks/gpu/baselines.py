@@ -75,8 +75,9 @@ def faster(ckpt: str, device: str, frames: int, repeats: int) -> dict:
         _sync(device)
         t0 = time.perf_counter()
         first, samples, sr = None, 0, 24000
-        for chunk, sr, _timing in m.generate_custom_voice_streaming(
+        for chunk, chunk_sr, _timing in m.generate_custom_voice_streaming(
                 text=TEXT, speaker="ryan", language="English", max_new_tokens=frames + 1, chunk_size=4):
+            sr = chunk_sr
             if first is None:
                 _sync(device)
                 first = time.perf_counter() - t0

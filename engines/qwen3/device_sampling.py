@@ -59,10 +59,11 @@ class RowParams:
 
     @classmethod
     def empty(cls, rows: int, device: torch.device) -> RowParams:
-        f = dict(dtype=torch.float32, device=device)
-        return cls(greedy=torch.ones(rows, dtype=torch.bool, device=device), temperature=torch.ones(rows, **f),
-                   top_k=torch.ones(rows, dtype=torch.long, device=device), top_p=torch.ones(rows, **f),
-                   min_p=torch.zeros(rows, **f))
+        f32 = torch.float32
+        return cls(greedy=torch.ones(rows, dtype=torch.bool, device=device),
+                   temperature=torch.ones(rows, dtype=f32, device=device),
+                   top_k=torch.ones(rows, dtype=torch.long, device=device),
+                   top_p=torch.ones(rows, dtype=f32, device=device), min_p=torch.zeros(rows, dtype=f32, device=device))
 
     def tensors(self) -> list[torch.Tensor]:
         return [getattr(self, f.name) for f in fields(self)]

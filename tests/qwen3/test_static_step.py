@@ -24,16 +24,16 @@ async def test_greedy_frames_equal_reference_and_eager_alone_and_batched(kind, c
     codes: dict[str, list[torch.Tensor]] = {}
     for backend in ("torch", "static"):
         async with running_engine(checkpoints[kind], backend=backend) as engine:
-            for i, ((t, n, kw), (ref_codes, wav)) in enumerate(zip(cases, refs)):  # alone
+            for i, ((t, n, kw), (ref_codes, wav)) in enumerate(zip(cases, refs, strict=True)):  # alone
                 req = _engine_request(kind, t, n, kw, seed_ref=3 + i)
                 _check(engine, req, await collect(engine, req), ref_codes, wav)
             reqs = [_engine_request(kind, t, n, kw, seed_ref=3 + i, stream=True) for i, (t, n, kw) in enumerate(cases)]
             results = await asyncio.gather(*(collect(engine, r) for r in reqs))  # together, finishing apart
-            for req, chunks, (ref_codes, wav) in zip(reqs, results, refs):
+            for req, chunks, (ref_codes, wav) in zip(reqs, results, refs, strict=True):
                 _check(engine, req, chunks, ref_codes, wav)
             assert engine.stats()["max_active"] >= 2
             codes[backend] = [engine.record_codes[r.request_id] for r in reqs]
-    for eager, static in zip(codes["torch"], codes["static"]):
+    for eager, static in zip(codes["torch"], codes["static"], strict=True):
         assert torch.equal(eager, static)
 
 
@@ -139,5 +139,5 @@ def test_compiled_step_equals_eager_greedy_and_sampled(runner):
         compiled = _frames(StaticDecode(runner, 2, {"compile": "1", "compile_backend": "aot_eager"}), runner,
                            samplings)
     assert [f.shape[0] for f in eager] == [7, 4]
-    for a, b in zip(eager, compiled):
+    for a, b in zip(eager, compiled, strict=True):
         assert torch.equal(a, b)
