@@ -35,7 +35,9 @@ Engine options (``--engine_opt key=value``, all optional):
                         cache (default 4096, at most the checkpoint's position table)
 ``compile``             ``--backend static``: run the step through ``torch.compile(fullgraph=True,
                         dynamic=False)`` (default 0: on 2 CPU cores each bucket compiles for minutes);
-                        ``compile_backend`` picks torch.compile's backend (default ``inductor``)
+                        ``compile_backend`` picks torch.compile's backend (default ``inductor``);
+                        ``compile_simdlen`` Inductor's CPU vector width (default 1, scalar code:
+                        torch 2.13's vectorised code for this step fails to compile; 0 = torch's)
 ``cuda_graphs``         ``--backend static`` on CUDA: capture every bucket as a CUDA graph at start
                         (default 1)
 ``sample_candidates``   ``--backend static``: tokens a sampled row draws among at most (default

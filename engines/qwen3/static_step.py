@@ -118,6 +118,11 @@ class StaticDecode:
         if self.compile:
             torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 256)
             backend = str(options.get("compile_backend") or "inductor")
+            simdlen = opt_int(options, "compile_simdlen", 1 if dev.type == "cpu" else 0)
+            if backend == "inductor" and simdlen:
+                # torch 2.13's vectorised C++ code for this step does not compile (VecMask<int> vs
+                # VecMask<float> in one kernel); scalar code does (process-wide setting)
+                torch._inductor.config.cpp.simdlen = simdlen
             self._frame_fn = torch.compile(self._frame, fullgraph=True, dynamic=False, backend=backend)
         self._graphs: dict[tuple[int, int], tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
         self.warmup_seconds = 0.0
