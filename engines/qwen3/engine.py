@@ -40,6 +40,8 @@ Engine options (``--engine_opt key=value``, all optional):
                         torch 2.13's vectorised code for this step fails to compile; 0 = torch's)
 ``cuda_graphs``         ``--backend static`` on CUDA: capture every bucket as a CUDA graph at start
                         (default 1)
+``max_text_tokens``     ``--backend static``: text tokens per slot's trailing-text buffer (default
+                        256; a longer segment grows it, dropping the CUDA graphs)
 ``sample_candidates``   ``--backend static``: tokens a sampled row draws among at most (default
                         256: one top-k instead of sorting the vocabulary; a request's ``top_k`` up
                         to it is exact; 0 = the whole vocabulary, as the other backends)

@@ -102,7 +102,8 @@ class StaticDecode:
         self.cp_params = RowParams.empty(rows, dev)
         self.text_len = torch.zeros(rows, **z)
         self.tts_pad = torch.zeros(rows, d, dtype=dt, device=dev)
-        self.trailing = torch.zeros(rows, 64, d, dtype=dt, device=dev)
+        text_tokens = opt_int(options, "max_text_tokens", 256) or 256
+        self.trailing = torch.zeros(rows, text_tokens, d, dtype=dt, device=dev)
         self.eos_col = torch.zeros(r.vocab, dtype=torch.bool, device=dev)
         self.eos_col[r.eos] = True
         self.cp_vocab = int(self.cp.config.vocab_size)
@@ -125,6 +126,7 @@ class StaticDecode:
                 torch._inductor.config.cpp.simdlen = simdlen
             self._frame_fn = torch.compile(self._frame, fullgraph=True, dynamic=False, backend=backend)
         self._graphs: dict[tuple[int, int], tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
+        self._pool: Any = None  # one memory pool for every captured bucket (replayed one at a time)
         self.warmup_seconds = 0.0
 
     # ---- rows -----------------------------------------------------------------------------------
@@ -143,7 +145,8 @@ class StaticDecode:
         width = self.trailing.shape[1]
         while width < n:
             width *= 2
-        log.info("qwen3 static: trailing text buffer grows to %d tokens (steps compile/capture again)", width)
+        log.warning("qwen3 static: trailing text buffer grows to %d tokens (max_text_tokens): compiled steps "
+                    "compile again, CUDA graphs are dropped (eager steps from now on)", width)
         new = self.trailing.new_zeros(self.max_rows, width, self.trailing.shape[2])
         new[:, : self.trailing.shape[1]] = self.trailing
         self.trailing = new
@@ -342,7 +345,9 @@ class StaticDecode:
                 self._frame_fn(b, width)
         torch.cuda.current_stream().wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        if self._pool is None:
+            self._pool = torch.cuda.graph_pool_handle()
+        with torch.cuda.graph(graph, pool=self._pool):
             out = self._frame_fn(b, width)
         self._graphs[(b, width)] = (graph, out)
 

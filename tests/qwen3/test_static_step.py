@@ -84,9 +84,14 @@ async def test_runaway_guard_stops_at_the_text_cap_and_counts(no_eos_checkpoint)
         assert "flashtts_runaway_segments_total 1" in metrics.prometheus()
 
 
-def _frames(decode, runner, samplings) -> list[torch.Tensor]:
-    """Run streams of ``samplings`` through ``decode`` (rows leave as they finish) -> frames per stream."""
+def _frames(decode, runner, samplings, trailing: int = 0) -> list[torch.Tensor]:
+    """Run streams of ``samplings`` through ``decode`` (rows leave as they finish) -> frames per stream;
+    ``trailing``: give every prompt that many (seeded random) trailing text embeddings."""
     prompts = [runner.build_prompt(t, speaker="ryan") for t in TEXTS]
+    if trailing:
+        gen = torch.Generator().manual_seed(0)
+        for p in prompts:
+            p.trailing = torch.randn(trailing, p.trailing.shape[-1], generator=gen).to(p.trailing.dtype)
     streams = [runner.new_stream(f"s{i}", prompts[i % 3], s, 4, 12) for i, s in enumerate(samplings)]
     decode.prefill(streams)
     active = list(streams)
@@ -140,4 +145,19 @@ def test_compiled_step_equals_eager_greedy_and_sampled(runner):
                            samplings)
     assert [f.shape[0] for f in eager] == [7, 4]
     for a, b in zip(eager, compiled, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_text_longer_than_the_slot_buffer_grows_it_and_keeps_greedy_parity(runner):
+    from flashtts_engines.qwen3.sampling import Sampling
+    from flashtts_engines.qwen3.static_step import StaticDecode
+    from flashtts_engines.qwen3.torch_decode import TorchDecode
+
+    samplings = [Sampling.greedy(12), Sampling.greedy(5)]
+    static = StaticDecode(runner, 2, {"max_text_tokens": "2"})
+    with torch.no_grad():
+        got = _frames(static, runner, samplings, trailing=7)
+        want = _frames(TorchDecode(runner, 2), runner, samplings, trailing=7)
+    assert static.trailing.shape[1] > 2
+    for a, b in zip(got, want, strict=True):
         assert torch.equal(a, b)
