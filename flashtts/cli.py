@@ -104,7 +104,7 @@ def synth(
     voice: str | None = typer.Option(None, "--voice", help="Built-in voice or role (engine default when omitted)"),
     engine: str = _opt("piper", "--engine", env="ENGINE", help="Engine name"),
     model_path: str | None = _opt(None, "--model_path", env="MODEL_PATH", help="Model/checkpoint path"),
-    backend: str = _opt("torch", "--backend", env="BACKEND", help="torch | vllm"),
+    backend: str = _opt("torch", "--backend", env="BACKEND", help="torch | static | vllm"),
     device: str = _opt("auto", "--device", env="DEVICE", help="cpu | cuda | auto"),
     dtype: str = _opt("auto", "--dtype", env="DTYPE", help="auto | float32 | bfloat16"),
     role_dir: Path = _opt(Path("roles"), "--role_dir", env="ROLE_DIR", help="Speaker registry directory"),

@@ -38,6 +38,7 @@ COUNTERS = {
     "batch_items_total": "Items run in those batches",
     "http_errors_total": "Requests answered with an HTTP error status (4xx/5xx, 429 included)",
     "result_cache_hits_total": "Complete-file answers served from the result cache (--result_cache_mb)",
+    "runaway_segments_total": "Segments stopped at their text's frame cap without end-of-speech (runaway guard)",
 }
 
 

@@ -54,7 +54,7 @@ class ServeOptions:
     model_path: str | None = option(
         None, "Model/checkpoint path (engine default when omitted); --model (Qwen3-TTS FastAPI) and --model_dir "
         "(CosyVoice) are aliases", "--model", "--model_dir")
-    backend: str = option("torch", "LLM backend for engines that run one: torch | vllm")
+    backend: str = option("torch", "LLM backend for engines that run one: torch | static | vllm")
     device: str = option("auto", "cpu | cuda | cuda:N | auto", "--llm_device")
     dtype: str = option("auto", "auto | float32 | bfloat16 | float16", "--torch_dtype")
     batch_size: int = option(8, "Most requests (or sentences) decoded together", min=1)

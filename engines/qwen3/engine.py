@@ -28,7 +28,30 @@ Engine options (``--engine_opt key=value``, all optional):
 ``clone_cache_size``    clone prompts kept in memory (default 256, least recently used dropped)
 ``kv_cache_gib``        ``--backend vllm`` on CPU: vLLM's KV cache size (``VLLM_CPU_KVCACHE_SPACE``)
 ``gpu_memory_utilization``  ``--backend vllm`` on a GPU: vLLM's share of GPU memory
+``runaway_guard``       cap each segment's frames from its text (default 1; 0 = off; see
+                        :mod:`.runaway`: ``runaway_frames_per_char`` 3, ``runaway_frames_per_cjk_char``
+                        8, ``runaway_margin_frames`` 40); capped segments count in ``/metrics``
+``max_len``             ``--backend static``: talker positions per slot of the preallocated KV
+                        cache (default 4096, at most the checkpoint's position table)
+``compile``             ``--backend static``: run the step through ``torch.compile(fullgraph=True,
+                        dynamic=False)`` (default 0: on 2 CPU cores each bucket compiles for minutes);
+                        ``compile_backend`` picks torch.compile's backend (default ``inductor``);
+                        ``compile_simdlen`` Inductor's CPU vector width (default 1, scalar code:
+                        torch 2.13's vectorised code for this step fails to compile; 0 = torch's)
+``cuda_graphs``         ``--backend static`` on CUDA: capture every bucket as a CUDA graph at start
+                        (default 1)
+``max_text_tokens``     ``--backend static``: text tokens per slot's trailing-text buffer (default
+                        256; a longer segment grows it, dropping the CUDA graphs)
+``sample_candidates``   ``--backend static``: tokens a sampled row draws among at most (default
+                        256: one top-k instead of sorting the vocabulary; a request's ``top_k`` up
+                        to it is exact; 0 = the whole vocabulary, as the other backends)
+``warmup``              ``--backend static``: compile every bucket at start (default 0; CUDA graphs
+                        always warm up)
 =====================  ======================================================================
+
+``--backend static``: the torch generation with the graph-ready step of :mod:`.static_step` (one
+static-shape function per frame, sampling on the device with counter-based random numbers: a
+seeded request samples the same audio alone or in any batch).
 
 ``--backend vllm``: the talker runs in vLLM's own engine (``engines/qwen3/vllm``, its scheduler
 batches the requests, ``batch_size`` is its ``max_num_seqs``). Without vLLM installed, start fails
@@ -39,6 +62,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -67,6 +91,7 @@ from flashtts.scheduler.worker import ModelWorker
 
 from .generation import Generation, GenerationContext, Work, generation_class, opt_int
 from .model import Qwen3Runner, Stream
+from .runaway import RunawayGuard
 from .sampling import Sampling
 
 log = logging.getLogger(__name__)
@@ -98,6 +123,7 @@ class Qwen3Engine(Engine):
         self.fixed_frames = opt_int(extra, "fixed_frames", None) or None
         self.threads = opt_int(extra, "threads", None)
         self.clone_cache_size = opt_int(extra, "clone_cache_size", 256) or 1
+        self.runaway = RunawayGuard.from_options(extra)
         self._info: EngineInfo | None = None
         self._worker: ModelWorker | None = None
         self.generation: Generation | None = None
@@ -281,6 +307,11 @@ class Qwen3Engine(Engine):
         r = self.runner
         o = req.options.merged(self.config.defaults).merged(GenerationOptions(seed=self.config.seed))
         sampling = Sampling.from_options(o, r.generate_defaults, fixed_frames=self.fixed_frames)
+        cap = None if sampling.ignore_eos else self.runaway.cap(req.text)
+        if cap is not None and cap < sampling.max_frames:
+            sampling = dataclasses.replace(sampling, max_frames=cap)
+        else:
+            cap = None
         speaker = None
         if r.kind == "custom_voice":
             speaker = (req.voice or self.info.default_voice or "").lower()
@@ -288,7 +319,17 @@ class Qwen3Engine(Engine):
                                 instruct=req.instructions or None, clone=clone)
         # one chunk schedule for live and complete-file requests: both decode the same
         # windows, so a streamed request's chunks are the complete file's samples
-        return r.new_stream(request_id, prompt, sampling, self.first_chunk_frames, self.chunk_frames)
+        stream = r.new_stream(request_id, prompt, sampling, self.first_chunk_frames, self.chunk_frames)
+        stream.frame_cap = cap
+        return stream
+
+    def _count_runaway(self, work: Work) -> None:
+        """A segment stopped by the runaway guard (its text's frame cap, not end-of-speech): count and log."""
+        s = work.stream
+        if s is not None and s.frame_cap is not None and s.n_frames >= s.frame_cap:
+            self.metrics.inc("runaway_segments_total")
+            log.warning("qwen3: request %s reached its text's frame cap (%d frames) without end-of-speech: "
+                        "stopped as a runaway", work.id, s.frame_cap)
 
     def _record(self, work: Work) -> None:
         if self.record_codes is not None and work.stream is not None:
@@ -310,6 +351,7 @@ class Qwen3Engine(Engine):
         async with contextlib.aclosing(chunks):  # closing early stops the request's work
             async for audio in chunks:
                 yield audio
+        self._count_runaway(work)
         self._record(work)
 
     async def abort(self, request_id: str) -> None:

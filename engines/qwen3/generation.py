@@ -28,6 +28,7 @@ from .model import Qwen3Runner, Stream
 
 GENERATIONS: dict[str, str] = {
     "torch": "flashtts_engines.qwen3.torch_generation:TorchGeneration",
+    "static": "flashtts_engines.qwen3.static_step:StaticGeneration",
     "vllm": "flashtts_engines.qwen3.vllm.generation:VLLMGeneration",
 }
 

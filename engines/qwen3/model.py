@@ -55,6 +55,8 @@ class Stream:
     done: bool = False
     seen: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.bool))
     """(V,) bool: tokens generated, for the repetition penalty."""
+    frame_cap: int | None = None
+    """The runaway guard's cap from the text (:mod:`.runaway`), when it is below the request's own limit."""
 
     @property
     def n_frames(self) -> int:

@@ -73,10 +73,14 @@ class TorchGeneration:
 
     def __init__(self, context: GenerationContext) -> None:
         self.runner = context.runner
-        self.decode = self.decode_loop(context.runner, max_rows=context.batch_size)
+        self.decode = self.make_decode(context)
         self.batcher: ContinuousBatcher[_Job] = ContinuousBatcher(
             self, context.worker, context.metrics, batch_size=context.batch_size,
             wait_timeout=context.wait_timeout, name="qwen3")
+
+    def make_decode(self, context: GenerationContext) -> DecodeLoop:
+        """The decode loop of this generation (a subclass may build it with its engine options)."""
+        return self.decode_loop(context.runner, max_rows=context.batch_size)
 
     @classmethod
     def require(cls) -> None:

@@ -19,7 +19,7 @@ from flashtts_engines.qwen3.checkpoint import KINDS, make_checkpoint
 HAVE_QWEN = all(importlib.util.find_spec(m) for m in ("torch", "transformers", "qwen_tts"))
 if not HAVE_QWEN and os.environ.get("CI") != "true":
     collect_ignore = ["test_parity.py", "test_engine.py", "test_http.py", "test_checkpoint.py", "test_sampling.py",
-                      "test_generation.py"]
+                      "test_generation.py", "test_static_step.py", "test_gpu_rehearsal.py"]
 
 
 @pytest.fixture(scope="session")

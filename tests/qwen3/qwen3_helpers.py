@@ -70,10 +70,10 @@ def reference_audio(seconds: float = 1.6, seed: int = 3, sr: int = SR, text: str
 
 @contextlib.asynccontextmanager
 async def running_engine(path: Path, *, batch_size: int = 8, wait_timeout: float = 0.0, extra=None,
-                         metrics: Metrics | None = None, record: bool = True):
+                         metrics: Metrics | None = None, record: bool = True, backend: str = "torch"):
     from flashtts_engines.qwen3 import Qwen3Engine
 
-    cfg = EngineConfig(model_path=str(path), device="cpu", dtype="float32", batch_size=batch_size,
+    cfg = EngineConfig(model_path=str(path), backend=backend, device="cpu", dtype="float32", batch_size=batch_size,
                        wait_timeout=wait_timeout, extra={"threads": "1", **(extra or {})})
     engine = Qwen3Engine(cfg, metrics or Metrics())
     await engine.start()

@@ -23,7 +23,7 @@ def test_every_generation_has_the_protocols_methods():
 
 
 def test_an_unknown_backend_names_the_known_ones():
-    with pytest.raises(ValueError, match="unknown Qwen3 backend 'tensorrt'.*torch, vllm"):
+    with pytest.raises(ValueError, match="unknown Qwen3 backend 'tensorrt'.*torch, static, vllm"):
         generation_class("tensorrt")
 
 
