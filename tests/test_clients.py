@@ -72,12 +72,12 @@ def test_flashtts_voice_names_resolve(server, transcribe):
                    json={"name": "male", "text": SENTENCE, "response_format": "wav", "stream": False})
     assert r.status_code == 200, r.text
     assert wer(SENTENCE, transcribe(to_16k(r.content, "wav"))) <= 0.25
-    text = "<role:female>Rice is often served in round bowls.<role:male>The juice of lemons makes fine punch."
+    text = "<role:female>Glue the sheet to the dark blue background.<role:male>The juice of lemons makes fine punch."
     r = httpx.post(server.url + "/multi_speak", timeout=120,
                    json={"text": text, "response_format": "wav", "stream": False})
     assert r.status_code == 200, r.text
     heard = transcribe(to_16k(r.content, "wav"))
-    assert wer("Rice is often served in round bowls. The juice of lemons makes fine punch.", heard) <= 0.2
+    assert wer("Glue the sheet to the dark blue background. The juice of lemons makes fine punch.", heard) <= 0.2
     # voice ids in another case (JOE), through the openai route
     r = httpx.post(server.url + "/v1/audio/speech", timeout=120,
                    json={"model": "tts-1", "voice": "JOE", "input": SENTENCE, "response_format": "wav"})
@@ -205,7 +205,7 @@ async def test_open_listings_with_api_key(tmp_path):
 
 def test_markdown_and_emoji_are_not_read_aloud(server, transcribe):
     """A chat answer pasted as is (Open WebUI reads assistant messages): markup and emoji are not spoken."""
-    text = "## Dinner\n\n**Rice** is *often* served in `round` bowls 🍚👋"
+    text = "## Notes\n\n**Glue** the *sheet* to the `dark` blue background 📄👋"
     spoken = {}
     for normalize in (True, False):
         r = httpx.post(server.url + "/v1/audio/speech", timeout=120, json={
@@ -214,5 +214,5 @@ def test_markdown_and_emoji_are_not_read_aloud(server, transcribe):
         assert r.status_code == 200, r.text
         spoken[normalize] = (float(r.headers["x-audio-duration"]), transcribe(to_16k(r.content, "wav")))
     print(spoken)
-    assert wer("Dinner. Rice is often served in round bowls.", spoken[True][1]) <= 0.25
+    assert wer("Notes. Glue the sheet to the dark blue background.", spoken[True][1]) <= 0.25
     assert spoken[False][0] > spoken[True][0] + 1.0  # the raw text spells out the marks and the emoji names
