@@ -4,15 +4,11 @@ model the cache lacks."""
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -121,82 +117,22 @@ def test_serve_with_a_missing_model_offline_names_the_cache(tmp_path):
     assert "is not in the Hugging Face cache at " + str(home / "hub") in log, log[-3000:]
 
 
-class _LoopbackHub(BaseHTTPRequestHandler):
-    """The two Hub calls ``snapshot_download`` makes, served from a local folder: the revision's file
-    list (``/api/models/{repo}/revision/{rev}``) and each file (``/{repo}/resolve/{rev}/{path}``)."""
-
-    folder: Path
-
-    def log_message(self, *args) -> None:
-        pass
-
-    def _file(self) -> Path | None:
-        prefix = f"/{REPO}/resolve/"
-        if not self.path.startswith(prefix):
-            return None
-        rel = self.path[len(prefix):].split("?")[0].split("/", 1)[1]
-        path = (self.folder / rel).resolve()
-        return path if path.is_file() and self.folder.resolve() in path.parents else None
-
-    def _head(self, path: Path) -> None:
-        data = path.read_bytes()
-        self.send_response(200)
-        self.send_header("X-Repo-Commit", COMMIT)
-        self.send_header("ETag", '"' + hashlib.sha256(data).hexdigest() + '"')
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-
-    def do_HEAD(self) -> None:
-        path = self._file()
-        if path is None:
-            self.send_error(404)
-            return
-        self._head(path)
-
-    def _files(self) -> list[Path]:
-        return sorted(p for p in self.folder.rglob("*") if p.is_file())
-
-    def do_GET(self) -> None:
-        listing: object = None
-        if self.path.startswith(f"/api/models/{REPO}/revision/"):  # huggingface_hub < 1
-            listing = {"id": REPO, "sha": COMMIT,
-                       "siblings": [{"rfilename": str(p.relative_to(self.folder))} for p in self._files()]}
-        elif self.path.startswith(f"/api/models/{REPO}/tree/"):  # huggingface_hub >= 1 (transformers 5)
-            listing = [{"type": "file", "path": str(p.relative_to(self.folder)), "size": p.stat().st_size,
-                        "oid": hashlib.sha1(p.read_bytes()).hexdigest()} for p in self._files()]
-        if listing is not None:
-            body = json.dumps(listing).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            return
-        path = self._file()
-        if path is None:
-            self.send_error(404)
-            return
-        self._head(path)
-        self.wfile.write(path.read_bytes())
-
-
 @pytest.mark.slow
 @needs_qwen
 def test_download_shows_progress_and_fills_the_cache(hf_home, tmp_path):
     """``flashtts download`` against a Hub endpoint on loopback (HF_ENDPOINT): progress bars while it
     downloads, then the model is in a fresh cache and serves offline from there."""
     source = hf_home / "hub" / ("models--" + REPO.replace("/", "--")) / "snapshots" / COMMIT
-    handler = type("Hub", (_LoopbackHub,), {"folder": source})
-    hub = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    hub = subprocess.Popen([sys.executable, str(ROOT / "tests" / "loopback_hub.py"), str(source), REPO, COMMIT],
+                           stdout=subprocess.PIPE, text=True)
     try:
+        port = int(hub.stdout.readline())
         fresh = tmp_path / "fresh-hf"
-        endpoint = f"http://127.0.0.1:{hub.server_port}"
-        # generous timeouts: on a loaded 2-core machine the loopback Hub can take seconds to answer
-        done = _flashtts("download", REPO, env={"HF_HOME": str(fresh), "HF_ENDPOINT": endpoint,
+        done = _flashtts("download", REPO, env={"HF_HOME": str(fresh), "HF_ENDPOINT": f"http://127.0.0.1:{port}",
                                                 "HF_HUB_ETAG_TIMEOUT": "120", "HF_HUB_DOWNLOAD_TIMEOUT": "120"})
     finally:
-        hub.shutdown()
+        hub.kill()
+        hub.wait()
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Fetching" in done.stderr and "100%" in done.stderr, done.stderr[-3000:]  # tqdm's bars
     folder = Path(done.stdout.strip())
