@@ -36,7 +36,8 @@ def cache_dir() -> str:
 
 def offline() -> bool:
     """True when ``HF_HUB_OFFLINE`` asks for the cache only (read as huggingface_hub reads it)."""
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
+    return value.strip().upper() in {"1", "ON", "YES", "TRUE"}
 
 
 def download(repo_id: str, revision: str | None = None, progress: bool = True) -> Path:

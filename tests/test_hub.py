@@ -40,7 +40,9 @@ def test_an_existing_directory_is_a_path_even_if_it_reads_like_an_id(tmp_path, m
 
 
 def _flashtts(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
+    # TRANSFORMERS_OFFLINE too: huggingface_hub reads it as HF_HUB_OFFLINE, and importing qwen_tts in
+    # this process (the Qwen3 tests) sets both
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "TRANSFORMERS_"))}
     return subprocess.run([sys.executable, "-m", "flashtts", *args], capture_output=True, text=True, timeout=300,
                           cwd=ROOT, env={**clean, **env})
 
