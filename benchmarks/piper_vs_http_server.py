@@ -121,11 +121,11 @@ async def first_byte(kind: str, url: str) -> float:
 
 async def run(args: argparse.Namespace) -> dict:
     results: dict = {"clients": {}, "first_byte": {}}
-    with LiveServer(["--log_level", "warning"], cwd=ROOT) as flash, PiperHTTP() as piper:
+    with LiveServer(["--log_level", "warning", *args.flashtts_arg], cwd=ROOT) as flash, PiperHTTP() as piper:
         urls = {"flashtts": flash.url, "piper": piper.url}
         for kind in urls:  # warm both (model load, first-call costs)
             await closed_loop(kind, urls[kind], 2, 2.0, 0)
-        for clients in (1, 4, 8):
+        for clients in args.clients:
             rows: dict[str, list[float]] = {"flashtts": [], "piper": []}
             for r in range(args.rounds):
                 order = ["flashtts", "piper"] if r % 2 == 0 else ["piper", "flashtts"]
@@ -151,6 +151,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="closed-loop time per round and load")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, help="write OUT.json and OUT.md")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--flashtts_arg", action="append", default=[],
+                        help="extra `flashtts serve` argument (repeat), e.g. --flashtts_arg=--batch_size=4")
     args = parser.parse_args()
     results = asyncio.run(run(args))
     results["command"] = "python benchmarks/piper_vs_http_server.py " + " ".join(sys.argv[1:])
