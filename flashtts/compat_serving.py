@@ -30,12 +30,6 @@ from flashtts.voices import KNOWN_VOICES, Traits, age_group, closest_voice, voic
 log = logging.getLogger(__name__)
 
 
-def resolve_named_voice(service: SpeechService, name: str, param: str) -> VoiceChoice:
-    """A voice, a role, a voice id in another case, or a preset name another system uses
-    (mapped to the closest voice here, :func:`flashtts.voices.match_voice`); else a 400 listing the voices."""
-    return service.resolve_voice(name, param)
-
-
 def default_voice(service: SpeechService, label: str = "default") -> VoiceChoice:
     return VoiceChoice(label=label, voice=service.engine.info.default_voice)
 

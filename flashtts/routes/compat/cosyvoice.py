@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from flashtts.auth import require_api_key
-from flashtts.compat_serving import require, resolve_named_voice
+from flashtts.compat_serving import require
 from flashtts.engine import GenerationOptions
 from flashtts.errors import APIError
 from flashtts.protocol.compat.cosyvoice import CrossLingualForm, Instruct2Form, InstructForm, SftForm, ZeroShotForm
@@ -56,7 +56,7 @@ async def _prompt_voice(service: SpeechService, upload: UploadFile, text: str | 
 async def inference_sft(request: Request, form: Annotated[SftForm, Form()],
                         service: SpeechService = Depends(get_service)) -> Response:
     service.check_text(form.tts_text, "tts_text")
-    voice = resolve_named_voice(service, form.spk_id, "spk_id")
+    voice = service.resolve_voice(form.spk_id, "spk_id")
     return await _stream(service, request, "/inference_sft", Utterance(form.tts_text, voice, speed=form.speed),
                          form.format)
 
@@ -88,7 +88,7 @@ async def inference_instruct(request: Request, form: Annotated[InstructForm, For
                              service: SpeechService = Depends(get_service)) -> Response:
     service.check_text(form.tts_text, "tts_text")
     require(service, "instructions", "/inference_instruct (instruct_text)")
-    voice = resolve_named_voice(service, form.spk_id, "spk_id")
+    voice = service.resolve_voice(form.spk_id, "spk_id")
     utt = Utterance(form.tts_text, voice, instructions=form.instruct_text, speed=form.speed)
     return await _stream(service, request, "/inference_instruct", utt, form.format)
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from flashtts.auth import require_api_key
-from flashtts.compat_serving import Stopwatch, complete_one, engine_language, resolve_named_voice, voice_traits
+from flashtts.compat_serving import Stopwatch, complete_one, engine_language, voice_traits
 from flashtts.protocol.compat.selfhost import SynthesizeRequest, SynthesizeResponse, VoiceEntry, VoicesResponse
 from flashtts.routes import get_service
 from flashtts.routes.system import health_body
@@ -46,7 +46,7 @@ async def synthesize(body: SynthesizeRequest, request: Request,
     watch = Stopwatch()
     service.check_text(body.text, "text")
     info = service.engine.info
-    voice = resolve_named_voice(service, body.speaker, "speaker")
+    voice = service.resolve_voice(body.speaker, "speaker")
     language = engine_language(info, body.language if "language" in body.model_fields_set else None)
     utt = Utterance(body.text, voice, instructions=body.instruct, speed=body.speed, pitch=body.pitch,
                     language=language)
