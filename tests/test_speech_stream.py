@@ -21,7 +21,7 @@ from support import HARVARD, wer
 pytestmark = pytest.mark.slow
 
 TIMEOUT = 60
-EIGHT = HARVARD + ["The box was thrown beside the parked truck.", "The hogs were fed chopped corn and garbage.",
+EIGHT = HARVARD + ["A pot of tea helps to pass the evening.", "The hogs were fed chopped corn and garbage.",
                    "Four hours of steady work faced us."]
 
 

@@ -154,7 +154,7 @@ async def test_wyoming_and_http_clients_share_batches(server):
     """8 Wyoming clients and 4 HTTP clients at once: a batch bigger than 8 must mix both kinds."""
     wait_idle(server.url)
     before = stats(server.url)
-    sentence = "Rice is often served in round bowls."
+    sentence = "The box was thrown beside the parked truck."
 
     async def http_one(c: httpx.AsyncClient) -> int:
         r = await c.post(server.url + "/v1/audio/speech", json={"model": "tts-1", "voice": "joe", "input": sentence,
