@@ -80,6 +80,21 @@ async def test_steady_text_is_heard_before_it_is_all_sent(server, transcribe):
     assert messages[-1]["segments"] == 3 and messages[-1]["characters"] == len(text)
 
 
+async def test_pieces_with_nothing_to_say_are_skipped_not_fatal(server):
+    """An LLM's answer may hold a sentence of only emoji or dots: the stream goes on past it."""
+    async with connect(server.ws, open_timeout=TIMEOUT) as ws:
+        await ws.send(json.dumps({"type": "start", "voice": "joe", "response_format": "pcm"}))
+        for piece in ("Hello there. ", "\U0001F642 ", "... ", "See you soon."):
+            await ws.send(json.dumps({"type": "text", "text": piece}))
+        await ws.send(json.dumps({"type": "end"}))
+        messages = [m if isinstance(m, bytes) else json.loads(m) async for m in ws]
+    kinds = [m["type"] for m in messages if isinstance(m, dict)]
+    assert "error" not in kinds and kinds[-1] == "done", kinds
+    assert [m["text"] for m in messages if isinstance(m, dict) and m["type"] == "segment"] == [
+        "Hello there.", "See you soon."]
+    assert sum(len(m) for m in messages if isinstance(m, bytes)) > 24000  # two spoken segments
+
+
 async def test_closing_the_socket_mid_answer_aborts_the_work(server):
     before = wait_idle(server.url)
     async with connect(server.ws, open_timeout=TIMEOUT) as ws:
