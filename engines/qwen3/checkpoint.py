@@ -133,7 +133,7 @@ def _tiny_text_tokenizer(vocab_size: int = 512):
 
 def _find_qwen_tiktoken() -> Path | None:
     try:
-        import dashscope  # type: ignore
+        import dashscope  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
         p = Path(dashscope.__file__).parent / "resources" / "qwen.tiktoken"
         return p if p.is_file() else None
