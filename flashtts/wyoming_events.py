@@ -5,9 +5,8 @@ few GB make it buffer whatever the client sends, and a nested ``data`` object ca
 ``RecursionError``. A TTS server receives only small events (text, voice names), so here every
 part has a size limit, the header must be a JSON object with a string ``type``, and a breach is a
 :class:`WyomingProtocolError` (answered with an ``error`` event, then the connection is closed:
-the byte stream can no longer be trusted). Writes that a client does not read for
-``WRITE_STALL_SECONDS`` end the connection, so a peer that stops reading cannot hold a synthesis
-slot.
+the byte stream can no longer be trusted). A write that a client does not read within
+``--send_timeout`` ends the connection, so a peer that stops reading cannot hold a synthesis slot.
 """
 
 from __future__ import annotations
@@ -23,8 +22,6 @@ MAX_DATA_BYTES = 64 * 1024
 """The extra ``data`` JSON after the header (a synthesize event's text is at most a few KiB)."""
 MAX_PAYLOAD_BYTES = 1024 * 1024
 """A binary payload (TTS clients send none; tolerated up to this size and ignored)."""
-WRITE_STALL_SECONDS = 30.0
-"""How long one event may wait for the client to read before the connection is dropped."""
 
 
 class WyomingProtocolError(ValueError):
@@ -78,10 +75,10 @@ async def read_event(reader: asyncio.StreamReader) -> Event | None:
     return Event(type=kind, data=data, payload=payload)
 
 
-async def write_event(event: Event, writer: asyncio.StreamWriter) -> None:
-    """Send one event; a client that reads nothing for :data:`WRITE_STALL_SECONDS` is cut off."""
+async def write_event(event: Event, writer: asyncio.StreamWriter, timeout: float) -> None:
+    """Send one event; a client that reads nothing for ``timeout`` seconds (0: no limit) is cut off."""
     try:
-        await asyncio.wait_for(async_write_event(event, writer), WRITE_STALL_SECONDS)
+        await asyncio.wait_for(async_write_event(event, writer), timeout or None)
     except asyncio.TimeoutError:
         writer.transport.abort()
-        raise ConnectionResetError(f"the client read nothing for {WRITE_STALL_SECONDS:g} s") from None
+        raise ConnectionResetError(f"the client read nothing for {timeout:g} s") from None

@@ -88,7 +88,7 @@ class WyomingHandler(AsyncEventHandler):
             self.writer.close()
 
     async def write_event(self, event: Event) -> None:
-        await write_event(event, self.writer)
+        await write_event(event, self.writer, self.service.config.limits.send_timeout)
 
     async def handle_event(self, event: Event) -> bool:
         try:

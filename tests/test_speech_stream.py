@@ -187,3 +187,31 @@ def test_a_silent_session_ends_with_idle_timeout(role_dir):
             assert reply["type"] == "error" and reply["error"]["code"] == "idle_timeout"
             assert ws.receive()["code"] == 1008
         assert http.get("/server_info").json()["stats"]["active_requests"] == 0
+
+
+async def test_a_client_that_stops_reading_loses_its_slot(tmp_path):
+    """A socket that takes no audio for --send_timeout seconds is dropped: it cannot hold a slot forever."""
+    import socket
+    import time
+
+    with serving(tmp_path, "--role_dir", str(tmp_path / "roles"), "--send_timeout", "2") as server:
+        before = stats(server.url)
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the kernel buffers little for it
+        sock.connect(("127.0.0.1", int(server.url.rsplit(":", 1)[1])))
+        ws_url = server.url.replace("http://", "ws://") + "/v1/audio/speech/stream"
+        async with connect(ws_url, sock=sock, max_queue=1, open_timeout=TIMEOUT) as ws:
+            await ws.send(json.dumps({"type": "start", "voice": "joe", "response_format": "pcm"}))
+            await ws.send(json.dumps({"type": "text", "text": " ".join(HARVARD * 12)}))  # ~3 minutes of speech
+            await ws.send(json.dumps({"type": "end"}))
+            # and from here on it reads nothing
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                now = stats(server.url)
+                if now["active_requests"] == 0 and now["requests_aborted_total"] > before["requests_aborted_total"]:
+                    break
+                await asyncio.sleep(0.5)
+            else:
+                raise AssertionError(f"the stalled stream still holds its slot: {now}")
+        # the send timeout ended it (not the WebSocket keep-alive ping, which would take ~40 s)
+        assert "client took no data for 2 s" in server.log(), server.log()[-2000:]
