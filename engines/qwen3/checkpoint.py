@@ -110,12 +110,13 @@ _DIMS["1.7b"]["talker"].update(hidden_size=2048, intermediate_size=6144)
 
 def _qwen2_tokenizer(tok):
     """The transformers tokenizer of the published checkpoints around a ``tokenizers`` object."""
-    from transformers import Qwen2Tokenizer  # transformers 5: the tokenizers-backed class
+    import transformers
 
-    # Qwen's vocabulary has no unknown or begin token (the type hints ask for strings)
-    specials: dict[str, Any] = {"unk_token": None, "bos_token": None, "eos_token": "<|im_end|>",
-                                "pad_token": "<|endoftext|>"}
-    return Qwen2Tokenizer(tokenizer_object=tok, **specials)
+    # the tokenizers-backed class: Qwen2TokenizerFast (transformers 5 keeps the name, untyped, for Qwen2Tokenizer)
+    fast_class: Any = getattr(transformers, "Qwen2TokenizerFast")  # noqa: B009
+    # Qwen's vocabulary has no unknown or begin token
+    return fast_class(tokenizer_object=tok, unk_token=None, bos_token=None, eos_token="<|im_end|>",
+                      pad_token="<|endoftext|>")
 
 
 def _tiny_text_tokenizer(vocab_size: int = 512):
