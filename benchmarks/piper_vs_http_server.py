@@ -136,7 +136,8 @@ async def first_byte(kind: str, url: str) -> float:
 
 
 async def run(args: argparse.Namespace) -> dict:
-    results: dict = {"clients": {}, "first_byte": {}}
+    results: dict = {"clients": {}, "first_byte": {}, "load_average_start": [round(x, 2) for x in os.getloadavg()],
+                     "cpus": os.cpu_count()}
     with LiveServer(["--log_level", "warning", *args.flashtts_arg], cwd=ROOT) as flash, PiperHTTP() as piper:
         urls = {"flashtts": flash.url, "piper": piper.url}
         pids = {"flashtts": flash.proc.pid, "piper": piper.proc.pid}
@@ -166,6 +167,7 @@ async def run(args: argparse.Namespace) -> dict:
                                            "all": [round(t, 3) for t in times]}
         print(f"paragraph first byte: flashtts {results['first_byte']['flashtts']['median_s']} s, "
               f"piper {results['first_byte']['piper']['median_s']} s", flush=True)
+    results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     return results
 
 
@@ -194,7 +196,10 @@ def main() -> None:
                          f"| {cpu.get('flashtts', '-')} / {cpu.get('piper', '-')} |")
         fb = results["first_byte"]
         lines += ["", f"First byte of a six-sentence paragraph (median): flashtts {fb['flashtts']['median_s']} s "
-                  f"(streamed), piper.http_server {fb['piper']['median_s']} s (whole file)."]
+                  f"(streamed), piper.http_server {fb['piper']['median_s']} s (whole file).",
+                  "", f"{results['cpus']} CPUs; load average (1, 5, 15 min) {results['load_average_start']} at the "
+                  f"start, {results['load_average_end']} at the end (other work on the machine shares the CPUs with "
+                  "both servers alike: rounds alternate, ratios are of neighbouring rounds)."]
         args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
