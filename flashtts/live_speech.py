@@ -140,11 +140,16 @@ class LiveSpeech:
                     raise APIError(f"no text for {idle:g} s", status=408, code="idle_timeout") from None
                 if text is None:
                     return
+                try:
+                    plan = await self.service.plan(self.route, [self._utterance(self.options, text)],
+                                                   response_format="pcm", options=self.options.options, stream=True,
+                                                   timestamps=self.options.timestamps)
+                except APIError as exc:
+                    if exc.code == "empty_input":
+                        continue  # a piece of only emoji or punctuation ("🙂", "..."): nothing to say, go on
+                    raise
                 index = self._planned
                 self._planned += 1
-                plan = await self.service.plan(self.route, [self._utterance(self.options, text)],
-                                               response_format="pcm", options=self.options.options, stream=True,
-                                               timestamps=self.options.timestamps)
                 yield SegmentStart(index, text)
                 async with aclosing(self._speak(plan)) as events:
                     async for event in events:

@@ -181,14 +181,14 @@ def _is_slow_client(exc: BaseException) -> bool:
 
 
 class SendTimeoutMiddleware:
-    """End a response whose client has not taken a write for ``timeout`` seconds."""
+    """End a response (or a WebSocket) whose client has not taken a write for ``timeout`` seconds."""
 
     def __init__(self, app: ASGIApp, timeout: float) -> None:
         self.app = app
         self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.timeout <= 0:
+        if scope["type"] not in ("http", "websocket") or self.timeout <= 0:
             await self.app(scope, receive, send)
             return
 

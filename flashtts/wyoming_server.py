@@ -30,6 +30,7 @@ from flashtts.config import ServerConfig
 from flashtts.errors import APIError, to_api_error
 from flashtts.live_speech import LiveOptions, LiveSpeech, SegmentEnd, SegmentStart
 from flashtts.serving import SpeechService
+from flashtts.wyoming_events import WyomingProtocolError, read_event, write_event
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,25 @@ class WyomingHandler(AsyncEventHandler):
         self.service = service
         self._live: LiveSpeech | None = None
         self._speaker: asyncio.Task | None = None
+
+    async def run(self) -> None:
+        """Receive events until the client leaves; bounded reads (:mod:`flashtts.wyoming_events`), and a
+        framing or size breach is answered with an ``error`` event, then the connection is closed."""
+        try:
+            while True:
+                try:
+                    event = await read_event(self.reader)
+                except WyomingProtocolError as exc:
+                    await self._error(APIError(str(exc), code="invalid_event"))
+                    break
+                if event is None or not await self.handle_event(event):
+                    break
+        finally:
+            await self.disconnect()
+            self.writer.close()
+
+    async def write_event(self, event: Event) -> None:
+        await write_event(event, self.writer, self.service.config.limits.send_timeout)
 
     async def handle_event(self, event: Event) -> bool:
         try:

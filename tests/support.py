@@ -20,15 +20,17 @@ from flashtts.live_server import free_port  # noqa: F401  (re-exported)
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Five sentences of Harvard list 1. Its first, "The birch canoe slid on the smooth planks.", is left
-# out: whisper tiny.en hears Piper's joe say it as "can use lid" every time (3 of 8 words, measured
-# over repeated runs), a recogniser quirk that would dominate the WER of five short sentences.
+# Five Harvard sentences that whisper tiny.en hears reliably in Piper's joe voice. Piper's output is
+# random (VITS noise, no seed), so a sentence is kept only if it was heard with WER <= 0.2 in 30 of 30
+# syntheses (measured: "The birch canoe slid on the smooth planks." is heard as "can use lid" nearly
+# always, "These days a chicken leg is a rare dish." failed 10 of 30, "Rice is often served in round
+# bowls." 2 of 30 as "Rises often served", which once turned CI red).
 HARVARD = [
     "The juice of lemons makes fine punch.",
     "Glue the sheet to the dark blue background.",
     "It's easy to tell the depth of a well.",
-    "These days a chicken leg is a rare dish.",
-    "Rice is often served in round bowls.",
+    "The boy was there when the sun rose.",
+    "The box was thrown beside the parked truck.",
 ]
 
 

@@ -57,6 +57,9 @@ SILENT = encode(np.zeros(48000, dtype=np.float32), 24000, "wav")  # 2 s of nothi
 CASES = [
     ("empty input", "POST", "/v1/audio/speech", _speech(input=""), 400, "input", ...),
     ("blank input", "POST", "/v1/audio/speech", _speech(input="  \n\t "), 400, "input", ...),
+    ("only punctuation", "POST", "/v1/audio/speech", _speech(input="... ?! --"), 400, "input", "empty_input"),
+    ("only emoji", "POST", "/speak", {"json": {"name": "joe", "text": "\U0001F44B\U0001F389"}}, 400, "text",
+     "empty_input"),
     ("100k input", "POST", "/v1/audio/speech", _speech(input="word " * 20000), 400, "input", "input_too_long"),
     ("100k speak", "POST", "/speak", {"json": {"name": "joe", "text": "x" * 100000}}, 400, "text", "input_too_long"),
     ("unknown voice", "POST", "/v1/audio/speech", _speech(voice="nobody"), 400, "voice", "voice_not_found"),

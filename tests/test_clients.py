@@ -17,7 +17,7 @@ from live import assert_openai_error, serving, to_16k
 
 pytestmark = pytest.mark.slow
 
-SENTENCE = "Rice is often served in round bowls. The juice of lemons makes fine punch."  # one misheard word stays under 0.2
+SENTENCE = "The box was thrown beside the parked truck. The juice of lemons makes fine punch."  # one misheard word stays under 0.2
 
 
 @pytest.fixture(scope="module")

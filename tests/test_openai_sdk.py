@@ -53,18 +53,18 @@ def test_sdk_every_format_and_speed(sdk):
     """Every response_format the SDK can ask for comes back as what it says."""
     magic = {"mp3": (b"ID3", b"\xff"), "opus": (b"OggS",), "aac": (b"\xff",), "flac": (b"fLaC",), "wav": (b"RIFF",)}
     for fmt, starts in magic.items():
-        data = sdk.audio.speech.create(model="tts-1", voice="alloy", input="Rice is often served in round bowls.",
+        data = sdk.audio.speech.create(model="tts-1", voice="alloy", input="The box was thrown beside the parked truck.",
                                        response_format=fmt, speed=1.25).content
         assert data.startswith(starts), (fmt, data[:8])
         seconds, _, _ = audio_info(data)
         assert seconds > 0.5, (fmt, seconds)
-    pcm = sdk.audio.speech.create(model="tts-1", voice="alloy", input="Rice is often served in round bowls.",
+    pcm = sdk.audio.speech.create(model="tts-1", voice="alloy", input="The box was thrown beside the parked truck.",
                                   response_format="pcm").content
     assert len(pcm) % 2 == 0 and len(pcm) / 2 / 24000 > 0.5
 
 
 def test_sdk_speed_changes_duration(sdk):
-    text = "These days a chicken leg is a rare dish."
+    text = "The boy was there when the sun rose."
     slow = sdk.audio.speech.create(model="tts-1", voice="alloy", input=text, response_format="pcm", speed=0.5).content
     fast = sdk.audio.speech.create(model="tts-1", voice="alloy", input=text, response_format="pcm", speed=2.0).content
     assert len(slow) > 2.5 * len(fast), (len(slow), len(fast))

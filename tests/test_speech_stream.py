@@ -21,7 +21,7 @@ from support import HARVARD, wer
 pytestmark = pytest.mark.slow
 
 TIMEOUT = 60
-EIGHT = HARVARD + ["The box was thrown beside the parked truck.", "The hogs were fed chopped corn and garbage.",
+EIGHT = HARVARD + ["A pot of tea helps to pass the evening.", "The hogs were fed chopped corn and garbage.",
                    "Four hours of steady work faced us."]
 
 
@@ -78,6 +78,21 @@ async def test_steady_text_is_heard_before_it_is_all_sent(server, transcribe):
     assert all(a["end"] <= b["start"] + 1e-3 for a, b in zip(words, words[1:]))
     assert words[-1]["end"] <= len(pcm) / 2 / 24000 + 0.01
     assert messages[-1]["segments"] == 3 and messages[-1]["characters"] == len(text)
+
+
+async def test_pieces_with_nothing_to_say_are_skipped_not_fatal(server):
+    """An LLM's answer may hold a sentence of only emoji or dots: the stream goes on past it."""
+    async with connect(server.ws, open_timeout=TIMEOUT) as ws:
+        await ws.send(json.dumps({"type": "start", "voice": "joe", "response_format": "pcm"}))
+        for piece in ("Hello there. ", "\U0001F642 ", "... ", "See you soon."):
+            await ws.send(json.dumps({"type": "text", "text": piece}))
+        await ws.send(json.dumps({"type": "end"}))
+        messages = [m if isinstance(m, bytes) else json.loads(m) async for m in ws]
+    kinds = [m["type"] for m in messages if isinstance(m, dict)]
+    assert "error" not in kinds and kinds[-1] == "done", kinds
+    assert [m["text"] for m in messages if isinstance(m, dict) and m["type"] == "segment"] == [
+        "Hello there.", "See you soon."]
+    assert sum(len(m) for m in messages if isinstance(m, bytes)) > 24000  # two spoken segments
 
 
 async def test_closing_the_socket_mid_answer_aborts_the_work(server):
@@ -172,3 +187,31 @@ def test_a_silent_session_ends_with_idle_timeout(role_dir):
             assert reply["type"] == "error" and reply["error"]["code"] == "idle_timeout"
             assert ws.receive()["code"] == 1008
         assert http.get("/server_info").json()["stats"]["active_requests"] == 0
+
+
+async def test_a_client_that_stops_reading_loses_its_slot(tmp_path):
+    """A socket that takes no audio for --send_timeout seconds is dropped: it cannot hold a slot forever."""
+    import socket
+    import time
+
+    with serving(tmp_path, "--role_dir", str(tmp_path / "roles"), "--send_timeout", "2") as server:
+        before = stats(server.url)
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the kernel buffers little for it
+        sock.connect(("127.0.0.1", int(server.url.rsplit(":", 1)[1])))
+        ws_url = server.url.replace("http://", "ws://") + "/v1/audio/speech/stream"
+        async with connect(ws_url, sock=sock, max_queue=1, open_timeout=TIMEOUT) as ws:
+            await ws.send(json.dumps({"type": "start", "voice": "joe", "response_format": "pcm"}))
+            await ws.send(json.dumps({"type": "text", "text": " ".join(HARVARD * 12)}))  # ~3 minutes of speech
+            await ws.send(json.dumps({"type": "end"}))
+            # and from here on it reads nothing
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                now = stats(server.url)
+                if now["active_requests"] == 0 and now["requests_aborted_total"] > before["requests_aborted_total"]:
+                    break
+                await asyncio.sleep(0.5)
+            else:
+                raise AssertionError(f"the stalled stream still holds its slot: {now}")
+        # the send timeout ended it (not the WebSocket keep-alive ping, which would take ~40 s)
+        assert "client took no data for 2 s" in server.log(), server.log()[-2000:]

@@ -159,8 +159,8 @@ async def test_wyoming_and_http_clients_share_batches(server):
     wait_idle(server.url)
     before = stats(server.url)
     # one long sentence each (spoken in clauses): seconds of work, so all twelve are in the engine together
-    sentence = ("Rice is often served in round bowls, and the juice of lemons makes fine punch "
-                "while the birch canoe slides on the smooth planks.")
+    sentence = ("The box was thrown beside the parked truck, and the juice of lemons makes fine punch "
+                "while the boy was there when the sun rose.")
 
     async def http_one(c: httpx.AsyncClient) -> int:
         r = await c.post(server.url + "/v1/audio/speech", json={"model": "tts-1", "voice": "joe", "input": sentence,
@@ -189,3 +189,28 @@ async def test_a_client_that_leaves_mid_stream_stops_its_work(server):
     after = wait_idle(server.url)
     assert after["requests_aborted_total"] == before["requests_aborted_total"] + 1
     assert after["batch_items_total"] - before["batch_items_total"] < len(HARVARD)
+
+
+async def test_hostile_framing_gets_an_error_then_a_close(server):
+    """Huge declared lengths, bad JSON, a nested bomb: an ``error`` event, the connection closed, nothing buffered."""
+    attacks = [
+        b'{"type": "synthesize", "data_length": 4000000000}\n',
+        b'{"type": "synthesize", "payload_length": 99999999999}\n',
+        b'{"type": "synthesize", "data_length": true}\n',
+        b'not json at all\n',
+        b'["a", "list"]\n',
+        b'{"type": "synthesize", "data_length": 200000}\n' + b"[" * 50000,
+        b'{"type": "synthesize", "data": ' + b'{"a": ' * 30000 + b'1' + b'}' * 30001 + b'\n',
+    ]
+    for attack in attacks:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.wyoming_port)
+        writer.write(attack)
+        await writer.drain()
+        header = await asyncio.wait_for(reader.readline(), TIMEOUT)
+        rest = await asyncio.wait_for(reader.read(), TIMEOUT)  # then end of stream: the server closed
+        writer.close()
+        assert b'"type": "error"' in header, (attack[:60], header)
+        assert b"invalid_event" in rest or b"invalid_event" in header, (attack[:60], rest[:200])
+    rate, pcm = await synthesize(server, "Still here.")  # and the server goes on
+    assert len(pcm) > rate  # over half a second of audio
+    assert stats(server.url)["active_requests"] == 0

@@ -108,9 +108,19 @@ _DIMS["1.7b"] = json.loads(json.dumps(_DIMS["0.6b"]))
 _DIMS["1.7b"]["talker"].update(hidden_size=2048, intermediate_size=6144)
 
 
+def _qwen2_tokenizer(tok):
+    """The transformers tokenizer of the published checkpoints around a ``tokenizers`` object."""
+    import transformers
+
+    # the tokenizers-backed class: Qwen2TokenizerFast (transformers 5 keeps the name, untyped, for Qwen2Tokenizer)
+    fast_class: Any = getattr(transformers, "Qwen2TokenizerFast")  # noqa: B009
+    # Qwen's vocabulary has no unknown or begin token
+    return fast_class(tokenizer_object=tok, unk_token=None, bos_token=None, eos_token="<|im_end|>",
+                      pad_token="<|endoftext|>")
+
+
 def _tiny_text_tokenizer(vocab_size: int = 512):
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import Qwen2TokenizerFast
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.Sequence([
@@ -123,8 +133,7 @@ def _tiny_text_tokenizer(vocab_size: int = 512):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
     )
     tok.train_from_iterator(TINY_CORPUS * 20, trainer=trainer)
-    fast = Qwen2TokenizerFast(tokenizer_object=tok, unk_token=None, bos_token=None,
-                              eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    fast = _qwen2_tokenizer(tok)
     # the reference code slices prompts assuming these token counts
     assert len(fast("<|im_start|>assistant\n")["input_ids"]) == 3
     assert len(fast("<|im_end|>\n<|im_start|>assistant\n")["input_ids"]) == 5
@@ -133,7 +142,7 @@ def _tiny_text_tokenizer(vocab_size: int = 512):
 
 def _find_qwen_tiktoken() -> Path | None:
     try:
-        import dashscope  # type: ignore
+        import dashscope  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
         p = Path(dashscope.__file__).parent / "resources" / "qwen.tiktoken"
         return p if p.is_file() else None
@@ -143,7 +152,6 @@ def _find_qwen_tiktoken() -> Path | None:
 
 def _qwen_text_tokenizer(path: Path):
     from tokenizers import AddedToken, normalizers
-    from transformers import Qwen2TokenizerFast
     from transformers.convert_slow_tokenizer import TikTokenConverter
 
     tok = TikTokenConverter(vocab_file=str(path), pattern=QWEN2_PATTERN, additional_special_tokens=[]).converted()
@@ -151,8 +159,7 @@ def _qwen_text_tokenizer(path: Path):
         raise ValueError(f"{path} is not the Qwen BPE vocabulary ({tok.get_vocab_size()} ranks, expected 151643)")
     tok.normalizer = normalizers.NFC()
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in QWEN3_SPECIALS])
-    fast = Qwen2TokenizerFast(tokenizer_object=tok, unk_token=None, bos_token=None,
-                              eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    fast = _qwen2_tokenizer(tok)
     assert fast("<|im_start|>assistant\n")["input_ids"] == [151644, 77091, 198]
     return fast
 

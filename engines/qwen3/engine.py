@@ -25,6 +25,8 @@ Engine options (``--engine_opt key=value``, all optional):
 ``fixed_frames``        generate exactly this many frames per request, ignoring end-of-speech
                         (benchmarks; random weights stop at random points)
 ``threads``             torch CPU threads (default: half the cores, so the event loop keeps one)
+``attn``                the talker's attention kernel in transformers (``sdpa``, ``eager``,
+                        ``flash_attention_2``; default: transformers' choice)
 ``clone_cache_size``    clone prompts kept in memory (default 256, least recently used dropped)
 ``kv_cache_gib``        ``--backend vllm`` on CPU: vLLM's KV cache size (``VLLM_CPU_KVCACHE_SPACE``)
 ``gpu_memory_utilization``  ``--backend vllm`` on a GPU: vLLM's share of GPU memory
@@ -122,6 +124,7 @@ class Qwen3Engine(Engine):
         self.conv_context = opt_int(extra, "conv_context", 8) or 0
         self.fixed_frames = opt_int(extra, "fixed_frames", None) or None
         self.threads = opt_int(extra, "threads", None)
+        self.attn = str(extra["attn"]) if extra.get("attn") else None
         self.clone_cache_size = opt_int(extra, "clone_cache_size", 256) or 1
         self.runaway = RunawayGuard.from_options(extra)
         self._info: EngineInfo | None = None
@@ -160,7 +163,7 @@ class Qwen3Engine(Engine):
         assert model_path is not None  # a given path resolves to a path
         self._runner = r = Qwen3Runner(model_path, device=device, dtype=self.config.dtype,
                                        decode_context=self.decode_context, conv_context=self.conv_context,
-                                       threads=threads)
+                                       threads=threads, attn=self.attn)
         kind = r.kind
         speakers = r.speakers() if kind == "custom_voice" else []
         caps = Capabilities(clone=kind == "base", instruct=kind == "custom_voice" and r.instruct_supported(),

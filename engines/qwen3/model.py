@@ -87,7 +87,7 @@ class Qwen3Runner:
     """Owns the loaded checkpoint; all methods run on one thread."""
 
     def __init__(self, model_path: str, device: str = "cpu", dtype: str = "auto", decode_context: int = 72,
-                 conv_context: int = 8, threads: int | None = None) -> None:
+                 conv_context: int = 8, threads: int | None = None, attn: str | None = None) -> None:
         from ._compat import import_qwen_tts
 
         if threads:
@@ -101,7 +101,9 @@ class Qwen3Runner:
         torch_dtype = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
                        "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}[dtype]
         self.path = Path(model_path)
-        self.tts = qwen_tts.Qwen3TTSModel.from_pretrained(str(self.path), dtype=torch_dtype, device_map=device)
+        loading = {"attn_implementation": attn} if attn else {}
+        self.tts = qwen_tts.Qwen3TTSModel.from_pretrained(str(self.path), dtype=torch_dtype, device_map=device,
+                                                          **loading)
         self.model = self.tts.model
         self.model.eval()
         # the codec decoder produces NaN (silence) in bf16: keep it in fp32

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from flashtts.engine import GenerationOptions
 
 ResponseFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty or only whitespace")
+    return value
+
+
+# The text a request asks to be spoken: blank text is refused (the error names the field).
+SpeechText = Annotated[str, AfterValidator(_not_blank)]
 
 # FlashTTS's five-step scales for speed and pitch
 LEVELS = {"very_low": 0.7, "low": 0.85, "moderate": 1.0, "high": 1.15, "very_high": 1.3}

@@ -5,22 +5,22 @@ from __future__ import annotations
 from fastapi import UploadFile
 from pydantic import BaseModel, Field, field_validator
 
-from flashtts.protocol.common import GenerationFields, ResponseFormat, SpeedField, level_or_number, reject_bool
+from flashtts.protocol.common import (
+    GenerationFields,
+    ResponseFormat,
+    SpeechText,
+    SpeedField,
+    level_or_number,
+    reject_bool,
+)
 
 
 class _Synthesis(GenerationFields, SpeedField):
-    text: str
+    text: SpeechText
     pitch: float | None = Field(None, description="0.5-2.0, or a FlashTTS level name (very_low .. very_high)")
     instructions: str | None = Field(None, max_length=4096)
     stream: bool = False
     response_format: ResponseFormat = "mp3"
-
-    @field_validator("text")
-    @classmethod
-    def _text(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("text is empty")
-        return v
 
     @field_validator("pitch", mode="before")
     @classmethod

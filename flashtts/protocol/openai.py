@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, Field, field_validator
+from pydantic import AliasChoices, BaseModel, Field
 
-from flashtts.protocol.common import GenerationFields, ResponseFormat, SpeedField
+from flashtts.protocol.common import GenerationFields, ResponseFormat, SpeechText, SpeedField
 
 
 class VoiceId(BaseModel):
@@ -15,7 +15,7 @@ class VoiceId(BaseModel):
 
 class SpeechRequest(GenerationFields, SpeedField):
     model: str = Field("tts-1", max_length=256)
-    input: str = Field(description="Text to speak")
+    input: SpeechText = Field(description="Text to speak")
     voice: str | VoiceId = Field(description="Built-in voice, role name, or {'id': ...}")
     instructions: str | None = Field(None, max_length=4096)
     response_format: ResponseFormat = "mp3"
@@ -24,13 +24,6 @@ class SpeechRequest(GenerationFields, SpeedField):
     timestamps: bool = Field(False, validation_alias=AliasChoices("timestamps", "include_timestamps"),
                              description="flashtts: word timings as 'speech.audio.words' SSE events "
                                          "(stream_format=sse; engines with the timestamps capability)")
-
-    @field_validator("input")
-    @classmethod
-    def _input(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("input is empty")
-        return v
 
     def voice_name(self) -> str:
         return self.voice.id if isinstance(self.voice, VoiceId) else self.voice

@@ -23,6 +23,7 @@ from flashtts.auth import require_api_key
 from flashtts.errors import APIError, error_body, to_api_error
 from flashtts.live_speech import LiveOptions, LiveSpeech, SegmentStart, Words
 from flashtts.live_text import SentenceCutter
+from flashtts.middleware import SlowClientError
 from flashtts.protocol.live import ControlMessage, StreamStart, TextMessage
 from flashtts.serving import SpeechService, encode_step
 from flashtts.sse import words_event
@@ -145,6 +146,8 @@ async def speech_stream(ws: WebSocket) -> None:
             reader.result()  # the reader only ends by raising: client gone or a bad message
     except WebSocketDisconnect:
         pass  # the finally block stops the work; samples() counts it as aborted
+    except SlowClientError as exc:  # it reads nothing: no error message could reach it either
+        log.warning("speech stream: %s; abandoned", exc)
     except Exception as exc:
         err = to_api_error(exc)
         if err.status >= 500:

@@ -15,6 +15,10 @@ from flashtts.serving.plans import Plan, Utterance
 from flashtts.serving.state import ServiceState
 from flashtts.text import parse_dialogue, split_text
 
+SPOKEN_EXPANSION = 4
+"""Normalised text (numbers, symbols and links spelled out) may be at most this many times the text limit:
+a number-only input cannot turn one request into many times the longest allowed speech."""
+
 
 class Planning(ServiceState):
     """Requests checked and segmented (:meth:`plan`), on a worker thread."""
@@ -59,7 +63,7 @@ class Planning(ServiceState):
         threshold = length_threshold or self.config.length_threshold
         window = window_size or self.config.window_size
         segments: list[SynthesisRequest] = []
-        total_chars = 0
+        total_chars = spoken_chars = 0
         first = utterances[0]
         speed = first.speed or first.voice.speed or 1.0
         pitch = first.pitch or 1.0
@@ -73,6 +77,10 @@ class Planning(ServiceState):
             if normalize:
                 lang = speech_language(self.engine.info, utt.voice.voice, utt.language or utt.voice.language, utt.text)
                 utt = replace(utt, text=normalize_text(utt.text, lang))
+            spoken_chars += len(utt.text)
+            self._check_spoken_length(spoken_chars, text_param)
+            if not any(ch.isalnum() for ch in utt.text):
+                continue  # only punctuation or symbols: no engine says anything for it
             for piece in split_text(utt.text, threshold, window):
                 seg = SynthesisRequest(
                     request_id=f"{job_id}-{len(segments)}",
@@ -90,13 +98,22 @@ class Planning(ServiceState):
                 self.engine.validate(seg)
                 segments.append(seg)
         if not segments:
-            raise APIError("nothing to speak: the text is empty", param="input", code="empty_input")
+            raise APIError(f"{text_param}: nothing to speak: no letters or digits once markup, emoji and symbols "
+                           "are left out", param=text_param, code="empty_input")
         limit = self.config.limits.max_text_chars
         if total_chars > limit:
             raise APIError(f"text is {total_chars} characters; the limit is {limit}", param="input",
                            code="input_too_long")
         return Plan(request_id, route, segments, response_format, speed, pitch,
                     ", ".join(dict.fromkeys(u.voice.label for u in utterances)), total_chars, headers=headers)
+
+    def _check_spoken_length(self, spoken_chars: int, param: str) -> None:
+        most = SPOKEN_EXPANSION * self.config.limits.max_text_chars
+        if spoken_chars > most:
+            raise APIError(f"{param} reads as more than {most} characters once numbers, symbols and links are "
+                           f"spelled out (the limit is {SPOKEN_EXPANSION}x the {self.config.limits.max_text_chars}-"
+                           "character text limit); send less text or normalize: false",
+                           param=param, code="input_too_long")
 
     def _without_unfollowable_instructions(self, utt: Utterance, headers: dict[str, str]) -> Utterance:
         """Instructions the engine cannot follow are a hint it ignores (as OpenAI's tts-1 does), noted in

@@ -44,9 +44,15 @@ class RoleService:
         """A voice name, or (FlashTTS) a base64 clip or audio URL to clone from."""
         if len(value) <= 256 and not is_url(value) and not value.startswith("data:"):
             return self.speech.resolve_voice(value, param)
-        data = await self.audio_bytes(None, value, param)
-        assert data is not None
-        samples, rate = await self.speech.load_reference(data, param)
+        try:
+            data = await self.audio_bytes(None, value, param)
+            assert data is not None
+            samples, rate = await self.speech.load_reference(data, param)
+        except APIError as exc:
+            if exc.code != "invalid_audio":
+                raise
+            raise APIError(f"{param}: neither a voice name (at most 256 characters) nor a clip to clone from "
+                           f"({exc.message.removeprefix(param + ': ')})", param=param, code="invalid_audio") from None
         return self.speech.reference_voice(samples, rate, None)
 
     async def add(self, name: str, clip: bytes | None, **kwargs) -> Role:

@@ -18,7 +18,7 @@ from live import assert_openai_error, serving
 
 pytestmark = pytest.mark.slow
 
-EN = "Rice is often served in round bowls. The juice of lemons makes fine punch."  # Piper is random: one misheard word of 14 stays under 0.2
+EN = "The box was thrown beside the parked truck. The juice of lemons makes fine punch."  # Piper is random: one misheard word of 14 stays under 0.2
 DOC_EN = "Hello, I am a test"  # the document's instruct example
 ZH = "你好，我是通义千问语音合成大模型，请问有什么可以帮您的吗？"
 

@@ -51,7 +51,7 @@ def test_clone_voice_curl_example(server, tmp_path):
 
 
 def test_speak_example(server, transcribe):
-    text = "Rice is often served in round bowls."
+    text = "The box was thrown beside the parked truck."
     r = httpx.post(server.url + "/speak", headers=AUTH, timeout=120, json={
         "name": "narrator", "text": text, "pitch": "moderate", "speed": "moderate", "temperature": 0.9, "top_k": 50,
         "top_p": 0.95, "repetition_penalty": 1.0, "max_tokens": 4096, "length_threshold": 50, "window_size": 50,

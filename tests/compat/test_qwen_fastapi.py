@@ -79,8 +79,8 @@ def test_workers_spread_requests_over_replicas(server, transcribe):
     # several segments each, so the four requests are surely in flight together (a lone short
     # request could finish before the next one arrives and, with a lopsided history, pick the
     # same replica every time)
-    tail = " The juice of lemons makes fine punch. These days a chicken leg is a rare dish."
-    texts = [t + tail for t in ["Glue the sheet to the dark blue background.", "Rice is often served in round bowls.",
+    tail = " The juice of lemons makes fine punch. The boy was there when the sun rose."
+    texts = [t + tail for t in ["Glue the sheet to the dark blue background.", "The box was thrown beside the parked truck.",
                                 "It's easy to tell the depth of a well.", "Hello, this is a test of the speech server."]]
 
     def speak(text: str) -> bytes:

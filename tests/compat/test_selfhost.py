@@ -15,7 +15,7 @@ from live import assert_openai_error, serving
 
 pytestmark = pytest.mark.slow
 
-EN = "Rice is often served in round bowls."
+EN = "The box was thrown beside the parked truck."
 
 
 @pytest.fixture(scope="module")

@@ -269,3 +269,11 @@ async def test_many_requests_with_aborts_keep_rows_consistent(checkpoints):
     for n, wav in zip(lengths, results):
         if wav is not None:
             assert_audio_equal(wav, solo[n], atol=1e-6)
+
+
+async def test_attn_option_chooses_the_talkers_attention_kernel(checkpoints):
+    """``--engine_opt attn=...`` (and FlashTTS's ``--llm_attn_implementation``) reaches transformers."""
+    async with running_engine(checkpoints["custom_voice"], extra={"attn": "eager"}) as engine:
+        assert engine.runner.talker.config._attn_implementation == "eager"
+    async with running_engine(checkpoints["custom_voice"]) as engine:
+        assert engine.runner.talker.config._attn_implementation != "eager"

@@ -419,7 +419,7 @@ def _slow_reader(url: str, text: str) -> socket.socket:
 
 
 def test_slow_readers_do_not_hold_synthesis_slots(small_server):
-    text = " ".join(["The juice of lemons makes fine punch. Rice is often served in round bowls."] * 6)
+    text = " ".join(["The juice of lemons makes fine punch. The box was thrown beside the parked truck."] * 6)
     readers = [_slow_reader(small_server.url, text) for _ in range(4)]
     try:
         deadline = time.monotonic() + 60

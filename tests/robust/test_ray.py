@@ -18,7 +18,7 @@ psutil = pytest.importorskip("psutil")
 pytestmark = pytest.mark.slow
 
 TEXT = ("The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background. "
-        "It's easy to tell the depth of a well. These days a chicken leg is a rare dish.")
+        "It's easy to tell the depth of a well. The boy was there when the sun rose.")
 
 
 @pytest.fixture(scope="module")

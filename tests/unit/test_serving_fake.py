@@ -143,3 +143,22 @@ async def test_host_check_in_process(tmp_path, host, status):
     async with app_client(_config(tmp_path), FakeEngine()) as client:
         r = await client.get("/health", headers={"Host": host})
     assert r.status_code == status
+
+
+async def test_text_that_normalises_to_many_times_the_limit_is_refused(tmp_path):
+    """Numbers and symbols spelled out may not turn one request into far more speech than the text limit allows."""
+    from flashtts.config import Limits
+    from flashtts.serving.planning import SPOKEN_EXPANSION
+
+    engine = FakeEngine(chunks=1)
+    text = "7% " * 20  # 60 characters that read as "seven percent" x 20: 279 characters
+    assert len("seven percent " * 20) > SPOKEN_EXPANSION * len(text)
+    async with app_client(_config(tmp_path, limits=Limits(max_text_chars=len(text))), engine) as client:
+        body = {"input": text, "voice": "tone", "stream": False, "response_format": "pcm"}
+        r = await client.post("/v1/audio/speech", json=body)
+        assert r.status_code == 400, r.text
+        err = r.json()["error"]
+        assert err["code"] == "input_too_long" and err["param"] == "input" and "spelled out" in err["message"]
+        assert not engine.requests  # refused before any synthesis
+        r = await client.post("/v1/audio/speech", json={**body, "normalize": False})
+        assert r.status_code == 200, r.text

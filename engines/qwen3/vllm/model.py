@@ -102,6 +102,8 @@ _TRACKER: RowTracker | None = None
 class FlashTTSQwen3Talker(Qwen3ForCausalLM):
     """Qwen3 decoder (vLLM layers, paged attention) + the reference code predictor and logit rules."""
 
+    _suppress: torch.Tensor  # a buffer (register_buffer)
+
     def __init__(self, *, vllm_config: VllmConfig, prefix: str = "") -> None:
         super().__init__(vllm_config=vllm_config, prefix=prefix)
         from .._compat import import_qwen_tts
@@ -123,7 +125,7 @@ class FlashTTSQwen3Talker(Qwen3ForCausalLM):
         suppress[eos] = False
         self.register_buffer("_suppress", suppress, persistent=False)
         self._eos = eos
-        self._socket = None
+        self._socket: Any = None  # zmq PUSH socket, opened at the first frame
         self._address = getattr(cfg, "flashtts_side_channel", None)
         global _MODEL
         _MODEL = self

@@ -17,7 +17,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncGenerator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -73,8 +73,8 @@ class VLLMTalker:
         self.kv_cache_gib = kv_cache_gib
         self.enforce_eager = enforce_eager
         self.gpu_memory_utilization = gpu_memory_utilization
-        self.engine = None
-        self._pull = None
+        self.engine: Any = None  # vllm AsyncLLM, made by start()
+        self._pull: Any = None  # zmq PULL socket for the frames
         self._reader: asyncio.Task | None = None
         self._queues: dict[str, asyncio.Queue] = {}
         self._tmp = tempfile.TemporaryDirectory(prefix="flashtts-vllm-")
@@ -99,11 +99,11 @@ class VLLMTalker:
         pull.bind(self.address)
         self._reader = asyncio.create_task(self._read_frames())
         view = vllm_view(self.checkpoint, Path(self._tmp.name) / "model")
-        more = {}
+        more: dict[str, Any] = {}
         if self.gpu_memory_utilization is not None:
             more["gpu_memory_utilization"] = float(self.gpu_memory_utilization)
         args = AsyncEngineArgs(**more,
-            model=str(view), skip_tokenizer_init=True, enable_prompt_embeds=True, dtype=self.dtype,
+            model=str(view), skip_tokenizer_init=True, enable_prompt_embeds=True, dtype=cast(Any, self.dtype),
             max_num_seqs=self.max_num_seqs, enforce_eager=self.enforce_eager, enable_prefix_caching=False,
             async_scheduling=False, logits_processors=[RowTracker],
             hf_overrides={"flashtts_side_channel": self.address},

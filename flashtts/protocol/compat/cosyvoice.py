@@ -5,22 +5,17 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import UploadFile
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
+
+from flashtts.protocol.common import SpeechText
 
 
 class _Form(BaseModel):
-    tts_text: str = Field(description="Text to speak")
+    tts_text: SpeechText = Field(description="Text to speak")
     speed: float | None = Field(None, ge=0.25, le=4.0, description="flashtts: speaking rate")
     format: Literal["wav", "pcm"] | None = Field(
         None, description="flashtts: wav (header + 16-bit PCM) or pcm (raw 16-bit PCM); default: pcm for GET "
                           "(CosyVoice's client.py), wav for POST (the documented curl/requests examples)")
-
-    @field_validator("tts_text")
-    @classmethod
-    def _text(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("tts_text is empty")
-        return v
 
 
 class SftForm(_Form):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from flashtts.protocol.common import GenerationFields
+from flashtts.protocol.common import GenerationFields, SpeechText
 
 MAX_BATCH = 32
 
@@ -15,17 +15,10 @@ class VoiceDesignRequest(GenerationFields):
     """One text in a voice described in words. Sampling defaults (max_new_tokens 2048,
     temperature 0.9, top_p 1.0, top_k 50) are the engine's own when a field is left out."""
 
-    text: str = Field(description="Text to speak")
+    text: SpeechText = Field(description="Text to speak")
     instruct: str = Field(min_length=1, max_length=4096, description="Voice and style described in words")
     language: str = Field("Auto", max_length=32, description="Auto, Chinese, English, Japanese, ...")
     response_format: Literal["wav", "base64"] = Field("wav", description="wav: the file; base64: JSON")
-
-    @field_validator("text")
-    @classmethod
-    def _text(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("text is empty")
-        return v
 
 
 class VoiceDesignBatchRequest(GenerationFields):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
-from flashtts.protocol.common import GenerationFields
+from flashtts.protocol.common import GenerationFields, SpeechText
 
 
 class SynthesizeRequest(GenerationFields):
-    text: str = Field(min_length=1, max_length=5000, description="Text to speak")
+    text: SpeechText = Field(min_length=1, max_length=5000, description="Text to speak")
     language: str = Field("zh", max_length=32, description="zh, en, ja, ko, ... (left out: detected)")
     speaker: str = Field("Vivian", min_length=1, max_length=64,
                          description="Voice: a voice or role here, or a Qwen3-TTS preset name "
@@ -17,13 +17,6 @@ class SynthesizeRequest(GenerationFields):
     speed: float | None = Field(1.0, ge=0.5, le=2.0)
     pitch: float | None = Field(1.0, ge=0.5, le=2.0)
     enable_streaming: bool = Field(False, description="Accepted; the answer is one JSON object either way")
-
-    @field_validator("text")
-    @classmethod
-    def _text(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("text is empty")
-        return v
 
 
 class SynthesizeResponse(BaseModel):
