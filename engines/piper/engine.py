@@ -1,11 +1,13 @@
-"""The Piper engine: sentences of concurrent requests go through one micro-batching queue.
+"""The Piper engine: each sentence of concurrent requests runs as soon as it is queued.
 
 Each request is phonemised, then its sentences are submitted one at a time (so its first
-sentence is heard while the rest is still queued); the queue gathers the sentences of all
-concurrent requests into batches that run on the model thread. Within a batch the rows run
-one after another on one ONNX session: measured on this 2-core CPU, a padded VITS batch of 8
-took 1.60 s against 1.53 s in turn, and a padded row's output carries a tail whose true length
-the exported graph does not report, so stacking rows buys nothing and costs exactness.
+sentence is heard while the rest is still queued). Piper gains nothing from batching: measured
+on this 2-core CPU, a padded VITS batch of 8 took 1.60 s against 1.53 s in turn, and a padded
+row's output carries a tail whose true length the exported graph does not report. So the queue
+hands out one sentence at a time, with no gathering wait, to ``parallel`` model threads that
+share one ONNX session (its ``run`` is thread-safe): a sentence starts the moment a thread is
+free and never waits for a slower one (a VITS run leaves cores idle in its sequential parts,
+which other sentences fill).
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import importlib.util
 import logging
 import math
 import os
+import threading
 from collections.abc import AsyncGenerator, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from flashtts.metrics import Metrics
 from flashtts.scheduler import MicroBatcher, ModelWorker
 
 from .alignment import WordSpan, locate_words, phoneme_bounds, sentence_words
+from .session import load_voice
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +99,16 @@ class PiperEngine(Engine):
     def __init__(self, config: EngineConfig, metrics: Metrics) -> None:
         super().__init__(config, metrics)
         self._voices: dict = {}
+        """Each voice on a session for a sentence that runs alone (``threads`` ONNX threads)."""
+        self._shared_voices: dict = {}
+        """The same voices on one-thread sessions, for sentences that run beside others."""
+        self._threads = 0
+        self._running = 0
+        self._running_lock = threading.Lock()
         self._info: EngineInfo | None = None
         self._worker: ModelWorker | None = None
         self._batcher: MicroBatcher[_Sentence, tuple[np.ndarray, np.ndarray | None]] | None = None
         self._g2p: ModelWorker | None = None
-        self._pool: ThreadPoolExecutor | None = None
         self._parallel = 1
         self._active: set[str] = set()
         self._aborted: set[str] = set()
@@ -128,11 +136,11 @@ class PiperEngine(Engine):
         return files
 
     def _load(self) -> None:
-        from piper import PiperVoice
-
         aligned = _alignments_available()
+        spin = str(self.config.extra.get("spin", "0")).lower() not in ("0", "false", "no")
         for file in self._voice_files():
-            self._voices[_voice_id(file)] = PiperVoice.load(str(file), include_alignments=aligned)
+            self._voices[_voice_id(file)], self._shared_voices[_voice_id(file)] = load_voice(
+                file, aligned, self._threads, spin=spin)
         timestamps = aligned and all(len(v.session.get_outputs()) > 1 for v in self._voices.values())
         rates = {v.config.sample_rate for v in self._voices.values()}
         first = next(iter(self._voices))
@@ -149,15 +157,16 @@ class PiperEngine(Engine):
         )
 
     async def start(self) -> None:
-        self._worker = ModelWorker("flashtts-piper")
+        # sentences at once: 4 per core measured best against piper.http_server at 8 clients (its threads)
+        self._parallel = max(1, int(self.config.extra.get("parallel", 4 * (os.cpu_count() or 1))))
+        # ONNX threads for a sentence alone: 0 is ONNX Runtime's default, one per physical core
+        self._threads = max(0, int(self.config.extra.get("threads", 0)))
+        self._worker = ModelWorker("flashtts-piper", threads=self._parallel)
         self._g2p = ModelWorker("flashtts-piper-g2p")  # espeak is not thread-safe: one thread of its own
         await self._worker.run(self._load)
-        # rows at once: 4 per core measured best against piper.http_server at 8 clients (its threads)
-        self._parallel = max(1, int(self.config.extra.get("parallel", 4 * (os.cpu_count() or 1))))
-        if self._parallel > 1:
-            self._pool = ThreadPoolExecutor(self._parallel, thread_name_prefix="flashtts-piper-row")
+        # one sentence per batch, no gathering wait: --batch_size and --wait_timeout do not apply
         self._batcher = MicroBatcher(self._run_batch, self._worker, self.metrics,
-                                     max_batch_size=self.config.batch_size, wait_timeout=self.config.wait_timeout)
+                                     max_batch_size=1, wait_timeout=0.0, concurrency=self._parallel)
         self._batcher.start()
 
     async def stop(self) -> None:
@@ -167,8 +176,6 @@ class PiperEngine(Engine):
             self._worker.shutdown()
         if self._g2p is not None:
             self._g2p.shutdown()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def ready(self) -> bool:
         return self._batcher is not None and self._batcher.healthy
@@ -191,11 +198,21 @@ class PiperEngine(Engine):
         return found
 
     def _synth_one(self, item: _Sentence) -> tuple[np.ndarray, np.ndarray | None]:
+        """One sentence: on the many-thread session when nothing else runs, else on a one-thread one
+        (measured here: a sentence alone 15.8 audio-s/s on two threads against 9.5 on one; eight at
+        once 19.5 on one thread each against 17.6 on two)."""
         from piper import SynthesisConfig
 
-        voice = self._voices[item.voice]
-        result = voice.phoneme_ids_to_audio(list(item.phoneme_ids), SynthesisConfig(length_scale=item.length_scale),
-                                            include_alignments=item.timed)
+        with self._running_lock:
+            alone = self._running == 0
+            self._running += 1
+        try:
+            voice = (self._voices if alone else self._shared_voices)[item.voice]
+            result = voice.phoneme_ids_to_audio(list(item.phoneme_ids), SynthesisConfig(
+                length_scale=item.length_scale), include_alignments=item.timed)
+        finally:
+            with self._running_lock:
+                self._running -= 1
         audio, id_samples = result if isinstance(result, tuple) else (result, None)
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
         peak = float(np.max(np.abs(audio))) if audio.size else 0.0
@@ -206,18 +223,9 @@ class PiperEngine(Engine):
         return audio, id_samples
 
     def _run_batch(self, items: Sequence[_Sentence]) -> Iterator[tuple[np.ndarray, np.ndarray | None] | BaseException]:
-        """The batch's rows, each yielded as soon as it (and the rows before it) are done.
-
-        With ``parallel`` > 1 (engine option; default: four per CPU core) up to that many rows run at
-        once on one shared ONNX session (its ``run`` is thread-safe): a VITS run leaves cores idle in
-        its sequential parts, which other rows fill.
-        """
-        if self._pool is None or len(items) == 1:
-            for item in items:
-                yield self._guarded_synth(item)
-            return
-        for future in [self._pool.submit(self._guarded_synth, item) for item in items]:
-            yield future.result()
+        """The batch's sentences in turn (the batcher hands out one at a time), each yielded when done."""
+        for item in items:
+            yield self._guarded_synth(item)
 
     def _guarded_synth(self, item: _Sentence) -> tuple[np.ndarray, np.ndarray | None] | BaseException:
         try:
@@ -268,7 +276,7 @@ class PiperEngine(Engine):
             self._aborted.add(request_id)
 
     def stats(self) -> dict:
-        return {"voices": list(self._voices), "batch_size": self.config.batch_size, "active_streams": len(self._active),
-                "parallel_rows": self._parallel,
-                "wait_timeout": self.config.wait_timeout,
+        return {"voices": list(self._voices), "batch_size": 1, "active_streams": len(self._active),
+                "parallel_rows": self._parallel, "onnx_threads_alone": self._threads,
+                "wait_timeout": 0.0,
                 "worker_restarts": self._batcher.restarts if self._batcher is not None else 0}

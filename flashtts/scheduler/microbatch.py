@@ -4,6 +4,12 @@ The worker blocks for the first item, then admits more until ``wait_timeout`` me
 that first item has passed or ``max_batch_size`` items are waiting; the batch runs on the
 model thread; results are set only on futures that are not done (a cancelled waiter, such as
 a client that went away, is skipped before the batch runs and ignored after).
+
+With ``concurrency`` > 1 up to that many batches run at once, each on one of the model worker's
+threads: the next batch starts as soon as a slot is free instead of after the batch before it.
+An engine that gains nothing from batching (Piper's ONNX voice runs one sentence at a time) uses
+``max_batch_size=1, wait_timeout=0`` with ``concurrency`` = its worker's threads, so each item
+starts the moment it arrives and a slow one never holds up the others.
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ class MicroBatcher(Generic[T, R]):
 
     ``run_batch(items)`` runs on ``worker``'s thread and returns (or yields) one result per
     item, in order; a result that is an ``Exception`` fails only that item; a raised exception
-    fails the items not yet settled.
+    fails the items not yet settled. Up to ``concurrency`` batches run at once (at most the
+    worker's threads).
     """
 
     def __init__(
@@ -45,18 +52,24 @@ class MicroBatcher(Generic[T, R]):
         metrics: Metrics,
         max_batch_size: int = 8,
         wait_timeout: float = 0.01,
+        concurrency: int = 1,
     ) -> None:
         if max_batch_size < 1:
             raise ValueError("max_batch_size must be >= 1")
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
         self.run_batch = run_batch
         self.worker = worker
         self.metrics = metrics
         self.max_batch_size = max_batch_size
         self.wait_timeout = wait_timeout
+        self.concurrency = concurrency
+        self._slots = asyncio.Semaphore(concurrency)
         self._queue: asyncio.Queue[_Pending[T, R]] = asyncio.Queue()
         self._task: asyncio.Task | None = None
         self._supervisor: asyncio.Task | None = None
-        self._running_batch: list[_Pending[T, R]] = []
+        self._running: dict[asyncio.Task, list[_Pending[T, R]]] = {}
+        """Batches under way, by the task that runs each."""
         self.running = False
         """Started and not stopped: ``submit`` queues work (also while a restart is under way)."""
         self.alive = False
@@ -79,11 +92,15 @@ class MicroBatcher(Generic[T, R]):
     async def stop(self) -> None:
         self.running = False
         self.alive = False
-        for task in (self._supervisor, self._task):
+        running = list(self._running.items())
+        for task in (self._supervisor, self._task, *(t for t, _ in running)):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+        for _, batch in running:
+            for pending in batch:
+                self._settle(pending, RuntimeError("engine stopped"))
         while not self._queue.empty():
             pending = self._queue.get_nowait()
             if not pending.future.done():
@@ -169,33 +186,50 @@ class MicroBatcher(Generic[T, R]):
             self.alive = False
             error = None if self._task.cancelled() else self._task.exception()
             log.error("micro-batcher loop died; restarting it", exc_info=error)
-            for pending in self._running_batch:  # only the batch it was running fails
-                self._settle(pending, RuntimeError(f"engine worker crashed: {error!r}"))
-            self._running_batch = []
             self.loop_restarts += 1
             backoff = 0.1 if loop.time() - started > 30 else min(backoff * 2, 5.0)
             await asyncio.sleep(backoff)
 
     async def _loop(self) -> None:
+        """Take the next batch whenever a slot is free and run it in a task of its own.
+
+        Batches under way are not the loop's: they finish (and settle their items) even if the
+        loop dies and is restarted meanwhile.
+        """
         loop = asyncio.get_running_loop()
         while True:
-            batch = await self._next_batch()
+            await self._slots.acquire()
+            try:
+                batch = await self._next_batch()
+            except BaseException:
+                self._slots.release()
+                raise
             live = [p for p in batch if not p.future.done()]
             if not live:
+                self._slots.release()
                 continue
             if not self.worker.alive:  # died while idle: revive before running anything on it
                 self._revive_worker()
             self.metrics.observe_batch(len(live))
-            self._running_batch = live
-            try:
-                count = await self.worker.run(self._drive, loop, live)
-                if count != len(live):
-                    raise RuntimeError(f"run_batch returned {count} results for {len(live)} items")
-            except asyncio.CancelledError:
-                raise
-            except BaseException as exc:  # the batch failed: fail the items it did not settle
-                log.exception("batch of %d failed", len(live))
-                for pending in live:
-                    loop.call_soon_threadsafe(self._settle, pending, exc)
-            finally:
-                self._running_batch = []
+            self.metrics.running(len(live))
+            task = loop.create_task(self._run(live), name="microbatch")
+            self._running[task] = live
+            task.add_done_callback(self._batch_done)
+
+    def _batch_done(self, task: asyncio.Task) -> None:
+        self.metrics.running(-len(self._running.pop(task, ())))
+        self._slots.release()
+
+    async def _run(self, live: list[_Pending[T, R]]) -> None:
+        """One batch on a model thread; the items it leaves unsettled fail with its error."""
+        loop = asyncio.get_running_loop()
+        try:
+            count = await self.worker.run(self._drive, loop, live)
+            if count != len(live):
+                raise RuntimeError(f"run_batch returned {count} results for {len(live)} items")
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # the batch failed: fail the items it did not settle
+            log.exception("batch of %d failed", len(live))
+            for pending in live:
+                loop.call_soon_threadsafe(self._settle, pending, exc)

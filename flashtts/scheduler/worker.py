@@ -1,4 +1,4 @@
-"""A dedicated thread that owns the model: all model work runs here, never on the event loop."""
+"""Dedicated threads that own the model: all model work runs there, never on the event loop."""
 
 from __future__ import annotations
 
@@ -14,19 +14,28 @@ log = logging.getLogger(__name__)
 
 
 class ModelWorker:
-    """One thread per model instance (models are not thread-safe); awaitable calls into it."""
+    """One thread per model instance (models are not thread-safe); awaitable calls into it.
 
-    def __init__(self, name: str = "flashtts-model") -> None:
+    ``threads`` > 1 is for models whose calls are thread-safe (an ONNX Runtime session): up to that
+    many calls run at once.
+    """
+
+    def __init__(self, name: str = "flashtts-model", threads: int = 1) -> None:
+        if threads < 1:
+            raise ValueError("threads must be >= 1")
         self.name = name
-        self._thread_id: int | None = None
+        self.threads = threads
+        self._thread_ids: set[int] = set()
         self._stopped = False
         self.restarts = 0
         """Times a dead thread was replaced."""
         self._start()
 
     def _start(self) -> None:
-        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
-        self._executor.submit(self._remember_thread).result()
+        self._thread_ids = set()
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix=self.name,
+                                                               initializer=self._remember_thread)
+        self._executor.submit(lambda: None).result()  # the first thread is up before any work
         self._dead = False
 
     @property
@@ -47,13 +56,18 @@ class ModelWorker:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def _remember_thread(self) -> None:
-        self._thread_id = threading.get_ident()
+        self._thread_ids.add(threading.get_ident())
+
+    @property
+    def thread_ids(self) -> frozenset[int]:
+        """Idents of the threads started so far (threads start as work needs them)."""
+        return frozenset(self._thread_ids)
 
     def in_worker(self) -> bool:
-        return threading.get_ident() == self._thread_id
+        return threading.get_ident() in self._thread_ids
 
     async def run(self, fn: Callable[..., T], *args) -> T:
-        """Run ``fn(*args)`` on the model thread and await its result (reviving a dead thread first)."""
+        """Run ``fn(*args)`` on a model thread and await its result (reviving dead threads first)."""
         if self._dead and not self._stopped:
             self.restart()
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)

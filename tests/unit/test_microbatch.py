@@ -37,9 +37,10 @@ class Recorder:
 async def make():
     made: list[tuple[MicroBatcher, ModelWorker]] = []
 
-    def build(run_batch, max_batch_size: int = 8, wait_timeout: float = 0.01) -> MicroBatcher:
-        worker = ModelWorker("test-model")
-        batcher = MicroBatcher(run_batch, worker, Metrics(), max_batch_size=max_batch_size, wait_timeout=wait_timeout)
+    def build(run_batch, max_batch_size: int = 8, wait_timeout: float = 0.01, concurrency: int = 1) -> MicroBatcher:
+        worker = ModelWorker("test-model", threads=concurrency)
+        batcher = MicroBatcher(run_batch, worker, Metrics(), max_batch_size=max_batch_size, wait_timeout=wait_timeout,
+                               concurrency=concurrency)
         batcher.start()
         made.append((batcher, worker))
         return batcher
@@ -75,7 +76,7 @@ async def test_batch_runs_on_the_model_thread_not_the_event_loop(make):
     batcher = make(rec)
     assert await batcher.submit(21) == 42
     assert rec.threads and threading.get_ident() not in rec.threads
-    assert rec.threads == {batcher.worker._thread_id}
+    assert rec.threads <= batcher.worker.thread_ids
 
 
 async def test_a_lone_item_runs_after_the_wait(make):
@@ -225,3 +226,130 @@ async def test_stop_fails_waiting_items_and_refuses_new_ones(make):
 def test_max_batch_size_must_be_positive():
     with pytest.raises(ValueError):
         MicroBatcher(lambda items: items, None, Metrics(), max_batch_size=0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        MicroBatcher(lambda items: items, None, Metrics(), concurrency=0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        ModelWorker("none", threads=0)
+
+
+async def _until(condition, limit: float = 10.0) -> None:
+    """Wait (bounded) until ``condition()`` holds."""
+    deadline = asyncio.get_running_loop().time() + limit
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition never held"
+        await asyncio.sleep(0.01)
+
+
+# ---- concurrency > 1: batches that do not wait for each other (engines that gain nothing from batching)
+
+
+class Gated:
+    """run_batch whose items named in ``held`` wait (on a model thread) until their gate opens."""
+
+    def __init__(self, *held: str) -> None:
+        self.gates = {name: threading.Event() for name in held}
+        self.entered = {name: threading.Event() for name in held}
+        self.threads: set[int] = set()
+
+    def __call__(self, items: Sequence) -> list:
+        self.threads.add(threading.get_ident())
+        for item in items:
+            if item in self.gates:
+                self.entered[item].set()
+                assert self.gates[item].wait(30), "test never opened the gate"
+        return [x.upper() for x in items]
+
+    async def entered_(self, name: str) -> None:
+        assert await asyncio.get_running_loop().run_in_executor(None, self.entered[name].wait, 10)
+
+
+async def test_a_held_item_does_not_hold_up_the_next_one(make):
+    """One item at a time, two at once: B runs and returns while A is still being computed.
+
+    With concurrency 1 (the batch barrier) B would wait for A: it could not finish before A's gate opens.
+    """
+    gated = Gated("a")
+    batcher = make(gated, max_batch_size=1, wait_timeout=0.0, concurrency=2)
+    a = asyncio.create_task(batcher.submit("a"))
+    await gated.entered_("a")
+    assert await asyncio.wait_for(batcher.submit("b"), 10) == "B"
+    assert not a.done()
+    assert batcher.metrics.max_running_items == 2
+    gated.gates["a"].set()
+    assert await asyncio.wait_for(a, 10) == "A"
+    assert len(gated.threads) == 2  # the two ran on two of the worker's threads
+    assert gated.threads <= batcher.worker.thread_ids
+    await _until(lambda: batcher.metrics.running_items == 0)  # a batch counts as running until its task ends
+    snap = batcher.metrics.snapshot()
+    assert snap["max_batch_size"] == 1 and snap["batches_total"] == 2
+
+
+async def test_concurrency_bounds_the_items_in_flight(make):
+    """Two slots, both held: a third item waits in the queue and starts when a slot frees."""
+    gated = Gated("a", "b")
+    batcher = make(gated, max_batch_size=1, wait_timeout=0.0, concurrency=2)
+    a = asyncio.create_task(batcher.submit("a"))
+    b = asyncio.create_task(batcher.submit("b"))
+    await gated.entered_("a")
+    await gated.entered_("b")
+    c = asyncio.create_task(batcher.submit("c"))
+    await _settle()
+    assert batcher.metrics.queue_depth == 1 and not c.done()
+    gated.gates["b"].set()
+    assert await asyncio.wait_for(b, 10) == "B"
+    assert await asyncio.wait_for(c, 10) == "C"  # took b's slot while a still runs
+    assert not a.done()
+    gated.gates["a"].set()
+    assert await asyncio.wait_for(a, 10) == "A"
+    await _until(lambda: batcher.metrics.running_items == 0)
+    assert batcher.metrics.max_running_items == 2 and batcher.metrics.queue_depth == 0
+
+
+async def test_a_failing_item_fails_alone_among_concurrent_ones(make):
+    def run_batch(items):
+        if items[0] == "boom":
+            raise RuntimeError("model exploded")
+        return [x.upper() for x in items]
+
+    batcher = make(run_batch, max_batch_size=1, wait_timeout=0.0, concurrency=4)
+    results = await asyncio.wait_for(
+        asyncio.gather(*(batcher.submit(x) for x in ("a", "boom", "c", "d")), return_exceptions=True), 20)
+    assert results[0] == "A" and results[2:] == ["C", "D"]
+    assert isinstance(results[1], RuntimeError) and str(results[1]) == "model exploded"
+    assert await asyncio.wait_for(batcher.submit("e"), 10) == "E"
+
+
+async def test_a_crashed_loop_leaves_running_items_to_finish(make):
+    """The loop dies while an item runs: the item still gets its result, and the restarted loop serves on."""
+    gated = Gated("a")
+    batcher = make(gated, max_batch_size=1, wait_timeout=0.0, concurrency=2)
+    a = asyncio.create_task(batcher.submit("a"))
+    await gated.entered_("a")
+    original = batcher._next_batch
+
+    async def crash_once():
+        batcher._next_batch = original
+        raise RuntimeError("injected loop crash")
+
+    batcher._next_batch = crash_once
+    # the loop is parked in the old _next_batch: "b" wakes it, its next call crashes it
+    assert await asyncio.wait_for(batcher.submit("b"), 10) == "B"
+    await _until(lambda: batcher.loop_restarts == 1)
+    assert await asyncio.wait_for(batcher.submit("c"), 10) == "C"  # the restarted loop serves
+    assert not a.done()
+    gated.gates["a"].set()
+    assert await asyncio.wait_for(a, 10) == "A"
+
+
+async def test_stop_fails_running_and_waiting_items(make):
+    gated = Gated("a")
+    batcher = make(gated, max_batch_size=1, wait_timeout=0.0, concurrency=1)
+    a = asyncio.create_task(batcher.submit("a"))
+    await gated.entered_("a")
+    b = asyncio.create_task(batcher.submit("b"))
+    await _settle()
+    await batcher.stop()
+    gated.gates["a"].set()
+    for task in (a, b):
+        with pytest.raises(RuntimeError, match="engine stopped"):
+            await asyncio.wait_for(task, 10)
