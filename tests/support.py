@@ -21,16 +21,18 @@ from flashtts.live_server import free_port  # noqa: F401  (re-exported)
 ROOT = Path(__file__).resolve().parent.parent
 
 # Five Harvard sentences that whisper tiny.en hears reliably in Piper's joe voice. Piper's output is
-# random (VITS noise, no seed), so a sentence is kept only if it was heard with WER <= 0.2 in 30 of 30
-# syntheses (measured: "The birch canoe slid on the smooth planks." is heard as "can use lid" nearly
-# always, "These days a chicken leg is a rare dish." failed 10 of 30, "Rice is often served in round
-# bowls." 2 of 30 as "Rises often served", which once turned CI red).
+# random (VITS noise, no seed), so sentences were chosen by measurement (tools/sentence_reliability.py,
+# WER > 0.2 in N syntheses): the first three 0 of 100 each (tests that check one sentence at a time
+# take them), "juice" 3 of 100 and "glue" 2 of 100 (used only inside longer texts). Left out: "The
+# birch canoe slid on the smooth planks." (heard as "can use lid" nearly always), "These days a
+# chicken leg is a rare dish." (10 of 30), "Rice is often served in round bowls." (2 of 30, heard as
+# "Rises often served": it once turned CI red).
 HARVARD = [
-    "The juice of lemons makes fine punch.",
-    "Glue the sheet to the dark blue background.",
     "It's easy to tell the depth of a well.",
     "The boy was there when the sun rose.",
     "The box was thrown beside the parked truck.",
+    "The juice of lemons makes fine punch.",
+    "Glue the sheet to the dark blue background.",
 ]
 
 

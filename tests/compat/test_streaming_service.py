@@ -16,7 +16,7 @@ from live import assert_openai_error, serving
 
 pytestmark = pytest.mark.slow
 
-EN = "Glue the sheet to the dark blue background."
+EN = "The boy was there when the sun rose."  # heard right 100 of 100 times (tests/support.py)
 
 
 @pytest.fixture(scope="module")
