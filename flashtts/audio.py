@@ -41,8 +41,14 @@ class AudioDecodeError(ValueError):
     """The upload is not audio PyAV can read."""
 
 
-def _to_s16(samples: np.ndarray) -> bytes:
+def pcm16(samples: np.ndarray) -> bytes:
+    """Float32 [-1, 1] to 16-bit little-endian PCM (the one conversion: responses, roles, Wyoming)."""
     return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def from_pcm16(data: bytes) -> np.ndarray:
+    """16-bit little-endian PCM to float32 [-1, 1] (the inverse of :func:`pcm16`)."""
+    return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32767.0
 
 
 def wav_header(num_samples: int | None, rate: int = OUTPUT_RATE) -> bytes:
@@ -159,7 +165,7 @@ class Encoder:
         out = self._resample(samples)
         self.samples_out += len(out)
         if self._container is None:
-            data = _to_s16(out)
+            data = pcm16(out)
             if self.live:
                 return data
             self._pcm.append(data)
@@ -171,7 +177,7 @@ class Encoder:
         tail = self._resample(None)
         self.samples_out += len(tail)
         if self._container is None:
-            data = _to_s16(tail)
+            data = pcm16(tail)
             if self.live:
                 return data
             body = b"".join(self._pcm) + data

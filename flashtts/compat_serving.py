@@ -4,7 +4,6 @@
   resolved to the closest voice this engine has;
 * voice attributes (gender, age, emotion) mapped to a voice and, where the engine follows
   instructions, a style instruction;
-* language names and codes mapped to the spelling the engine lists;
 * complete-file answers (admission, counters) with an optional LRU result cache in bytes.
 """
 
@@ -21,8 +20,7 @@ from dataclasses import asdict
 from fastapi import Request
 from fastapi.responses import Response
 
-from flashtts.engine import CapabilityError, EngineInfo
-from flashtts.languages import LANGUAGE_ALIASES, language_code  # noqa: F401  (re-exported)
+from flashtts.engine import capability_error
 from flashtts.scripts import guess_language
 from flashtts.serving import Plan, SpeechService, VoiceChoice
 from flashtts.voices import KNOWN_VOICES, Traits, age_group, closest_voice, voice_traits  # noqa: F401  (re-exported)
@@ -72,38 +70,17 @@ def voice_for_attributes(service: SpeechService, gender: str | None, age: int | 
     caps = info.capabilities
     want = Traits(gender if gender in ("male", "female") else None, age_group(age), guess_language(text))
     voice = closest_voice(info, want) if info.voices else info.default_voice
-    instructions = attribute_instructions(gender, age, emotion) if (caps.instruct or caps.voice_design) else None
+    instructions = attribute_instructions(gender, age, emotion) if caps.follows_instructions else None
     label = "/".join(str(x) for x in (gender, age, emotion) if x is not None) or "default"
     return VoiceChoice(label=label, voice=voice, instructions=instructions)
-
-
-# ---- languages ------------------------------------------------------------------------------
-def engine_language(info: EngineInfo, value: str | None) -> str:
-    """``value`` spelt as the engine lists it (``zh`` -> ``chinese`` and so on); unknown stays as
-    given, so the engine's check answers a 400 naming the languages it has."""
-    if not value:
-        return "auto"
-    have = {lang.lower(): lang for lang in info.languages}
-    v = value.strip().lower()
-    if v in have:
-        return have[v]
-    for group in LANGUAGE_ALIASES:
-        if v in group:
-            for alias in group:
-                if alias in have:
-                    return have[alias]
-    return value
 
 
 # ---- capabilities ---------------------------------------------------------------------------
 def require(service: SpeechService, capability: str, what: str) -> None:
     """Refuse up front (before reading uploads) what the engine cannot do: a 400 naming what it can."""
     info = service.engine.info
-    caps = info.capabilities
-    ok = (caps.instruct or caps.voice_design) if capability == "instructions" else getattr(caps, capability)
-    if not ok:
-        raise CapabilityError(f"{what} needs an engine that supports {capability}; engine '{info.name}' "
-                              f"({info.model}) supports: {', '.join(caps.names()) or 'plain synthesis'}")
+    if not info.capabilities.has(capability):
+        raise capability_error(info, capability, what)
 
 
 # ---- complete answers and the result cache -----------------------------------------------

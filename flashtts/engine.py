@@ -125,6 +125,16 @@ class Capabilities:
     def names(self) -> list[str]:
         return [k for k in self.__dataclass_fields__ if getattr(self, k)]
 
+    @property
+    def follows_instructions(self) -> bool:
+        """Free-text ``instructions`` mean something: a style (``instruct``) or a voice (``voice_design``)."""
+        return self.instruct or self.voice_design
+
+    def has(self, need: str) -> bool:
+        """Whether a request needing ``need`` (a key of :data:`CANNOT`) can be served."""
+        return self.follows_instructions if need == "instructions" else bool(getattr(self, need))
+
+
 
 @dataclass(frozen=True)
 class EngineInfo:
@@ -166,6 +176,22 @@ class CapabilityError(ValueError):
     """The request needs something this engine or checkpoint cannot do (answered with 400)."""
 
 
+CANNOT = {
+    "clone": "cannot clone voices from reference audio",
+    "instructions": "does not follow instructions",
+    "timestamps": "cannot report word timestamps",
+}
+"""What an engine without the capability cannot do, as the error says it."""
+
+
+def capability_error(info: EngineInfo, need: str, what: str | None = None) -> CapabilityError:
+    """The one message for a request the engine cannot serve: what it lacks and what it supports
+    (``what``: the request or field that needs it, said first)."""
+    can = ", ".join(info.capabilities.names()) or "plain synthesis"
+    return CapabilityError(f"{what + ': ' if what else ''}engine '{info.name}' ({info.model}) {CANNOT[need]}; "
+                           f"it supports: {can}")
+
+
 class Engine(abc.ABC):
     """Base class of every engine.
 
@@ -205,19 +231,12 @@ class Engine(abc.ABC):
         """Raise :class:`CapabilityError` when the request needs what this engine cannot do."""
         info = self.info
         caps = info.capabilities
-        can = ", ".join(caps.names()) or "plain synthesis"
         if request.reference is not None and not caps.clone:
-            raise CapabilityError(
-                f"engine '{info.name}' ({info.model}) cannot clone voices from reference audio; it supports: {can}"
-            )
-        if request.instructions and not (caps.instruct or caps.voice_design):
-            raise CapabilityError(
-                f"engine '{info.name}' ({info.model}) does not follow instructions; it supports: {can}"
-            )
+            raise capability_error(info, "clone")
+        if request.instructions and not caps.follows_instructions:
+            raise capability_error(info, "instructions")
         if request.timestamps and not caps.timestamps:
-            raise CapabilityError(
-                f"engine '{info.name}' ({info.model}) cannot report word timestamps; it supports: {can}"
-            )
+            raise capability_error(info, "timestamps")
         if request.voice is not None and request.voice not in info.voice_ids():
             raise CapabilityError(f"engine '{info.name}' has no built-in voice '{request.voice}'")
         langs = {lang.lower() for lang in info.languages}

@@ -1,10 +1,12 @@
-"""Language names and codes, and the check that a voice can read the script a text is written in."""
+"""Language names and codes: the one alias table (the server's and the engines'), and the language a text
+is read in. Nothing here imports the web framework, so engines may use it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from flashtts.engine import EngineInfo
-from flashtts.errors import APIError
-from flashtts.scripts import guess_language, readable_scripts, unreadable_script
+from flashtts.scripts import guess_language
 
 LANGUAGE_ALIASES: tuple[tuple[str, ...], ...] = (
     ("zh", "chinese", "zh-cn", "zh_cn", "cn", "mandarin", "中文"),
@@ -29,6 +31,35 @@ def language_code(value: str) -> str | None:
     return None
 
 
+def spelled_as(value: str, names: Iterable[str]) -> str | None:
+    """``value`` as ``names`` spell it (``zh`` -> ``chinese`` when ``names`` list ``chinese``); None when
+    neither it nor an alias of it is among ``names``."""
+    have = {name.lower(): name for name in names}
+    v = value.strip().lower()
+    if v in have:
+        return have[v]
+    for group in LANGUAGE_ALIASES:
+        if v in group:
+            for alias in group:
+                if alias in have:
+                    return have[alias]
+    return None
+
+
+def codes_of(names: Iterable[str]) -> list[str]:
+    """The ISO 639-1 codes of the languages ``names`` lists by another name (``chinese`` -> ``zh``)."""
+    listed = {name.lower() for name in names}
+    return [group[0] for group in LANGUAGE_ALIASES if group[0] not in listed and listed.intersection(group[1:])]
+
+
+def engine_language(info: EngineInfo, value: str | None) -> str:
+    """``value`` spelt as the engine lists it (``zh`` -> ``chinese`` and so on); unknown stays as
+    given, so the engine's check answers a 400 naming the languages it has."""
+    if not value:
+        return "auto"
+    return spelled_as(value, info.languages) or value
+
+
 def voice_language_codes(info: EngineInfo, voice: str | None) -> list[str | None]:
     """Languages a voice speaks: the voice's own when the engine says, else every language the engine lists."""
     listed = next((v.language for v in info.voices if v.id == voice), None) if voice else None
@@ -45,18 +76,3 @@ def speech_language(info: EngineInfo, voice: str | None, language: str | None, t
     if len(codes) == 1:
         return codes.pop()
     return guess_language(text)
-
-
-def check_script(info: EngineInfo, voice: str | None, text: str, param: str = "input") -> None:
-    """400 naming the language when ``text`` is mostly in a script the voice cannot read (no language given)."""
-    codes = voice_language_codes(info, voice)
-    readable = readable_scripts([c for c in codes if c]) if codes and all(codes) else None
-    if readable is None:
-        return
-    mismatch = unreadable_script(text, readable)
-    if mismatch is None:
-        return
-    who = f"voice '{voice}'" if voice else f"engine '{info.name}'"
-    raise APIError(f"{param} looks like {mismatch.language_name} ({mismatch.script} script), which {who} cannot "
-                   f"speak; it speaks: {', '.join(sorted({c for c in codes if c}))}", param=param,
-                   code="unsupported_language")

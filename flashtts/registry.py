@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from flashtts.audio import wav_header
+from flashtts.audio import from_pcm16, pcm16, wav_header
 
 try:
     import fcntl
@@ -334,7 +334,7 @@ class SpeakerRegistry:
             pcm = raw[44:]
             if len(raw) >= 44 and hashlib.sha256(pcm).hexdigest() == role.audio_sha256:
                 rate = int.from_bytes(raw[24:28], "little")
-                return role, np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32767.0, rate
+                return role, from_pcm16(pcm), rate
             time.sleep(0.001 * (attempt + 1))  # metadata and clip of different versions: read again
         raise RoleNotFoundError(name)
 
@@ -348,7 +348,7 @@ class SpeakerRegistry:
         if audio is not None:
             if not sample_rate:
                 raise RoleError("sample_rate is required with audio")
-            pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+            pcm = pcm16(audio)
             files[AUDIO_FILE] = wav_header(len(pcm) // 2, sample_rate) + pcm
             role.audio_sha256 = hashlib.sha256(pcm).hexdigest()
             role.sample_rate = sample_rate

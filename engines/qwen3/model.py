@@ -20,12 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .sampling import Sampling, Uniforms
+from flashtts.languages import codes_of, spelled_as
 
-LANGUAGE_ALIASES = {
-    "zh": "chinese", "en": "english", "de": "german", "it": "italian", "pt": "portuguese", "es": "spanish",
-    "ja": "japanese", "ko": "korean", "fr": "french", "ru": "russian",
-}
+from .sampling import Sampling, Uniforms
 
 
 @dataclass
@@ -138,8 +135,7 @@ class Qwen3Runner:
 
     def languages(self) -> list[str]:
         langs = [str(x).lower() for x in self.model.get_supported_languages()]
-        aliases = [a for a, full in LANGUAGE_ALIASES.items() if full in langs]
-        return langs + aliases
+        return langs + codes_of(langs)  # "chinese" answers to "zh" too
 
     def instruct_supported(self) -> bool:
         if self.kind == "voice_design":
@@ -165,7 +161,9 @@ class Qwen3Runner:
     @torch.no_grad()
     def build_prompt(self, text: str, language: str = "auto", speaker: str | None = None,
                      instruct: str | None = None, clone: Any = None) -> Prompt:
-        lang = LANGUAGE_ALIASES.get(language.lower(), language.lower()) if language else "auto"
+        lang = "auto"
+        if language:  # "zh" -> "chinese": the name the reference package knows
+            lang = (spelled_as(language, self.model.get_supported_languages()) or language).lower()
         kw = dict(language=lang, max_new_tokens=1, do_sample=False)
         if self.kind == "custom_voice":
             captured = self._capture(self.tts.generate_custom_voice, text, speaker=speaker, instruct=instruct, **kw)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from flashtts.auth import require_api_key
+from flashtts.engine import capability_error
 from flashtts.errors import APIError
 from flashtts.protocol.flashtts import CloneForm, MultiSpeakRequest, RoleList, RoleResult, SpeakRequest
 from flashtts.responses import respond
@@ -30,10 +31,8 @@ async def clone_voice(
     service: SpeechService = Depends(get_service),
 ) -> Response:
     service.check_text(form.text, "text")
-    caps = service.engine.info.capabilities
-    if not caps.clone:
-        raise APIError(f"engine '{service.engine.info.name}' cannot clone voices; it supports: "
-                       f"{', '.join(caps.names()) or 'plain synthesis'}", code="unsupported_capability")
+    if not service.engine.info.capabilities.clone:
+        raise capability_error(service.engine.info, "clone", "/clone_voice")
     roles = service.roles
     clip = await roles.audio_bytes(await read_upload(service, form.reference_audio_file, "reference_audio_file"),
                              form.reference_audio, "reference_audio")

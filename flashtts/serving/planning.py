@@ -6,11 +6,12 @@ import asyncio
 from dataclasses import replace
 
 from flashtts import audio
-from flashtts.engine import GenerationOptions, SynthesisRequest
+from flashtts.engine import EngineInfo, GenerationOptions, SynthesisRequest
 from flashtts.errors import APIError
-from flashtts.languages import check_script, speech_language
+from flashtts.languages import speech_language, voice_language_codes
 from flashtts.middleware import current_request_id, new_request_id
 from flashtts.normalize import normalize as normalize_text
+from flashtts.scripts import readable_scripts, unreadable_script
 from flashtts.serving.plans import Plan, Utterance
 from flashtts.serving.state import ServiceState
 from flashtts.text import parse_dialogue, split_text
@@ -20,15 +21,35 @@ SPOKEN_EXPANSION = 4
 a number-only input cannot turn one request into many times the longest allowed speech."""
 
 
+def check_script(info: EngineInfo, voice: str | None, text: str, param: str = "input") -> None:
+    """400 naming the language when ``text`` is mostly in a script the voice cannot read (no language given)."""
+    codes = voice_language_codes(info, voice)
+    readable = readable_scripts([c for c in codes if c]) if codes and all(codes) else None
+    if readable is None:
+        return
+    mismatch = unreadable_script(text, readable)
+    if mismatch is None:
+        return
+    who = f"voice '{voice}'" if voice else f"engine '{info.name}'"
+    raise APIError(f"{param} looks like {mismatch.language_name} ({mismatch.script} script), which {who} cannot "
+                   f"speak; it speaks: {', '.join(sorted({c for c in codes if c}))}", param=param,
+                   code="unsupported_language")
+
+
 class Planning(ServiceState):
     """Requests checked and segmented (:meth:`plan`), on a worker thread."""
 
     def check_text(self, text: str, param: str = "input") -> None:
-        limit = self.config.limits.max_text_chars
+        """400 for text that is blank or over the length limit."""
         if not text or not text.strip():
             raise APIError(f"{param} is empty", param=param, code="empty_input")
-        if len(text) > limit:
-            raise APIError(f"{param} is {len(text)} characters; the limit is {limit}", param=param,
+        self.check_length(len(text), param)
+
+    def check_length(self, chars: int, param: str = "input") -> None:
+        """The one text-length check: 400 ``input_too_long`` past ``--max_text_chars``."""
+        limit = self.config.limits.max_text_chars
+        if chars > limit:
+            raise APIError(f"{param} is {chars} characters; the limit is {limit}", param=param,
                            code="input_too_long")
 
     async def plan(self, route: str, utterances: list[Utterance], **kwargs) -> Plan:
@@ -58,6 +79,7 @@ class Planning(ServiceState):
         """
         if response_format not in audio.FORMATS:
             raise APIError(f"unknown response_format '{response_format}'", param="response_format")
+        self.check_length(sum(len(u.text) for u in utterances), text_param)
         request_id = current_request_id() or new_request_id()
         job_id = new_request_id()  # engine ids stay unique even when clients reuse an X-Request-Id
         threshold = length_threshold or self.config.length_threshold
@@ -100,10 +122,6 @@ class Planning(ServiceState):
         if not segments:
             raise APIError(f"{text_param}: nothing to speak: no letters or digits once markup, emoji and symbols "
                            "are left out", param=text_param, code="empty_input")
-        limit = self.config.limits.max_text_chars
-        if total_chars > limit:
-            raise APIError(f"text is {total_chars} characters; the limit is {limit}", param="input",
-                           code="input_too_long")
         return Plan(request_id, route, segments, response_format, speed, pitch,
                     ", ".join(dict.fromkeys(u.voice.label for u in utterances)), total_chars, headers=headers)
 
@@ -119,7 +137,7 @@ class Planning(ServiceState):
         """Instructions the engine cannot follow are a hint it ignores (as OpenAI's tts-1 does), noted in
         ``X-Instructions-Ignored``; ``--strict_instructions`` keeps them, so the engine's check refuses them."""
         caps = self.engine.info.capabilities
-        if not utt.instructions or caps.instruct or caps.voice_design or self.config.strict_instructions:
+        if not utt.instructions or caps.follows_instructions or self.config.strict_instructions:
             return utt
         headers["X-Instructions-Ignored"] = "true"
         return replace(utt, instructions=None)
@@ -127,7 +145,7 @@ class Planning(ServiceState):
     def _drop_unsupported_role_defaults(self, seg: SynthesisRequest, utt: Utterance) -> None:
         """A role's stored instructions/language are preferences: drop them where the engine lacks them."""
         caps = self.engine.info.capabilities
-        if not utt.instructions and seg.instructions and not (caps.instruct or caps.voice_design):
+        if not utt.instructions and seg.instructions and not caps.follows_instructions:
             seg.instructions = None
         if not utt.language and seg.language.lower() not in {x.lower() for x in self.engine.info.languages}:
             seg.language = "auto"

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from flashtts.compat_serving import (attribute_instructions, closest_voice, engine_language, Traits,
-                                     voice_for_attributes)
+from flashtts.compat_serving import Traits, attribute_instructions, closest_voice, voice_for_attributes
 from flashtts.engine import Capabilities, EngineInfo, VoiceInfo
+from flashtts.languages import codes_of, engine_language, spelled_as
 
 QWEN_SPEAKERS = ("aiden", "dylan", "eric", "ono_anna", "ryan", "serena", "sohee", "uncle_fu", "vivian")
 
@@ -87,3 +87,12 @@ def test_cosyvoice_speakers_map_by_gender_and_language():
 ])
 def test_language_names_map_to_the_engines_spelling(languages, given, expected):
     assert engine_language(info(("a",), Capabilities(), languages=languages), given) == expected
+
+
+def test_one_alias_table_for_the_server_and_the_engines():
+    """The Qwen3 engine lists its languages by name; the codes answer to them (flashtts/languages.py)."""
+    qwen = ["auto", "chinese", "english", "german", "italian", "portuguese", "spanish", "japanese", "korean",
+            "french", "russian"]
+    assert codes_of(qwen) == ["zh", "en", "ja", "ko", "de", "fr", "ru", "pt", "es", "it"]
+    assert spelled_as("ZH-cn", qwen) == "chinese" and spelled_as("English", qwen) == "english"
+    assert spelled_as("klingon", qwen) is None and spelled_as("en", ["en", "english"]) == "en"

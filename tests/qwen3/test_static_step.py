@@ -161,3 +161,11 @@ def test_text_longer_than_the_slot_buffer_grows_it_and_keeps_greedy_parity(runne
     assert static.trailing.shape[1] > 2
     for a, b in zip(got, want, strict=True):
         assert torch.equal(a, b)
+
+
+def test_language_codes_and_names_build_the_same_prompt(runner):
+    """The engine reads a language through flashtts's one alias table: 'en', 'English' and 'english' are one."""
+    prompts = [runner.build_prompt(TEXTS[0], language=lang, speaker="ryan") for lang in ("en", "English", "english")]
+    assert all(torch.equal(p.embeds, prompts[0].embeds) for p in prompts)
+    other = runner.build_prompt(TEXTS[0], language="zh", speaker="ryan")
+    assert not torch.equal(other.embeds, prompts[0].embeds)  # the language is in the prompt

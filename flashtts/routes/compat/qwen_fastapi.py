@@ -13,8 +13,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from flashtts.auth import require_api_key
-from flashtts.compat_serving import complete_many, complete_one, engine_language, file_response
+from flashtts.compat_serving import complete_many, complete_one, file_response
 from flashtts.engine import GenerationOptions
+from flashtts.languages import engine_language
 from flashtts.protocol.compat.qwen_fastapi import (
     AudioBase64,
     BatchAudio,

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from flashtts.auth import require_api_key
-from flashtts.compat_serving import Stopwatch, complete_one, engine_language, voice_traits
+from flashtts.compat_serving import Stopwatch, complete_one, voice_traits
+from flashtts.languages import engine_language
 from flashtts.protocol.compat.selfhost import SynthesizeRequest, SynthesizeResponse, VoiceEntry, VoicesResponse
 from flashtts.routes import get_service
 from flashtts.routes.system import health_body

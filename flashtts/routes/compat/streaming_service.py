@@ -14,8 +14,9 @@ from fastapi.responses import Response
 
 from flashtts.audio import FORMATS
 from flashtts.auth import require_api_key
-from flashtts.compat_serving import complete_one, engine_language, file_response, voice_for_attributes
+from flashtts.compat_serving import complete_one, file_response, voice_for_attributes
 from flashtts.errors import APIError
+from flashtts.languages import engine_language
 from flashtts.protocol.compat.streaming_service import FullTTSRequest, StreamTTSRequest, VoiceAttributes
 from flashtts.responses import respond
 from flashtts.routes import get_service
