@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,8 @@ import typer
 
 from flashtts.bench.cli import bench
 from flashtts.client import client
-from flashtts.config import ServerConfig
-from flashtts.engine import EngineConfig, GenerationOptions
-from flashtts.serve_options import ServeOptions, parse_engine_opts, typer_signature
+from flashtts.engine import GenerationOptions
+from flashtts.serve_options import ServeOptions, serve_option, typer_signature
 
 app = typer.Typer(help="flashtts: a self-hosted, batching text-to-speech server.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -27,23 +27,6 @@ app.add_typer(dev_app, name="dev")
 
 app.command(name="bench")(bench)
 app.command(name="client", help="CosyVoice's client.py: call /inference_<mode> and save the answer as WAV.")(client)
-
-
-def _opt(default, *names: str, env: str, help: str, **kw):
-    """An option under FlashTTS's underscore name, a dashed alias, and a FLASHTTS_* variable."""
-    flags = []
-    for n in names:
-        flags += [n, n.replace("_", "-")] if "_" in n else [n]
-    return typer.Option(default, *dict.fromkeys(flags), envvar=f"FLASHTTS_{env}", help=help, show_default=True, **kw)
-
-
-def _engine_config(model_path, backend, device, dtype, batch_size, wait_timeout, seed, engine_opt) -> EngineConfig:
-    try:
-        extra = parse_engine_opts(engine_opt or [])
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    return EngineConfig(model_path=model_path, backend=backend, device=device, dtype=dtype, batch_size=batch_size,
-                        wait_timeout=wait_timeout, seed=seed, defaults=GenerationOptions(seed=seed), extra=extra)
 
 
 def serve(**values: Any) -> None:
@@ -67,12 +50,9 @@ def serve(**values: Any) -> None:
         if opts.wyoming_port:
             typer.echo("error: --wyoming_port runs beside a single server, not under --ray", err=True)
             raise typer.Exit(2)
-        from flashtts.ray_serve import RaySettings
         from flashtts.ray_serve import run as ray_run
 
-        ray_run(config, RaySettings(replicas=opts.replicas, max_replicas=opts.max_replicas,
-                                    max_ongoing_requests=opts.ray_max_ongoing, max_queued_requests=opts.ray_max_queued,
-                                    num_cpus=opts.ray_num_cpus, num_gpus=opts.ray_num_gpus, address=opts.ray_address))
+        ray_run(config, opts.ray_settings())
         return
     from flashtts.http_server import run
 
@@ -97,49 +77,51 @@ def _check_engine(name: str) -> None:
         raise typer.Exit(2) from None
 
 
-@app.command()
-def synth(
+SYNTH_OPTIONS = ("engine", "model_path", "revision", "backend", "device", "dtype", "seed", "engine_opt", "role_dir")
+"""The ``serve`` options ``synth`` takes (the same flags, variables and defaults)."""
+
+
+def _synth_arguments(
     text: str = typer.Argument(..., help="Text to speak ('-' reads standard input)"),
     output: Path = typer.Option(Path("speech.wav"), "--output", "-o", help="Output file; its suffix picks the format"),
     voice: str | None = typer.Option(None, "--voice", help="Built-in voice or role (engine default when omitted)"),
-    engine: str = _opt("piper", "--engine", env="ENGINE", help="Engine name"),
-    model_path: str | None = _opt(None, "--model_path", env="MODEL_PATH", help="Model/checkpoint path"),
-    backend: str = _opt("torch", "--backend", env="BACKEND", help="torch | static | vllm"),
-    device: str = _opt("auto", "--device", env="DEVICE", help="cpu | cuda | auto"),
-    dtype: str = _opt("auto", "--dtype", env="DTYPE", help="auto | float32 | bfloat16"),
-    role_dir: Path = _opt(Path("roles"), "--role_dir", env="ROLE_DIR", help="Speaker registry directory"),
     instructions: str | None = typer.Option(None, "--instructions", help="Style instructions / voice description"),
     language: str | None = typer.Option(None, "--language"),
     speed: float | None = typer.Option(None, "--speed", min=0.25, max=4.0),
-    seed: int | None = _opt(None, "--seed", env="SEED", help="Sampling seed"),
-    engine_opt: list[str] = _opt([], "--engine_opt", env="ENGINE_OPT", help="Engine-specific key=value"),
 ) -> None:
+    """The arguments of ``synth`` that are not ``serve`` options."""
+
+
+def synth(*, text: str, output: Path, voice: str | None, instructions: str | None, language: str | None,
+          speed: float | None, **values: Any) -> None:
     """Synthesise text to a file with the same engine code the server uses."""
     from flashtts.engine_registry import create_engine
     from flashtts.errors import to_api_error
     from flashtts.metrics import Metrics
-    from flashtts.paths import default_roles_dir
-    from flashtts.registry import SpeakerRegistry
     from flashtts.serving import SpeechService, Utterance
 
-    _check_engine(engine)
+    opts = replace(ServeOptions(**values), batch_size=1, wait_timeout=0.0)  # one request: no batching wait
+    _check_engine(opts.engine)
+    try:
+        config = opts.server_config()
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     if text == "-":
         text = sys.stdin.read()
     fmt = output.suffix.lstrip(".").lower() or "wav"
-    config = ServerConfig(engine=engine, role_dir=role_dir,
-                          engine_config=_engine_config(model_path, backend, device, dtype, 1, 0.0, seed, engine_opt))
 
     async def run() -> float:
         metrics = Metrics()
-        eng = create_engine(engine, config.engine_config, metrics)
+        eng = create_engine(config.engine, config.engine_config, metrics)
         await eng.start()
         try:
-            service = SpeechService(config, eng, SpeakerRegistry(role_dir, defaults=default_roles_dir()), metrics)
+            service = SpeechService(config, eng, _registry(config.role_dir), metrics)
             chosen = service.resolve_voice(voice or eng.info.default_voice or "default", "voice")
             service.check_text(text, "text")
             utterance = Utterance(text, chosen, instructions=instructions, speed=speed, language=language)
             plan = service.plan_now("synth", [utterance],
-                                response_format=fmt, options=GenerationOptions(seed=seed))
+                                    response_format=fmt, options=GenerationOptions(seed=opts.seed))
             data, seconds = await service.complete(plan)
             await asyncio.to_thread(output.write_bytes, data)
             return seconds
@@ -152,6 +134,10 @@ def synth(
         typer.echo(f"error: {to_api_error(exc).message}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"wrote {output} ({seconds:.2f} s of audio)")
+
+
+synth.__signature__ = typer_signature(SYNTH_OPTIONS, before=_synth_arguments)  # type: ignore[attr-defined]
+app.command()(synth)
 
 
 @app.command()
@@ -187,7 +173,7 @@ def _registry(role_dir: Path):
 
 
 @roles_app.command("list")
-def roles_list(role_dir: Path = _opt(Path("roles"), "--role_dir", env="ROLE_DIR", help="Registry directory")) -> None:
+def roles_list(role_dir: Path = serve_option("role_dir")) -> None:
     """List roles."""
     for role in _registry(role_dir).list():
         kind = "clone" if role.has_audio else f"voice={role.voice or 'default'}"
@@ -204,7 +190,7 @@ def roles_add(
     speed: float | None = typer.Option(None, "--speed", min=0.25, max=4.0),
     language: str | None = typer.Option(None, "--language"),
     overwrite: bool = typer.Option(False, "--overwrite"),
-    role_dir: Path = _opt(Path("roles"), "--role_dir", env="ROLE_DIR", help="Registry directory"),
+    role_dir: Path = serve_option("role_dir"),
 ) -> None:
     """Add a role from a clip or a voice preset."""
     from flashtts.audio import AudioDecodeError, decode
@@ -230,7 +216,7 @@ def roles_add(
 
 @roles_app.command("delete")
 def roles_delete(name: str = typer.Argument(...),
-                 role_dir: Path = _opt(Path("roles"), "--role_dir", env="ROLE_DIR", help="Registry directory")) -> None:
+                 role_dir: Path = serve_option("role_dir")) -> None:
     """Delete a role."""
     from flashtts.registry import RoleError, RoleNotFoundError
 
@@ -245,7 +231,7 @@ def roles_delete(name: str = typer.Argument(...),
 @app.command()
 def download(
     name: str = typer.Argument(..., help="Hugging Face Hub model id, e.g. Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice"),
-    revision: str | None = _opt(None, "--revision", env="REVISION", help="Branch, tag or commit"),
+    revision: str | None = serve_option("revision"),
 ) -> None:
     """Fetch a Hub model into the Hugging Face cache (HF_HOME) with progress bars; print its folder."""
     from flashtts.hub import ModelNotFoundError, cache_dir, is_repo_id

@@ -1,10 +1,14 @@
-"""Every ``flashtts serve`` option, defined once.
+"""Every ``flashtts`` option, defined once.
 
-Each field of :class:`ServeOptions` is one option: its type, default and help text live here, and
-from them come the command line (``--name`` and a dashed alias), the ``FLASHTTS_<NAME>``
-environment variable, and the README's table of options (``flashtts dev options-table``; a test
-fails when the README and this file disagree). :meth:`ServeOptions.server_config` turns the
-values into the :class:`~flashtts.config.ServerConfig` the app reads.
+Each field of :class:`ServeOptions` is one option: its type and help text live here, and from them
+come the command line (``--name`` and a dashed alias), the ``FLASHTTS_<NAME>`` environment variable,
+and the README's table of options (``flashtts dev options-table``; a test fails when the README and
+this file disagree). A default is written once, in the settings the code reads
+(:class:`~flashtts.config.ServerConfig` and its parts, :class:`~flashtts.engine.EngineConfig`,
+:class:`~flashtts.ray_serve.RaySettings`), and referenced here; a test checks that the options'
+defaults build exactly those settings. :meth:`ServeOptions.server_config` turns the values into the
+:class:`~flashtts.config.ServerConfig` the app reads. ``serve`` takes every option; ``synth`` and the
+``roles`` commands take the ones they need from here (:func:`typer_signature`, :func:`serve_option`).
 """
 
 from __future__ import annotations
@@ -12,17 +16,22 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import typing
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flashtts.config import AudioURLPolicy, Limits, ServerConfig
 from flashtts.engine import EngineConfig, GenerationOptions
+from flashtts.ray_serve import RaySettings
 
 MIB = 1024 * 1024
 SCALE = "Scale-out (Ray Serve, docs/scaling.md)"
 COMPAT = "Compatibility (docs/compat.md)"
 LIMITS = "Limits and safety (docs/robustness.md)"
+
+# the settings whose defaults the options take (each default is written once, there)
+S, L, U, E, R = ServerConfig, Limits, AudioURLPolicy, EngineConfig, RaySettings
 
 
 @dataclass(frozen=True)
@@ -50,95 +59,97 @@ class ServeOptions:
     """The options of ``flashtts serve`` (each also a ``FLASHTTS_<NAME>`` environment variable)."""
 
     # ---- engine ------------------------------------------------------------------------------
-    engine: str = option("piper", "Engine name (see `flashtts engines`)")
-    model_path: str | None = option(
-        None, "Model/checkpoint path (engine default when omitted); --model (Qwen3-TTS FastAPI) and --model_dir "
-        "(CosyVoice) are aliases", "--model", "--model_dir")
-    backend: str = option("torch", "LLM backend for engines that run one: torch | static | vllm")
-    device: str = option("auto", "cpu | cuda | cuda:N | auto", "--llm_device")
-    dtype: str = option("auto", "auto | float32 | bfloat16 | float16", "--torch_dtype")
-    batch_size: int = option(8, "Most requests (or sentences) decoded together", min=1)
-    wait_timeout: float = option(0.01, "Seconds to gather a batch after its first request", min=0.0)
-    seed: int | None = option(None, "Default sampling seed for requests that give none")
+    engine: str = option(S.engine, "Engine name (see `flashtts engines`)")
+    model_path: str | None = option(E.model_path, "Model/checkpoint path (engine default when omitted); --model "
+                                    "(Qwen3-TTS FastAPI) and --model_dir (CosyVoice) are aliases",
+                                    "--model", "--model_dir")
+    backend: str = option(E.backend, "LLM backend for engines that run one: torch | static | vllm")
+    device: str = option(E.device, "cpu | cuda | cuda:N | auto", "--llm_device")
+    dtype: str = option(E.dtype, "auto | float32 | bfloat16 | float16", "--torch_dtype")
+    batch_size: int = option(E.batch_size, "Most requests (or sentences) decoded together", min=1)
+    wait_timeout: float = option(E.wait_timeout, "Seconds to gather a batch after its first request", min=0.0)
+    seed: int | None = option(E.seed, "Default sampling seed for requests that give none")
     engine_opt: list[str] = option([], "Engine-specific key=value option; repeatable")
-    revision: str | None = option(None, "Hub revision (branch, tag or commit) when --model_path is a Hugging Face "
-                                     "Hub id such as Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice")
+    revision: str | None = option(E.revision, "Hub revision (branch, tag or commit) when --model_path is a Hugging "
+                                  "Face Hub id such as Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice")
     # ---- server ------------------------------------------------------------------------------
-    role_dir: Path = option(Path("roles"), "Speaker registry directory (created and seeded with the default "
+    role_dir: Path = option(S.role_dir, "Speaker registry directory (created and seeded with the default "
                             "roles when missing)")
     api_key: list[str] = option([], "Require 'Authorization: Bearer KEY' (or 'X-API-Key: KEY'); repeat for "
                                 "several keys (env: comma-separated)")
-    host: str = option("127.0.0.1", "Address to listen on")
-    port: int = option(8000, "Port to listen on")
-    queue_limit: int = option(64, "Requests admitted at once; beyond it 429 with Retry-After", min=1)
-    request_timeout: float = option(300.0, "Seconds a request may take in all", min=0.1)
-    length_threshold: int = option(50, "Split texts longer than this (characters)", min=1)
-    window_size: int = option(50, "Target segment length when splitting", min=1)
-    log_level: str = option("info", "debug | info | warning | error")
-    wyoming_port: int | None = option(None, "Also serve Home Assistant's Wyoming protocol (TTS) on this TCP port, "
-                                         "sharing the engine and limits; no authentication", min=1, max=65535)
-    wyoming_host: str | None = option(None, "Address of the Wyoming listener (default: --host)")
+    host: str = option(S.host, "Address to listen on")
+    port: int = option(S.port, "Port to listen on")
+    queue_limit: int = option(S.queue_limit, "Requests admitted at once; beyond it 429 with Retry-After", min=1)
+    request_timeout: float = option(S.request_timeout, "Seconds a request may take in all", min=0.1)
+    length_threshold: int = option(S.length_threshold, "Split texts longer than this (characters)", min=1)
+    window_size: int = option(S.window_size, "Target segment length when splitting", min=1)
+    log_level: str = option(S.log_level, "debug | info | warning | error")
+    wyoming_port: int | None = option(S.wyoming_port, "Also serve Home Assistant's Wyoming protocol (TTS) on this TCP "
+                                      "port, sharing the engine and limits; no authentication", min=1, max=65535)
+    wyoming_host: str | None = option(S.wyoming_host, "Address of the Wyoming listener (default: --host)")
     # ---- limits and safety -------------------------------------------------------------------
-    max_text_chars: int = option(4096, "Longest text accepted", min=1, panel=LIMITS)
-    max_upload_mb: float = option(10.0, "Largest audio upload (MiB)", min=0.01, panel=LIMITS)
-    max_body_mb: float = option(16.0, "Largest request body of any route (MiB); 413 beyond", min=0.01, panel=LIMITS)
-    max_reference_seconds: float = option(60.0, "Longest reference clip (seconds); decoding stops past it",
-                                          min=1.0, panel=LIMITS)
-    send_timeout: float = option(60.0, "Seconds one response write may wait for a client that stopped reading; "
-                                 "then the response ends (0: never)", min=0.0, panel=LIMITS)
-    max_streams_per_key: int = option(0, "Streams one client (its API key, else its address) may have open at "
-                                      "once, draining ones included (0: no limit)", "--max_streams_per_client",
-                                      min=0, panel=LIMITS)
-    stream_buffer_mb: float = option(16.0, "Encoded audio one stream may hold for a slow reader (MiB); a stream "
-                                     "generated into it frees its slot while the client drains it", min=0.01,
-                                     panel=LIMITS)
-    header_timeout: float = option(10.0, "Seconds a connection may take to send a request's headers; then it is "
-                                   "closed (slowloris; 0: never)", min=0.0, panel=LIMITS)
-    idle_timeout: float = option(5.0, "Seconds an idle keep-alive connection stays open", min=1.0, panel=LIMITS)
+    max_text_chars: int = option(L.max_text_chars, "Longest text accepted", min=1, panel=LIMITS)
+    max_upload_mb: float = option(L.max_upload_bytes / MIB, "Largest audio upload (MiB)", min=0.01, panel=LIMITS)
+    max_body_mb: float = option(L.max_body_bytes / MIB, "Largest request body of any route (MiB); 413 beyond",
+                                min=0.01, panel=LIMITS)
+    max_reference_seconds: float = option(L.max_reference_seconds, "Longest reference clip (seconds); decoding stops "
+                                          "past it", min=1.0, panel=LIMITS)
+    send_timeout: float = option(L.send_timeout, "Seconds one response write may wait for a client that stopped "
+                                 "reading; then the response ends (0: never)", min=0.0, panel=LIMITS)
+    max_streams_per_key: int = option(L.max_streams_per_key, "Streams one client (its API key, else its address) may "
+                                      "have open at once, draining ones included (0: no limit)",
+                                      "--max_streams_per_client", min=0, panel=LIMITS)
+    stream_buffer_mb: float = option(L.stream_buffer_bytes / MIB, "Encoded audio one stream may hold for a slow "
+                                     "reader (MiB); a stream generated into it frees its slot while the client "
+                                     "drains it", min=0.01, panel=LIMITS)
+    header_timeout: float = option(L.header_timeout, "Seconds a connection may take to send a request's headers; then "
+                                   "it is closed (slowloris; 0: never)", min=0.0, panel=LIMITS)
+    idle_timeout: float = option(L.idle_timeout, "Seconds an idle keep-alive connection stays open",
+                                 min=1.0, panel=LIMITS)
     allowed_hosts: list[str] = option([], "Host names the server answers to ('*' any, '*.example.com'); default: "
                                       "loopback names and --host (any host when --host is 0.0.0.0 or ::); repeat "
                                       "or comma-separate", panel=LIMITS)
     cors_origins: list[str] = option([], "Browser origins allowed to call the API (CORS), e.g. "
                                      "https://app.example; other origins' POSTs get 403; repeat or comma-separate",
                                      panel=LIMITS)
-    allow_audio_urls: bool = option(False, "Accept reference audio given as an http(s) URL (hosts from "
+    allow_audio_urls: bool = option(U.enabled, "Accept reference audio given as an http(s) URL (hosts from "
                                     "--audio_url_hosts only)", panel=LIMITS)
     audio_url_hosts: list[str] = option([], "Hosts reference-audio URLs may name ('*.example.com' for subdomains, "
                                         "host:port for another port than 80/443); repeat or comma-separate",
                                         panel=LIMITS)
-    audio_url_allow_private: bool = option(False, "Let audio URLs reach loopback/private/link-local addresses",
-                                           panel=LIMITS)
-    audio_url_timeout: float = option(10.0, "Seconds to download a reference-audio URL", min=0.1, panel=LIMITS)
+    audio_url_allow_private: bool = option(U.allow_private, "Let audio URLs reach loopback/private/link-local "
+                                           "addresses", panel=LIMITS)
+    audio_url_timeout: float = option(U.timeout, "Seconds to download a reference-audio URL", min=0.1, panel=LIMITS)
     # ---- scale-out ---------------------------------------------------------------------------
     ray: bool = option(False, "Serve through Ray Serve: --replicas copies of this app behind Ray's proxy "
                        "(pip install 'flashtts[ray]'; docs/scaling.md)", panel=SCALE)
-    replicas: int = option(2, "Ray Serve replicas (each loads the engine; one per GPU with --ray_num_gpus 1)",
+    replicas: int = option(R.replicas, "Ray Serve replicas (each loads the engine; one per GPU with --ray_num_gpus 1)",
                            min=1, panel=SCALE)
-    max_replicas: int | None = option(None, "Autoscale between --replicas and this many on ongoing requests "
+    max_replicas: int | None = option(R.max_replicas, "Autoscale between --replicas and this many on ongoing requests "
                                          "(Ray's autoscaler)", min=1, panel=SCALE)
-    ray_max_ongoing: int = option(16, "Requests one replica serves at once (Ray's max_ongoing_requests)", min=1,
-                                  panel=SCALE)
-    ray_max_queued: int = option(64, "Requests waiting for a replica; beyond it Ray answers 503 "
+    ray_max_ongoing: int = option(R.max_ongoing_requests, "Requests one replica serves at once (Ray's "
+                                  "max_ongoing_requests)", min=1, panel=SCALE)
+    ray_max_queued: int = option(R.max_queued_requests, "Requests waiting for a replica; beyond it Ray answers 503 "
                                  "(max_queued_requests)", min=1, panel=SCALE)
-    ray_num_cpus: float = option(1.0, "CPUs reserved per replica", min=0.0, panel=SCALE)
-    ray_num_gpus: float = option(0.0, "GPUs per replica (1: one replica per GPU)", min=0.0, panel=SCALE)
-    ray_address: str | None = option(None, "Join this Ray cluster (e.g. auto) instead of starting a local one "
+    ray_num_cpus: float = option(R.num_cpus, "CPUs reserved per replica", min=0.0, panel=SCALE)
+    ray_num_gpus: float = option(R.num_gpus, "GPUs per replica (1: one replica per GPU)", min=0.0, panel=SCALE)
+    ray_address: str | None = option(R.address, "Join this Ray cluster (e.g. auto) instead of starting a local one "
                                         "on loopback", panel=SCALE)
     # ---- compatibility -----------------------------------------------------------------------
-    strict_instructions: bool = option(False, "Refuse (400) instructions the engine cannot follow; by default they "
-                                       "are ignored and the answer says so in X-Instructions-Ignored: true",
-                                       panel=COMPAT)
-    open_listings: bool = option(False, "With --api_key, let GET /v1/models, /v1/audio/models and /v1/audio/voices "
-                                 "answer without a key (Open WebUI lists voices without sending its key; "
-                                 "docs/clients.md)", panel=COMPAT)
+    strict_instructions: bool = option(S.strict_instructions, "Refuse (400) instructions the engine cannot follow; by "
+                                       "default they are ignored and the answer says so in X-Instructions-Ignored: "
+                                       "true", panel=COMPAT)
+    open_listings: bool = option(S.open_listings, "With --api_key, let GET /v1/models, /v1/audio/models and "
+                                 "/v1/audio/voices answer without a key (Open WebUI lists voices without sending its "
+                                 "key; docs/clients.md)", panel=COMPAT)
     compat: list[str] = option([], "Compatibility API groups to mount (docs/compat.md): qwen_fastapi, selfhost, "
                                "streaming, cosyvoice; repeat or comma-separate; all (default) or none", panel=COMPAT)
-    result_cache_mb: float = option(0.0, "LRU cache of the compatibility routes' complete answers, keyed by text, "
-                                    "voice and options (MiB; 0: off)", min=0.0, panel=COMPAT)
+    result_cache_mb: float = option(S.result_cache_mb, "LRU cache of the compatibility routes' complete answers, "
+                                    "keyed by text, voice and options (MiB; 0: off)", min=0.0, panel=COMPAT)
     gpu: str | None = option(None, "CUDA devices, e.g. 0,1: one engine replica per device (Qwen3-TTS "
                                 "FastAPI's --gpu)", panel=COMPAT)
-    workers: int = option(1, "Engine replicas, spread round-robin over --gpu (or on --device); segments go to the "
-                          "least busy", min=1, panel=COMPAT)
+    workers: int = option(S.workers, "Engine replicas, spread round-robin over --gpu (or on --device); segments go to "
+                          "the least busy", min=1, panel=COMPAT)
     tokenizer_device: str | None = option(None, "FlashTTS option; accepted, not used (engines use --device)",
                                              panel=COMPAT)
     detokenizer_device: str | None = option(None, "FlashTTS option; accepted, not used (engines use --device)",
@@ -182,6 +193,12 @@ class ServeOptions:
             log_level=self.log_level, wyoming_port=self.wyoming_port, wyoming_host=self.wyoming_host,
             strict_instructions=self.strict_instructions, open_listings=self.open_listings,
         )
+
+    def ray_settings(self) -> RaySettings:
+        """Ray Serve's settings (``--ray``)."""
+        return RaySettings(replicas=self.replicas, max_replicas=self.max_replicas,
+                           max_ongoing_requests=self.ray_max_ongoing, max_queued_requests=self.ray_max_queued,
+                           num_cpus=self.ray_num_cpus, num_gpus=self.ray_num_gpus, address=self.ray_address)
 
     def flashtts_options(self) -> dict[str, Any]:
         """FlashTTS's own server options (see :mod:`flashtts.compat_options`)."""
@@ -229,16 +246,26 @@ def _default(f: dataclasses.Field) -> Any:
     return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
 
-def typer_signature() -> inspect.Signature:
-    """The signature Typer reads to build ``flashtts serve``: one keyword parameter per field."""
+def serve_option(name: str) -> Any:
+    """The Typer option of field ``name`` (its flags, variable, help and bounds), for any command."""
     import typer
 
-    params = []
-    for f, spec, hint in fields():
-        default = typer.Option(_default(f), *flags(f.name, spec), envvar=env_var(f.name), help=spec.help,
-                               show_default=True, min=spec.min, max=spec.max, rich_help_panel=spec.panel)
-        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint))
-    return inspect.Signature(params, return_annotation=None)
+    f, spec, _ = next(item for item in fields() if item[0].name == name)
+    return typer.Option(_default(f), *flags(f.name, spec), envvar=env_var(f.name), help=spec.help,
+                        show_default=True, min=spec.min, max=spec.max, rich_help_panel=spec.panel)
+
+
+def typer_signature(names: Iterable[str] | None = None, before: Callable[..., Any] | None = None) -> inspect.Signature:
+    """The signature Typer reads to build a command: one keyword parameter per field (``names`` of them,
+    default all), after the parameters of ``before`` (a command's own arguments and options)."""
+    own = list(inspect.signature(before).parameters.values()) if before is not None else []
+    wanted = None if names is None else set(names)
+    params = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=serve_option(f.name), annotation=hint)
+              for f, _, hint in fields() if wanted is None or f.name in wanted]
+    if wanted is not None and len(params) != len(wanted):
+        raise ValueError(f"not options: {sorted(wanted - {p.name for p in params})}")
+    own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+    return inspect.Signature([*own, *params], return_annotation=None)
 
 
 def options_table() -> str:
