@@ -5,14 +5,13 @@ from __future__ import annotations
 import contextlib
 import io
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import av
 import httpx
 import numpy as np
-
-from support import LiveServer
+from support import LiveServer, assert_openai_error  # noqa: F401  (re-exported)
 
 from flashtts.audio import decode
 
@@ -44,23 +43,6 @@ def wait_idle(url: str, headers: dict[str, str] | None = None, limit: float = 60
         if time.monotonic() > deadline:
             raise AssertionError(f"server still busy after {limit} s: {s}")
         time.sleep(0.05)
-
-
-def assert_openai_error(response: httpx.Response, status: int | tuple[int, ...] | None = None) -> dict:
-    """A 4xx (or the given status) whose body is ``{"error": {"message", "type", "param", "code"}}``."""
-    statuses = (status,) if isinstance(status, int) else status
-    if statuses is None:
-        assert 400 <= response.status_code < 500, (response.status_code, response.text[:500])
-    else:
-        assert response.status_code in statuses, (response.status_code, response.text[:500])
-    assert response.headers["content-type"].startswith("application/json"), response.headers
-    body = response.json()
-    assert set(body) == {"error"}, body
-    err = body["error"]
-    assert {"message", "type", "param", "code"} <= set(err), err
-    assert isinstance(err["message"], str) and err["message"].strip(), err
-    assert isinstance(err["type"], str) and err["type"], err
-    return err
 
 
 def audio_info(data: bytes) -> tuple[float, int, int]:

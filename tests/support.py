@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import httpx
-import numpy as np
 from asgi_lifespan import LifespanManager
 
 from flashtts.app import create_app
@@ -49,6 +49,79 @@ async def app_client(config: ServerConfig, engine=None) -> AsyncIterator[httpx.A
             yield client
 
 
+async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Wait (polling the event loop) until ``condition()`` holds; AssertionError after ``timeout`` seconds."""
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"not true after {timeout:g} s")
+
+
+class AppStream:
+    """One HTTP request to an ASGI app in-process whose answer is read as the app sends it.
+
+    (httpx's ASGITransport hands the body over only once the app has finished.) ``async with
+    AppStream(client.app, "POST", "/v1/audio/speech", json=...) as r``: ``r.status``, ``r.headers``,
+    then ``async for part in r`` as each part is sent; leaving the block early is the client going away
+    (``http.disconnect``).
+    """
+
+    def __init__(self, app: Any, method: str, path: str, *, json_body: Any = None,
+                 headers: dict[str, str] | None = None, timeout: float = 30.0) -> None:
+        self._app = app
+        self._body = b"" if json_body is None else json.dumps(json_body).encode()
+        hdrs = {"host": "localhost", **({"content-type": "application/json"} if json_body is not None else {}),
+                **{k.lower(): v for k, v in (headers or {}).items()}}
+        self._scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+                       "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+                       "root_path": "", "client": ("127.0.0.1", 50000), "server": ("localhost", 80),
+                       "headers": [(k.encode(), v.encode()) for k, v in hdrs.items()]
+                       + [(b"content-length", str(len(self._body)).encode())]}
+        self._timeout = timeout
+        self._sent: asyncio.Queue[dict] = asyncio.Queue()
+        self._gone = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._body_sent = False
+        self.done = False
+        self.status = 0
+        self.headers: dict[str, str] = {}
+
+    async def _receive(self) -> dict:
+        if not self._body_sent:
+            self._body_sent = True
+            return {"type": "http.request", "body": self._body, "more_body": False}
+        await self._gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def __aenter__(self) -> AppStream:
+        self._task = asyncio.ensure_future(self._app(self._scope, self._receive, self._sent.put))
+        start = await asyncio.wait_for(self._sent.get(), self._timeout)
+        assert start["type"] == "http.response.start", start
+        self.status = start["status"]
+        self.headers = {k.decode().lower(): v.decode() for k, v in start.get("headers", [])}
+        return self
+
+    def __aiter__(self) -> AppStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while not self.done:
+            message = await asyncio.wait_for(self._sent.get(), self._timeout)
+            self.done = not message.get("more_body", False)
+            if message.get("body"):
+                return message["body"]
+        raise StopAsyncIteration
+
+    async def read(self) -> bytes:
+        return b"".join([part async for part in self])
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._gone.set()  # a client that leaves before the end disconnects
+        assert self._task is not None
+        await asyncio.wait_for(self._task, self._timeout)
+
+
 class WebSocketClosed(Exception):
     """The app closed the WebSocket (or refused its handshake): ``code`` and ``reason``."""
 
@@ -69,7 +142,8 @@ class AppWebSocket:
     def __init__(self, app: Any, path: str, headers: dict[str, str] | None = None, timeout: float = 30.0) -> None:
         self._app = app
         self._path = path
-        self._headers = [(b"host", b"localhost"), *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items())]
+        given = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+        self._headers = [(b"host", b"localhost"), *given]
         self._timeout = timeout
         self._to_app: asyncio.Queue[dict] = asyncio.Queue()
         self._from_app: asyncio.Queue[dict] = asyncio.Queue()
@@ -135,9 +209,26 @@ class LiveServer(_LiveServer):
     def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
         super().__init__(args, log_path, env, cwd=ROOT)
 
-    def start(self, timeout: float = 120.0) -> "LiveServer":
+    def start(self, timeout: float = 120.0) -> LiveServer:
         super().start(timeout)
         return self
+
+
+def assert_openai_error(response: httpx.Response, status: int | tuple[int, ...] | None = None) -> dict:
+    """A 4xx (or the given status) whose body is ``{"error": {"message", "type", "param", "code"}}``."""
+    statuses = (status,) if isinstance(status, int) else status
+    if statuses is None:
+        assert 400 <= response.status_code < 500, (response.status_code, response.text[:500])
+    else:
+        assert response.status_code in statuses, (response.status_code, response.text[:500])
+    assert response.headers["content-type"].startswith("application/json"), response.headers
+    body = response.json()
+    assert set(body) == {"error"}, body
+    err = body["error"]
+    assert {"message", "type", "param", "code"} <= set(err), err
+    assert isinstance(err["message"], str) and err["message"].strip(), err
+    assert isinstance(err["type"], str) and err["type"], err
+    return err
 
 
 def wer(reference: str, hypothesis: str) -> float:

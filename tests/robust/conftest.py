@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import io
-import wave
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
-import numpy as np
 import pytest
+from fakes import tone_wav  # noqa: F401  (re-exported for the robustness tests)
 from support import LiveServer  # tests/conftest.py
 
 HERE = Path(__file__).resolve().parent
-
-
-def tone_wav(seconds: float = 2.0, rate: int = 22050) -> bytes:
-    """A clip that decodes and passes the reference checks (not silent, long enough)."""
-    t = np.arange(int(seconds * rate)) / rate
-    pcm = (0.3 * np.sin(2 * np.pi * 220 * t) * 32767).astype("<i2")
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")

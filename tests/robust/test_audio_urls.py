@@ -6,18 +6,18 @@ The only server these tests fetch from is a tiny HTTP server the test starts on 
 
 from __future__ import annotations
 
-import base64
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
 
 import pytest
+from fakes import FakeEngine, tone_wav
 from support import app_client
 
 from flashtts.config import AudioURLPolicy, Limits, ServerConfig
+from flashtts.serve_options import ServeOptions
 from flashtts.url_fetch import host_allowed, is_public
-from robust.conftest import tone_wav
 
 CLIP = tone_wav(2.0)
 
@@ -88,19 +88,24 @@ def clip_server() -> Iterator[tuple[str, list[str]]]:
     server.server_close()
 
 
+def _served(config: ServerConfig):
+    """The app in-process on a fake engine (fetching and checking clips is the server's part)."""
+    return app_client(config, FakeEngine())
+
+
 def _config(tmp_path, **policy) -> ServerConfig:
     return ServerConfig(role_dir=tmp_path / "roles", audio_urls=AudioURLPolicy(**policy),
                         limits=Limits(max_upload_bytes=len(CLIP) * 4))
 
 
 async def _add(client, url: str, name: str = "from-url"):
-    return await client.post("/add_speaker", data={"name": name, "voice": "joe", "audio": url})
+    return await client.post("/add_speaker", data={"name": name, "voice": "tone", "audio": url})
 
 
 async def test_urls_are_refused_by_default(tmp_path, clip_server):
     host, hits = clip_server
     before = len(hits)
-    async with app_client(ServerConfig(role_dir=tmp_path / "roles")) as client:
+    async with _served(ServerConfig(role_dir=tmp_path / "roles")) as client:
         resp = await _add(client, f"http://{host}/clip.wav")
         assert resp.status_code == 400 and resp.json()["error"]["code"] == "url_not_allowed"
         speech = await client.post("/v1/audio/speech", json={"input": "Hi.", "voice": f"http://{host}/clip.wav"})
@@ -112,7 +117,7 @@ async def test_loopback_needs_explicit_permission_even_when_listed(tmp_path, cli
     host, hits = clip_server
     before = len(hits)
     port = host.split(":")[1]
-    async with app_client(_config(tmp_path, enabled=True, hosts=(host, f"localhost:{port}"))) as client:
+    async with _served(_config(tmp_path, enabled=True, hosts=(host, f"localhost:{port}"))) as client:
         for url in (f"http://{host}/clip.wav", f"http://localhost:{host.split(':')[1]}/clip.wav"):
             resp = await _add(client, url)
             assert resp.status_code == 400, resp.text
@@ -126,7 +131,7 @@ async def test_loopback_needs_explicit_permission_even_when_listed(tmp_path, cli
 
 async def test_allowed_url_is_fetched_and_stored(tmp_path, clip_server):
     host, hits = clip_server
-    async with app_client(_config(tmp_path, enabled=True, hosts=(host,), allow_private=True)) as client:
+    async with _served(_config(tmp_path, enabled=True, hosts=(host,), allow_private=True)) as client:
         resp = await _add(client, f"http://{host}/clip.wav")
         assert resp.status_code == 200, resp.text
         ref = await client.get("/v1/audio/voices/from-url/reference")
@@ -145,7 +150,7 @@ async def test_allowed_url_is_fetched_and_stored(tmp_path, clip_server):
 ])
 async def test_url_size_status_and_redirect_limits(tmp_path, clip_server, url_path, status, code):
     host, _ = clip_server
-    async with app_client(_config(tmp_path, enabled=True, hosts=(host,), allow_private=True)) as client:
+    async with _served(_config(tmp_path, enabled=True, hosts=(host,), allow_private=True)) as client:
         resp = await _add(client, f"http://{host}{url_path}")
         assert resp.status_code == status, resp.text
         assert resp.json()["error"]["code"] == code
@@ -154,7 +159,7 @@ async def test_url_size_status_and_redirect_limits(tmp_path, clip_server, url_pa
 async def test_url_time_limit(tmp_path, clip_server):
     host, _ = clip_server
     config = _config(tmp_path, enabled=True, hosts=(host,), allow_private=True, timeout=1.0)
-    async with app_client(config) as client:
+    async with _served(config) as client:
         resp = await _add(client, f"http://{host}/slow.wav")
         assert resp.status_code == 400 and resp.json()["error"]["code"] == "url_timeout"
         # the server still answers at once while and after a download hangs
@@ -168,7 +173,7 @@ async def test_url_time_limit(tmp_path, clip_server):
     "http://user:pw@127.0.0.1/clip.wav",
 ])
 async def test_hosts_schemes_and_userinfo_are_checked_before_any_connection(tmp_path, url):
-    async with app_client(_config(tmp_path, enabled=True, hosts=("127.0.0.1",), allow_private=True)) as client:
+    async with _served(_config(tmp_path, enabled=True, hosts=("127.0.0.1",), allow_private=True)) as client:
         resp = await _add(client, url)
         assert resp.status_code == 400, resp.text
         assert resp.json()["error"]["param"] == "audio"
@@ -196,29 +201,27 @@ def test_policy_helpers():
 async def test_allow_listed_host_on_another_port_is_refused(tmp_path, clip_server):
     host, hits = clip_server
     before = len(hits)
-    async with app_client(_config(tmp_path, enabled=True, hosts=("127.0.0.1",), allow_private=True)) as client:
+    async with _served(_config(tmp_path, enabled=True, hosts=("127.0.0.1",), allow_private=True)) as client:
         resp = await _add(client, f"http://{host}/clip.wav")  # listed without a port: only port 80
         assert resp.status_code == 400 and resp.json()["error"]["code"] == "url_not_allowed", resp.text
         # a redirect from an allowed URL to another port on the same host is checked too
-    async with app_client(_config(tmp_path, enabled=True, hosts=(host,), allow_private=True)) as client:
+    async with _served(_config(tmp_path, enabled=True, hosts=(host,), allow_private=True)) as client:
         resp = await _add(client, f"http://{host}/hop-port", name="hop-port")
         assert resp.status_code == 400 and resp.json()["error"]["code"] == "url_not_allowed", resp.text
     assert len(hits) == before + 1  # only the redirecting URL was fetched
 
 
 
-@pytest.mark.slow
-def test_cli_options_enable_urls_on_a_live_server(module_server, clip_server):
-    import httpx
-
+async def test_serve_options_enable_urls(tmp_path, clip_server):
+    """``--allow_audio_urls --audio_url_hosts H --audio_url_allow_private --audio_url_timeout 5`` as the CLI
+    passes them (ServeOptions; every field is its own flag and variable: tests/unit/test_serve_options.py)."""
     host, hits = clip_server
-    server = module_server("--allow_audio_urls", "--audio_url_hosts", host,
-                           "--audio_url_allow_private", "--audio_url_timeout", "5")
-    resp = httpx.post(server.url + "/add_speaker", data={"name": "live-url", "voice": "joe",
-                                                         "audio": f"http://{host}/clip.wav"}, timeout=60)
-    assert resp.status_code == 200, resp.text
-    assert httpx.get(server.url + "/v1/audio/voices/live-url/reference").content[:4] == b"RIFF"
-    # a host not on the list is refused even though private addresses are allowed
-    other = httpx.post(server.url + "/add_speaker", data={"name": "other", "voice": "joe",
-                                                          "audio": f"http://localhost:{host.split(':')[1]}/clip.wav"})
-    assert other.status_code == 400 and "allow-list" in other.json()["error"]["message"]
+    options = ServeOptions(allow_audio_urls=True, audio_url_hosts=[host], audio_url_allow_private=True,
+                           audio_url_timeout=5, role_dir=tmp_path / "roles")
+    async with _served(options.server_config()) as client:
+        resp = await _add(client, f"http://{host}/clip.wav", "live-url")
+        assert resp.status_code == 200, resp.text
+        assert (await client.get("/v1/audio/voices/live-url/reference")).content[:4] == b"RIFF"
+        # a host not on the list is refused even though private addresses are allowed
+        other = await _add(client, f"http://localhost:{host.split(':')[1]}/clip.wav", "other")
+        assert other.status_code == 400 and "allow-list" in other.json()["error"]["message"]

@@ -1,4 +1,5 @@
-"""Reference uploads in every common container are decoded to mono at the engine's rate; bad clips get 400."""
+"""Reference uploads in every common container are decoded to mono at the engine's rate (the fake engine's
+16 kHz); bad clips get 400."""
 
 from __future__ import annotations
 
@@ -44,35 +45,36 @@ UPLOADS = {
 
 
 @pytest.mark.parametrize("filename", sorted(UPLOADS))
-async def test_upload_formats_are_stored_as_mono_at_the_engine_rate(client, filename):
+async def test_upload_formats_are_stored_as_mono_at_the_engine_rate(fake_client, filename):
     data = UPLOADS[filename]
-    r = await client.post("/add_speaker", data={"name": "up", "reference_text": "a buzz"},
+    r = await fake_client.post("/add_speaker", data={"name": "up", "reference_text": "a buzz"},
                           files={"audio_file": (filename, data, "application/octet-stream")})
     assert r.status_code == 200, r.text
-    ref = await client.get("/v1/audio/voices/up/reference")
+    ref = await fake_client.get("/v1/audio/voices/up/reference")
     assert ref.status_code == 200
-    stored = decode(ref.content, 22050)
+    stored = decode(ref.content, 16000)
     # same length as the upload (codec padding aside) and the same signal, not a different channel mix
-    assert abs(len(stored) / 22050 - 3.0) < 0.1
+    assert abs(len(stored) / 16000 - 3.0) < 0.1
     with av.open(io.BytesIO(ref.content)) as c:
-        assert c.streams.audio[0].channels == 1 and c.streams.audio[0].rate == 22050
+        assert c.streams.audio[0].channels == 1 and c.streams.audio[0].rate == 16000
     # level kept: a stereo upload averaged to mono, not summed (+3 dB) by a downmix
     rms = float(np.sqrt(np.mean(stored ** 2)))
     assert rms == pytest.approx(float(np.sqrt(np.mean(CLIP ** 2))), rel=0.15)
 
 
 @pytest.mark.parametrize("seconds,code", [(0.4, "audio_too_short"), (61.0, "audio_too_long")])
-async def test_clip_length_limits(client, seconds, code):
-    r = await client.post("/add_speaker", data={"name": "bad"},
+async def test_clip_length_limits(fake_client, seconds, code):
+    r = await fake_client.post("/add_speaker", data={"name": "bad"},
                           files={"audio_file": ("x.wav", encode(speech_like(seconds), 24000, "wav"), "audio/wav")})
     assert r.status_code == 400
     assert r.json()["error"]["code"] == code
-    assert "bad" not in (await client.get("/audio_roles")).json()["roles"]
+    assert "bad" not in (await fake_client.get("/audio_roles")).json()["roles"]
 
 
-async def test_base64_upload(client):
+async def test_base64_upload(fake_client):
     import base64
 
-    r = await client.post("/add_speaker", data={"name": "b64", "audio": base64.b64encode(UPLOADS["clip.mp3"]).decode()})
+    clip = base64.b64encode(UPLOADS["clip.mp3"]).decode()
+    r = await fake_client.post("/add_speaker", data={"name": "b64", "audio": clip})
     assert r.status_code == 200, r.text
-    assert "b64" in (await client.get("/audio_roles")).json()["roles"]
+    assert "b64" in (await fake_client.get("/audio_roles")).json()["roles"]

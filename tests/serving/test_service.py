@@ -8,7 +8,7 @@ import json
 
 import pytest
 from fakes import FakeEngine
-from support import app_client
+from support import app_client, until
 
 from flashtts.config import ServerConfig
 from flashtts.engine import Capabilities
@@ -55,8 +55,7 @@ async def test_queue_limit_answers_429_while_synthesis_runs(tmp_path):
     async with app_client(_config(tmp_path, queue_limit=1), engine) as client:
         first = asyncio.ensure_future(client.post("/v1/audio/speech", json={"input": "One.", "voice": "tone",
                                                                            "stream": False}))
-        while not engine.requests:
-            await asyncio.sleep(0.01)
+        await until(lambda: bool(engine.requests))
         second = await client.post("/v1/audio/speech", json={"input": "Two.", "voice": "tone", "stream": False})
         assert second.status_code == 429 and int(second.headers["retry-after"]) >= 1
         engine.gate.set()
