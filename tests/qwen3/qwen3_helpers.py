@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
+from support import need
 
-torch = pytest.importorskip("torch")
+torch = need("torch", "the qwen extra: pip install -e '.[dev,qwen]'")
 
 from flashtts.engine import EngineConfig, GenerationOptions, ReferenceAudio, SynthesisRequest  # noqa: E402
 from flashtts.metrics import Metrics  # noqa: E402

@@ -10,10 +10,10 @@ import signal
 
 import httpx
 import pytest
-from support import LiveServer
+from support import LiveServer, need
 
-pytest.importorskip("ray.serve")
-psutil = pytest.importorskip("psutil")
+need("ray.serve", "pip install 'flashtts[ray]'")
+psutil = need("psutil")
 
 pytestmark = pytest.mark.slow
 

