@@ -48,9 +48,9 @@ test-fast: install-dev
 test-vllm: install-dev
 	FLASHTTS_REQUIRE_VLLM=1 $(PY) -m pytest -q -ra -p no:cacheprovider tests/vllm $(PYTEST_ARGS)
 
-# ruff and mypy over flashtts/ and engines/ (configured in pyproject.toml)
+# ruff over flashtts/, engines/ and tests/, mypy over flashtts/ and engines/ (configured in pyproject.toml)
 lint: install-dev
-	$(PY) -m ruff check flashtts engines
+	$(PY) -m ruff check flashtts engines tests
 	$(PY) -m mypy
 
 clean:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import AsyncIterator, Iterator
 
 import httpx
 import numpy as np
 import pytest
 
 from flashtts.config import ServerConfig
+
 from support import HARVARD, ROOT, LiveServer, app_client, free_port, wer  # noqa: F401  (re-exported)
 
 

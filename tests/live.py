@@ -11,9 +11,10 @@ from pathlib import Path
 import av
 import httpx
 import numpy as np
-from support import LiveServer, assert_openai_error  # noqa: F401  (re-exported)
 
 from flashtts.audio import decode
+
+from support import LiveServer, assert_openai_error  # noqa: F401  (re-exported)
 
 
 @contextlib.contextmanager

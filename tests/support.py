@@ -72,12 +72,12 @@ async def app_client(config: ServerConfig, engine=None) -> AsyncIterator[httpx.A
             yield client
 
 
-async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Wait (polling the event loop) until ``condition()`` holds; AssertionError after ``timeout`` seconds."""
-    for _ in range(int(timeout / 0.01)):
+async def until(condition: Callable[[], bool], timeout: float = 30.0, every: float = 0.01) -> None:
+    """Wait (polling every ``every`` seconds) until ``condition()`` holds; AssertionError after ``timeout`` s."""
+    for _ in range(int(timeout / every)):
         if condition():
             return
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(every)
     raise AssertionError(f"not true after {timeout:g} s")
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from flashtts.audio import encode
+
 from live import audio_info, to_16k
 from support import HARVARD, ROOT, wer
-
-from flashtts.audio import encode
 
 pytestmark = pytest.mark.slow
 

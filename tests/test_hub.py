@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from flashtts.hub import is_repo_id
+
 from live import serving
 from support import ROOT
 

@@ -15,6 +15,7 @@ import json
 
 import httpx
 import pytest
+
 from live import audio_info, serving, stats, to_16k, wait_idle
 from support import HARVARD, wer
 

@@ -17,11 +17,12 @@ import httpx
 import numpy as np
 import openai
 import pytest
-from live import assert_openai_error, audio_info, serving, stats, to_16k, wait_idle
-from support import HARVARD, wer
 
 from flashtts.audio import decode
 from flashtts_engines.piper.alignment import text_words
+
+from live import assert_openai_error, audio_info, serving, stats, to_16k, wait_idle
+from support import HARVARD, wer
 
 pytestmark = pytest.mark.slow
 

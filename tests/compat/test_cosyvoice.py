@@ -10,12 +10,13 @@ import sys
 
 import pytest
 import requests
+
+from flashtts.audio import decode
+
 from compat_helpers import save_pcm_as_wav, wav_params
 from fakes import tone_wav
 from live import serving
 from support import ROOT, wer
-
-from flashtts.audio import decode
 
 pytestmark = pytest.mark.slow
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from support import wer
 from flashtts.audio import decode
+
 from live import assert_openai_error, serving
+from support import wer
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +41,8 @@ def test_launch_options_are_accepted_and_explained(server):
 
 def test_clone_voice_curl_example(server, tmp_path):
     ref = httpx.post(server.url + "/v1/audio/speech", headers=AUTH, timeout=120, json={
-        "input": "Glue the sheet to the dark blue background.", "voice": "joe", "response_format": "wav", "stream": False})
+        "input": "Glue the sheet to the dark blue background.", "voice": "joe", "response_format": "wav",
+        "stream": False})
     assert ref.status_code == 200
     r = httpx.post(server.url + "/clone_voice", headers=AUTH, timeout=60,
                    data={"text": "你好，世界", "stream": "false", "response_format": "wav"},

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from support import app_client
 from flashtts.cli import app
 from flashtts.compat_options import apply_launch_options
 from flashtts.compat_serving import ResultCache
@@ -15,6 +14,8 @@ from flashtts.config import ServerConfig
 from flashtts.engine import EngineConfig
 from flashtts.replicas import parse_gpus, replica_devices
 from flashtts.routes.compat import parse_groups
+
+from support import app_client
 
 runner = CliRunner()
 
@@ -118,7 +119,8 @@ def test_cache_key_covers_text_voice_and_options():
     from flashtts.serving import Plan
 
     def plan(text="Hi", voice="joe", temperature=None, pitch=1.0, ref=None):
-        seg = SynthesisRequest("r-0", text, voice=voice, reference=ref, options=GenerationOptions(temperature=temperature))
+        seg = SynthesisRequest("r-0", text, voice=voice, reference=ref,
+                               options=GenerationOptions(temperature=temperature))
         return Plan("r", "/x", [seg], "wav", 1.0, pitch, voice, len(text))
 
     base = ResultCache.key(plan())

@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 import requests
 
-from support import app_client, need, unavailable
 from flashtts.audio import decode
 from flashtts.config import ServerConfig
 from flashtts.engine import EngineConfig
+
 from live import assert_openai_error, serving
+from support import app_client, need, unavailable
 
 pytestmark = pytest.mark.slow
 need("torch", "the qwen extra")
@@ -59,14 +60,16 @@ def seconds(data: bytes, rate: int = 24000) -> float:
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
     root = tmp_path_factory.mktemp("qwen3-compat")
-    return {kind: make_checkpoint(kind, "tiny", root / kind, seed=7) for kind in ("voice_design", "custom_voice", "base")}
+    kinds = ("voice_design", "custom_voice", "base")
+    return {kind: make_checkpoint(kind, "tiny", root / kind, seed=7) for kind in kinds}
 
 
 @pytest.fixture(scope="module")
 def design(checkpoints, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("design")
     with serving(tmp, "--engine", "qwen3", "--model_path", str(checkpoints["voice_design"]), "--device", "cpu",
-                 "--role_dir", str(tmp / "roles"), *[a for k, v in _opts().items() for a in ("--engine_opt", f"{k}={v}")]
+                 "--role_dir", str(tmp / "roles"),
+                 *[a for k, v in _opts().items() for a in ("--engine_opt", f"{k}={v}")]
                  ) as s:
         yield s
 
@@ -110,10 +113,12 @@ def test_streaming_service_attributes_become_a_voice_description(design):
 
 def test_cosyvoice_instruct_on_voice_design(design):
     r = httpx.post(design.url + "/inference_instruct", data={"tts_text": "Hello, I am a test", "spk_id": "中文女",
-                                                             "instruct_text": "Speak with a cheerful tone"}, timeout=120)
+                                                             "instruct_text": "Speak with a cheerful tone"},
+                   timeout=120)
     assert r.status_code == 200, r.text
     assert seconds(r.content, 22050) == pytest.approx(SEG, abs=0.01)
-    err = assert_openai_error(httpx.post(design.url + "/inference_zero_shot", data={"tts_text": "x", "prompt_text": "y"},
+    err = assert_openai_error(httpx.post(design.url + "/inference_zero_shot",
+                                         data={"tts_text": "x", "prompt_text": "y"},
                                          files={"prompt_wav": ("p.wav", clip(), "audio/wav")}, timeout=60), 400)
     assert "clone" in err["message"]
 
@@ -123,7 +128,8 @@ async def test_custom_voice_documents(checkpoints, tmp_path):
     async with app_client(_config(checkpoints["custom_voice"], tmp_path)) as client:
         # 001: its curl example as is (Chinese, Vivian, an instruction)
         r = await client.post("/api/tts/synthesize", json={
-            "text": "你好，欢迎使用 Qwen3-TTS 语音合成服务。", "language": "zh", "speaker": "Vivian", "instruct": "用开心的语气说"})
+            "text": "你好，欢迎使用 Qwen3-TTS 语音合成服务。", "language": "zh", "speaker": "Vivian",
+            "instruct": "用开心的语气说"})
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["success"] and body["duration"] == pytest.approx(SEG, abs=0.01)
@@ -136,7 +142,8 @@ async def test_custom_voice_documents(checkpoints, tmp_path):
         assert r.status_code == 200 and seconds(r.content) == pytest.approx(SEG, abs=0.1)
         # 004: sft and instruct with CosyVoice speaker names
         for route, data in (("/inference_sft", {"tts_text": "你好", "spk_id": "中文女"}),
-                            ("/inference_instruct", {"tts_text": "你好", "spk_id": "中文男", "instruct_text": "慢一点"})):
+                            ("/inference_instruct",
+                             {"tts_text": "你好", "spk_id": "中文男", "instruct_text": "慢一点"})):
             r = await client.request("GET", route, data=data)
             assert r.status_code == 200, r.text
             assert len(r.content) / 2 / 22050 == pytest.approx(SEG, abs=0.01)
@@ -149,7 +156,8 @@ async def test_custom_voice_documents(checkpoints, tmp_path):
 async def test_base_clones_prompt_audio(checkpoints, tmp_path):
     prompt = clip()
     async with app_client(_config(checkpoints["base"], tmp_path)) as client:
-        for route, data in (("/inference_zero_shot", {"tts_text": "希望你以后能够做的比我还好呦", "prompt_text": "希望你以后"}),
+        for route, data in (("/inference_zero_shot",
+                             {"tts_text": "希望你以后能够做的比我还好呦", "prompt_text": "希望你以后"}),
                             ("/inference_cross_lingual", {"tts_text": "Hello, this is a cross-lingual test"})):
             r = await client.post(route, data=data, files={"prompt_wav": ("prompt_audio.wav", prompt, "audio/wav")})
             assert r.status_code == 200, r.text

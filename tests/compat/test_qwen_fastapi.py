@@ -9,10 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from live import serving
-from support import wer
 
 from flashtts.audio import decode
+
+from live import serving
+from support import wer
 
 pytestmark = pytest.mark.slow
 
@@ -40,8 +41,10 @@ def test_workers_spread_requests_over_replicas(server, transcribe):
     # request could finish before the next one arrives and, with a lopsided history, pick the
     # same replica every time)
     tail = " The juice of lemons makes fine punch. The boy was there when the sun rose."
-    texts = [t + tail for t in ["Glue the sheet to the dark blue background.", "The box was thrown beside the parked truck.",
-                                "It's easy to tell the depth of a well.", "Hello, this is a test of the speech server."]]
+    texts = [t + tail for t in ["Glue the sheet to the dark blue background.",
+                                "The box was thrown beside the parked truck.",
+                                "It's easy to tell the depth of a well.",
+                                "Hello, this is a test of the speech server."]]
 
     def speak(text: str) -> bytes:
         r = httpx.post(server.url + "/v1/audio/speech", json={"model": "tts-1", "input": text, "voice": "joe",
@@ -52,7 +55,7 @@ def test_workers_spread_requests_over_replicas(server, transcribe):
     with ThreadPoolExecutor(4) as pool:
         audios = list(pool.map(speak, texts))
     after = [r["served"] for r in httpx.get(server.url + "/server_info", timeout=30).json()["engine_stats"]["replicas"]]
-    assert all(a > b for a, b in zip(after, before)), (before, after)
-    for text, data in zip(texts, audios):
+    assert all(a > b for a, b in zip(after, before, strict=False)), (before, after)
+    for text, data in zip(texts, audios, strict=False):
         assert wer(text, transcribe(decode(data, 16000))) <= 0.2
     assert "engine replica 1 using device" in server.log_path.read_text()

@@ -8,11 +8,12 @@ import base64
 
 import httpx
 import pytest
+
+from flashtts.audio import decode
+
 from compat_helpers import wav_params
 from live import serving
 from support import wer
-
-from flashtts.audio import decode
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +36,8 @@ def test_go_client_request_returns_base64_wav(server, transcribe):
     r = httpx.post(server.url + "/api/tts/synthesize", json=_go_client_request(EN), timeout=120)
     assert r.status_code == 200, r.text
     body = r.json()
-    assert set(body) == {"success", "audio_url", "audio_base64", "duration", "sample_rate", "processing_time", "message"}
+    assert set(body) == {"success", "audio_url", "audio_base64", "duration", "sample_rate", "processing_time",
+                         "message"}
     assert body["success"] is True and body["audio_url"] is None and body["message"] is None
     assert body["sample_rate"] == 24000 and body["processing_time"] > 0
     wav = base64.b64decode(body["audio_base64"])  # `jq .audio_base64 -r | base64 -d > output.wav`

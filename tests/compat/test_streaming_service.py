@@ -10,11 +10,12 @@ import time
 import httpx
 import pytest
 import requests
+
+from flashtts.audio import decode
+
 from compat_helpers import scrape
 from live import serving
 from support import wer
-
-from flashtts.audio import decode
 
 pytestmark = pytest.mark.slow
 
@@ -90,7 +91,8 @@ def test_metrics_counters_move(server):
     assert after["flashtts_requests_total"] >= before["flashtts_requests_total"] + 2
     assert after["flashtts_http_errors_total"] >= before["flashtts_http_errors_total"] + 1
     assert after["flashtts_audio_seconds_total"] >= before["flashtts_audio_seconds_total"] + 1.0
-    assert after["flashtts_time_to_first_audio_seconds_count"] >= before["flashtts_time_to_first_audio_seconds_count"] + 1
+    ttfa = "flashtts_time_to_first_audio_seconds_count"
+    assert after[ttfa] >= before[ttfa] + 1
     assert after["flashtts_batch_size_count"] > before["flashtts_batch_size_count"]
     assert after["flashtts_request_latency_seconds_count"] > before["flashtts_request_latency_seconds_count"]
     assert after["flashtts_characters_total"] >= before["flashtts_characters_total"] + len(EN)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from support import need
 
 torch = need("torch", "the qwen extra: pip install -e '.[dev,qwen]'")

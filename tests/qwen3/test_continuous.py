@@ -13,6 +13,8 @@ from flashtts.metrics import Metrics
 from flashtts.scheduler.continuous import ContinuousBatcher
 from flashtts.scheduler.worker import ModelWorker
 
+from support import until
+
 
 @dataclass(eq=False)
 class Job:
@@ -85,8 +87,7 @@ async def test_jobs_join_between_steps_and_leave_when_done(batcher):
     loop = asyncio.get_running_loop()
     a = Job("a", 30, loop)
     b.submit(a)
-    while len(model.batches) < 5:
-        await asyncio.sleep(0.001)
+    await until(lambda: len(model.batches) >= 5, every=0.001)
     c = Job("c", 3, loop)
     b.submit(c)
     await asyncio.gather(a.done.wait(), c.done.wait())

@@ -12,6 +12,7 @@ import torch
 
 from flashtts.engine import CapabilityError
 from flashtts.metrics import Metrics
+
 from .qwen3_helpers import (
     SPF,
     TEXTS,
@@ -105,7 +106,7 @@ async def test_cancelled_request_leaves_the_batch_and_others_finish_unchanged(ch
         stats = engine.stats()
     assert stats["active"] == 0 and stats["rows"] == 0
     assert victim.request_id not in engine.record_codes  # it never finished
-    for r, chunks, (codes, wav) in zip(keep, results[1:], ref):
+    for r, chunks, (codes, wav) in zip(keep, results[1:], ref, strict=False):
         assert torch.equal(engine.record_codes[r.request_id], codes)
         assert_audio_equal(np.concatenate(chunks), wav)
 
@@ -266,7 +267,7 @@ async def test_many_requests_with_aborts_keep_rows_consistent(checkpoints):
             await asyncio.sleep(0.01)
         stats = engine.stats()
     assert stats["rows"] == 0 and stats["active"] == 0 and stats["max_active"] == 6
-    for n, wav in zip(lengths, results):
+    for n, wav in zip(lengths, results, strict=False):
         if wav is not None:
             assert_audio_equal(wav, solo[n], atol=1e-6)
 

@@ -78,13 +78,13 @@ def _check(engine, req, chunks, ref_codes, ref_wav):
 async def test_greedy_parity_alone_and_in_a_continuous_batch(kind, checkpoints, reference_models):
     cases = CASES[kind]
     refs = [_reference(reference_models, kind, t, n, kw, seed_ref=3 + i) for i, (t, n, kw) in enumerate(cases)]
-    for (t, n, kw), (codes, wav) in zip(cases, refs):
+    for (_, n, _kw), (codes, wav) in zip(cases, refs, strict=False):
         assert codes.shape[0] == n - 1  # random weights run to max_new_tokens: one frame per token but the last
         assert wav.shape[0] == codes.shape[0] * SPF
 
     async with running_engine(checkpoints[kind]) as engine:
         # alone
-        for i, ((t, n, kw), (codes, wav)) in enumerate(zip(cases, refs)):
+        for i, ((t, n, kw), (codes, wav)) in enumerate(zip(cases, refs, strict=False)):
             req = _engine_request(kind, t, n, kw, seed_ref=3 + i)
             _check(engine, req, await collect(engine, req), codes, wav)
 
@@ -100,7 +100,7 @@ async def test_greedy_parity_alone_and_in_a_continuous_batch(kind, checkpoints, 
             return await collect(engine, reqs[i], started[i])
 
         results = await asyncio.gather(*(run(i) for i in range(len(reqs))))
-        for req, chunks, (codes, wav) in zip(reqs, results, refs):
+        for req, chunks, (codes, wav) in zip(reqs, results, refs, strict=False):
             _check(engine, req, chunks, codes, wav)
         stats = engine.stats()
         assert stats["max_active"] >= 2, "requests never shared a decode step"

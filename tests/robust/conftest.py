@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from fakes import tone_wav  # noqa: F401  (re-exported for the robustness tests)
 from support import LiveServer  # tests/conftest.py
 

@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from fakes import FakeEngine, tone_wav
-from support import app_client
 
 from flashtts.config import AudioURLPolicy, Limits, ServerConfig
 from flashtts.serve_options import ServeOptions
 from flashtts.url_fetch import host_allowed, is_public
+
+from fakes import FakeEngine, tone_wav
+from support import app_client
 
 CLIP = tone_wav(2.0)
 

@@ -14,14 +14,14 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
 
-from robust.hostile_audio import encoded, flac_bomb, wav
 from live import assert_openai_error, serving, stats, wait_idle
+from robust.hostile_audio import encoded, flac_bomb, wav
 
 pytestmark = pytest.mark.slow
 
@@ -68,7 +68,7 @@ class HealthWatch:
                 self.worst = max(self.worst, time.monotonic() - t0)
                 self._stop.wait(0.05)
 
-    def __enter__(self) -> "HealthWatch":
+    def __enter__(self) -> HealthWatch:
         self._thread.start()
         return self
 
@@ -218,7 +218,8 @@ def test_overlong_role_names_are_400_without_paths(http, server):
     root = str(server.role_dir.resolve())
     for name in LONG_NAMES:
         for r in (http.post("/add_speaker", data={"name": name, "voice": "joe"}),
-                  http.post("/v1/audio/voices", data={"name": name}, files={"audio_sample": ("a.wav", wav(1), "audio/wav")}),
+                  http.post("/v1/audio/voices", data={"name": name},
+                            files={"audio_sample": ("a.wav", wav(1), "audio/wav")}),
                   http.post("/speak", json={"name": name, "text": "Hello."}),
                   http.post("/v1/audio/speech", json={"input": "Hello.", "voice": name}),
                   http.post("/delete_speaker", data={"name": name}),
@@ -306,7 +307,8 @@ def test_overwrite_race_never_hides_a_role(server):
             while time.monotonic() < stop:
                 kind = i % 4
                 if kind == 0:
-                    r = c.post("/speak", json={"name": "racer", "text": "Hi.", "stream": False, "response_format": "pcm"})
+                    r = c.post("/speak", json={"name": "racer", "text": "Hi.", "stream": False,
+                                               "response_format": "pcm"})
                 elif kind == 1:
                     r = c.get("/v1/audio/voices")
                     if r.status_code == 200 and "racer" not in [v["id"] for v in r.json()["data"]]:

@@ -10,10 +10,11 @@ import socket
 
 import httpx
 import pytest
-from fakes import FakeEngine, tone_wav
-from support import AppStream, app_client
 
 from flashtts.config import Limits, ServerConfig
+
+from fakes import FakeEngine, tone_wav
+from support import AppStream, app_client
 
 
 def _raw_exchange(port: int, head: bytes, body_parts: list[bytes] = (), timeout: float = 10.0) -> bytes:

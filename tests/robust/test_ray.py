@@ -10,6 +10,7 @@ import signal
 
 import httpx
 import pytest
+
 from support import LiveServer, need
 
 need("ray.serve", "pip install 'flashtts[ray]'")

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fakes import FakeEngine
-from support import app_client
 
 from flashtts.config import ServerConfig
+
+from fakes import FakeEngine
+from support import app_client
 
 
 @pytest.fixture

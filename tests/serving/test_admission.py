@@ -13,6 +13,7 @@ import logging
 
 import openai
 import pytest
+
 from fakes import FakeEngine
 from support import AppStream, assert_openai_error, until
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import openai
 import pytest
 import pytest_asyncio
-from fakes import FakeEngine
-from support import app_client, assert_openai_error
 
 from flashtts.config import ServerConfig
 from flashtts.serve_options import ServeOptions
+
+from fakes import FakeEngine
+from support import app_client, assert_openai_error
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -15,11 +15,12 @@ import httpx
 import numpy as np
 import pytest
 import pytest_asyncio
-from fakes import FakeEngine, tone_wav
-from support import app_client, assert_openai_error
 
 from flashtts.audio import encode
 from flashtts.config import Limits, ServerConfig
+
+from fakes import FakeEngine, tone_wav
+from support import app_client, assert_openai_error
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -11,10 +11,11 @@ import numpy as np
 import openai
 import pytest
 import soundfile as sf
-from fakes import FakeEngine, tone_wav
-from support import assert_openai_error
 
 from flashtts.engine import VoiceInfo
+
+from fakes import FakeEngine, tone_wav
+from support import assert_openai_error
 
 SENTENCE = "The box was thrown beside the parked truck. The juice of lemons makes fine punch."
 VOICES = (VoiceInfo("low", "Low", "a male tone", "en"), VoiceInfo("high", "High", "a female tone", "en"))

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from compat_helpers import wav_params
-from fakes import FakeEngine, tone_wav
-from support import assert_openai_error
 
 from flashtts.audio import decode
 from flashtts.engine import CANNOT
+
+from compat_helpers import wav_params
+from fakes import FakeEngine, tone_wav
+from support import assert_openai_error
 
 EN = "The box was thrown beside the parked truck."
 DOC_EN = "Hello, I am a test"  # the document's instruct example
@@ -50,8 +51,8 @@ async def test_format_field_overrides_the_method_default(fake_client):
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
 @pytest.mark.parametrize("route, payload, with_prompt, need", [
-    ("/inference_zero_shot", {"tts_text": "希望你以后能够做的比我还好呦", "prompt_text": "希望你以后能够做的比我还好呦"}, True,
-     "clone"),
+    ("/inference_zero_shot", {"tts_text": "希望你以后能够做的比我还好呦",
+                              "prompt_text": "希望你以后能够做的比我还好呦"}, True, "clone"),
     ("/inference_cross_lingual", {"tts_text": "Hello, this is a cross-lingual test"}, True, "clone"),
     ("/inference_instruct", {"tts_text": DOC_EN, "spk_id": "中文女",
                              "instruct_text": "Speak with a cheerful and energetic tone"}, False, "instructions"),

@@ -8,11 +8,13 @@ from __future__ import annotations
 import base64
 
 import pytest
+
+from flashtts.engine import Capabilities
+
 from compat_helpers import wav_params
 from fakes import FakeEngine
 from support import assert_openai_error
 
-from flashtts.engine import Capabilities
 
 async def test_health_and_languages(fake_client):
     body = (await fake_client.get("/health")).json()
@@ -22,7 +24,8 @@ async def test_health_and_languages(fake_client):
 
 
 async def test_voice_design_on_an_engine_that_designs_voices(serve):
-    engine = FakeEngine(Capabilities(voice_design=True, speed=True), voices=(), languages=("auto", "chinese", "english"))
+    engine = FakeEngine(Capabilities(voice_design=True, speed=True), voices=(),
+                        languages=("auto", "chinese", "english"))
     async with serve(engine) as client:
         # the document's Python example
         r = await client.post("/tts/voice_design", json={
@@ -34,7 +37,8 @@ async def test_voice_design_on_an_engine_that_designs_voices(serve):
         assert as_json.status_code == 200
         assert base64.b64decode(as_json.json()["audio_base64"])[:4] == b"RIFF"
         batch = await client.post("/tts/voice_design/batch", json={
-            "texts": ["你好", "Hello"], "instructs": ["温柔女声", "Friendly male voice"], "languages": ["zh", "English"]})
+            "texts": ["你好", "Hello"], "instructs": ["温柔女声", "Friendly male voice"],
+            "languages": ["zh", "English"]})
         assert batch.status_code == 200 and len(batch.json()["audios"]) == 2
     assert [(q.instructions, q.language) for q in engine.requests] == [
         ("温柔甜美的年轻女声", "chinese"), ("Friendly male voice", "english"), ("温柔女声", "chinese"),

@@ -8,12 +8,13 @@ from __future__ import annotations
 import base64
 
 import pytest
-from compat_helpers import wav_params
-from fakes import FakeEngine
-from support import assert_openai_error
 
 from flashtts.audio import decode
 from flashtts.engine import Capabilities, VoiceInfo
+
+from compat_helpers import wav_params
+from fakes import FakeEngine
+from support import assert_openai_error
 
 EN = "The box was thrown beside the parked truck."
 VOICES = (VoiceInfo("low", "Low", "a male tone", "en"), VoiceInfo("high", "High", "a female tone", "en"))
@@ -38,7 +39,8 @@ async def test_health_and_voices_curl_examples(serve):
 async def test_synthesize_curl_example_needs_instructions(fake_client):
     # the document's curl example: Chinese, speaker Vivian, an instruction; this engine follows no instructions
     r = await fake_client.post("/api/tts/synthesize", json={
-        "text": "你好，欢迎使用 Qwen3-TTS 语音合成服务。", "language": "zh", "speaker": "Vivian", "instruct": "用开心的语气说"})
+        "text": "你好，欢迎使用 Qwen3-TTS 语音合成服务。", "language": "zh", "speaker": "Vivian",
+        "instruct": "用开心的语气说"})
     err = assert_openai_error(r, 400)
     assert "instructions" in err["message"] and err["code"] == "unsupported_capability"
 
@@ -49,7 +51,8 @@ async def test_go_client_request_returns_base64_wav(serve):
         r = await client.post("/api/tts/synthesize", json=_go_client_request(EN))
     assert r.status_code == 200, r.text
     body = r.json()
-    assert set(body) == {"success", "audio_url", "audio_base64", "duration", "sample_rate", "processing_time", "message"}
+    assert set(body) == {"success", "audio_url", "audio_base64", "duration", "sample_rate", "processing_time",
+                         "message"}
     assert body["success"] is True and body["audio_url"] is None and body["message"] is None
     assert body["sample_rate"] == 24000 and body["processing_time"] > 0
     wav = base64.b64decode(body["audio_base64"])  # `jq .audio_base64 -r | base64 -d > output.wav`

@@ -6,11 +6,12 @@ tests/compat/test_streaming_service.py."""
 from __future__ import annotations
 
 import pytest
-from fakes import FakeEngine
-from support import AppStream, assert_openai_error
 
 from flashtts.audio import decode
 from flashtts.engine import VoiceInfo
+
+from fakes import FakeEngine
+from support import AppStream, assert_openai_error
 
 EN = "The boy was there when the sun rose."
 VOICES = (VoiceInfo("low", "Low", "a male tone", "en"), VoiceInfo("high", "High", "a female tone", "en"))
@@ -94,6 +95,7 @@ async def test_metrics_counters_move(serve):
     assert after["flashtts_requests_total"] == before["flashtts_requests_total"] + 2
     assert after["flashtts_http_errors_total"] == before["flashtts_http_errors_total"] + 1
     assert after["flashtts_audio_seconds_total"] == pytest.approx(before["flashtts_audio_seconds_total"] + 1.0)
-    assert after["flashtts_time_to_first_audio_seconds_count"] == before["flashtts_time_to_first_audio_seconds_count"] + 2
+    ttfa = "flashtts_time_to_first_audio_seconds_count"
+    assert after[ttfa] == before[ttfa] + 2
     assert after["flashtts_request_latency_seconds_count"] == before["flashtts_request_latency_seconds_count"] + 1
     assert after["flashtts_characters_total"] >= before["flashtts_characters_total"] + len(EN)

@@ -16,11 +16,12 @@ import wave
 import av
 import pytest
 import pytest_asyncio
+
+from flashtts.config import ServerConfig
+
 from fakes import FakeEngine
 from live import audio_info
 from support import app_client
-
-from flashtts.config import ServerConfig
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

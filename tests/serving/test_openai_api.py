@@ -9,11 +9,12 @@ import json
 
 import openai
 import pytest
+
+from flashtts.engine import Capabilities
+
 from fakes import FakeEngine
 from live import audio_info
 from support import assert_openai_error
-
-from flashtts.engine import Capabilities
 
 MAGIC = {"mp3": (b"ID3", b"\xff"), "opus": (b"OggS",), "aac": (b"\xff",), "flac": (b"fLaC",), "wav": (b"RIFF",)}
 

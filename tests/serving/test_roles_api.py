@@ -9,6 +9,7 @@ import json
 
 import httpx
 import pytest
+
 from fakes import FakeEngine, tone_wav
 from live import audio_info
 from support import assert_openai_error

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from fakes import FakeEngine
-from support import AppWebSocket, app_client
 
 from flashtts.config import ServerConfig
 from flashtts.normalize import normalize
+
+from fakes import FakeEngine
+from support import AppWebSocket, app_client
 
 # Each sentence fits the window (80) and no two neighbours fit it together, so HTTP's packing joins none:
 # the segments are the cutter's sentences on both paths. Abbreviations, initials and ';' end nothing;

@@ -7,11 +7,12 @@ import base64
 import json
 
 import pytest
-from fakes import FakeEngine
-from support import app_client, until
 
 from flashtts.config import ServerConfig
 from flashtts.engine import Capabilities
+
+from fakes import FakeEngine
+from support import app_client, until
 
 
 def _config(tmp_path, **kw) -> ServerConfig:

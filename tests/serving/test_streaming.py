@@ -12,6 +12,7 @@ import base64
 import json
 
 import pytest
+
 from fakes import FakeEngine
 from live import audio_info
 from support import AppStream

@@ -52,6 +52,7 @@ def test_effects_change_length_by_speed_only(speed, pitch):
 
 def test_decode_downmixes_any_channel_count_and_refuses_more_than_64():
     from flashtts import audio
+
     from robust.hostile_audio import wav
 
     one = audio.decode(wav(1, seconds=0.5), 22050)
@@ -64,6 +65,7 @@ def test_decode_downmixes_any_channel_count_and_refuses_more_than_64():
 
 def test_decode_stops_at_the_length_limit_before_the_end(monkeypatch):
     from flashtts import audio
+
     from robust.hostile_audio import flac_bomb
 
     seen = []

@@ -15,6 +15,7 @@ import sys
 import pytest
 
 import flashtts.middleware
+
 from support import need
 
 exceptiongroup = need("exceptiongroup")

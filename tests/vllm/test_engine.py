@@ -34,9 +34,9 @@ SPEAKERS = ["ryan", "serena", "vivian", "aiden", "eric", "dylan", "sohee", "uncl
 
 @contextlib.asynccontextmanager
 async def engine_on(path, backend: str):
-    from flashtts_engines.qwen3 import Qwen3Engine
     from flashtts.engine import EngineConfig
     from flashtts.metrics import Metrics
+    from flashtts_engines.qwen3 import Qwen3Engine
 
     cfg = EngineConfig(model_path=str(path), backend=backend, device="cpu", dtype="float32", batch_size=8,
                        wait_timeout=0.0, extra={"threads": "1", "kv_cache_gib": "1"})
@@ -95,7 +95,7 @@ async def test_vllm_backend_gives_the_torch_backends_frames(vllm_checkpoints):
     assert stats["backend"] == "vllm" and stats["live_requests"] == 0
     assert stats["codec_max_batch"] > 1  # codec decoding was batched across streams
     for name in ("alone", "together", "min_p"):
-        for i, (g, w) in enumerate(zip(got[name], want[name])):
+        for i, (g, w) in enumerate(zip(got[name], want[name], strict=False)):
             assert_same(g, w, f"{name} request {i}")
     assert len({c.shape[0] for c, _ in got["together"]}) == 8  # really 8 different lengths
 
@@ -117,7 +117,7 @@ async def test_vllm_backend_clones_like_the_torch_backend(vllm_checkpoints):
         want = await run_all(engine, reqs())
     async with engine_on(vllm_checkpoints["base"], "vllm") as engine:
         got = await run_all(engine, reqs())
-    for i, (g, w) in enumerate(zip(got, want)):
+    for i, (g, w) in enumerate(zip(got, want, strict=False)):
         assert_same(g, w, f"clone request {i}")
 
 

@@ -71,7 +71,7 @@ def test_vllm_greedy_matches_reference_alone_and_batched(talker_checkpoint, refe
         return alone, batched
 
     alone, batched = run(_with_talker(talker_checkpoint, body))
-    for got, i in zip(alone, (0, 4)):
+    for got, i in zip(alone, (0, 4), strict=False):
         assert got.shape == want[i].shape == (_case(i)[2] - 1, 16)
         assert torch.equal(got, want[i]), f"request {i} alone differs from the reference"
     lengths = {g.shape[0] for g in batched}

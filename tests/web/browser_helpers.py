@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest

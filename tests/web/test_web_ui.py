@@ -10,19 +10,19 @@ import json
 import re
 import shlex
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from browser_helpers import (  # noqa: F401  (browser, new_page: fixtures)
-    browser,
-    check_played,
-    download_bytes,
+from flashtts.audio import decode
+
+from browser_helpers import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    check_played,
+    download_bytes,
     make_clip,
-    new_page,
     panel_data,
     serve,
     speak,
@@ -32,7 +32,6 @@ from browser_helpers import (  # noqa: F401  (browser, new_page: fixtures)
     wait_loaded,
 )
 from support import HARVARD, LiveServer, wer
-from flashtts.audio import decode
 
 pytestmark = pytest.mark.browser
 

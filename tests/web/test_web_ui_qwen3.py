@@ -8,17 +8,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
+
 from support import need
 
 need("torch", "the Qwen3 web tests need the qwen extra: pip install -e '.[dev,qwen]'")
 
-from browser_helpers import (  # noqa: E402,F401  (browser, new_page: fixtures)
-    browser,
-    new_page,
+from browser_helpers import (  # noqa: E402
     panel_data,
     serve,
     speak,

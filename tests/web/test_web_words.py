@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from browser_helpers import browser, new_page, serve, speak, wait_loaded  # noqa: F401  (fixtures)
 from flashtts_engines.piper.alignment import text_words
+
+from browser_helpers import serve, speak, wait_loaded
 from support import HARVARD, LiveServer
 
 pytestmark = pytest.mark.browser
@@ -33,7 +34,8 @@ def test_words_light_up_in_time_with_playback(new_page, server):
     speak(page, text)
     assert len(sent) == 1 and sent[0]["input"] == text
 
-    words = page.eval_on_selector_all(f"{WORDS} span", "els => els.map(e => [e.textContent, +e.dataset.start, +e.dataset.end])")
+    words = page.eval_on_selector_all(f"{WORDS} span",
+                                      "els => els.map(e => [e.textContent, +e.dataset.start, +e.dataset.end])")
     assert [w for w, _, _ in words] == [w for _, w in text_words(text)]
     # playback moves the highlight along the words
     page.wait_for_function(f"+document.querySelector('{WORDS}').dataset.current >= 3")
@@ -42,4 +44,5 @@ def test_words_light_up_in_time_with_playback(new_page, server):
         _, start, end = words[index]
         page.eval_on_selector(AUDIO, "(a, t) => { a.pause(); a.currentTime = t; }", (start + end) / 2)
         page.wait_for_function(f"document.querySelector('{WORDS}').dataset.current === '{index}'")
-        assert page.eval_on_selector_all(f"{WORDS} span.current", "els => els.map(e => e.textContent)") == [words[index][0]]
+        current = page.eval_on_selector_all(f"{WORDS} span.current", "els => els.map(e => e.textContent)")
+        assert current == [words[index][0]]
