@@ -114,11 +114,12 @@ def synth(*, text: str, output: Path, voice: str | None, instructions: str | Non
     async def run() -> float:
         metrics = Metrics()
         eng = create_engine(config.engine, config.engine_config, metrics)
+        service = SpeechService(config, eng, _registry(config.role_dir), metrics)
+        service.check_text(text, "text")  # what needs no model is refused before one is loaded
+        service.check_format(fmt)
         await eng.start()
         try:
-            service = SpeechService(config, eng, _registry(config.role_dir), metrics)
             chosen = service.resolve_voice(voice or eng.info.default_voice or "default", "voice")
-            service.check_text(text, "text")
             utterance = Utterance(text, chosen, instructions=instructions, speed=speed, language=language)
             plan = service.plan_now("synth", [utterance],
                                     response_format=fmt, options=GenerationOptions(seed=opts.seed))

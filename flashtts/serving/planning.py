@@ -45,6 +45,10 @@ class Planning(ServiceState):
             raise APIError(f"{param} is empty", param=param, code="empty_input")
         self.check_length(len(text), param)
 
+    def check_format(self, response_format: str) -> None:
+        if response_format not in audio.FORMATS:
+            raise APIError(f"unknown response_format '{response_format}'", param="response_format")
+
     def check_length(self, chars: int, param: str = "input") -> None:
         """The one text-length check: 400 ``input_too_long`` past ``--max_text_chars``."""
         limit = self.config.limits.max_text_chars
@@ -77,8 +81,7 @@ class Planning(ServiceState):
         cannot follow them ignores them (see :meth:`_without_unfollowable_instructions`).
         ``normalize``: text is read as a person would (:mod:`flashtts.normalize`).
         """
-        if response_format not in audio.FORMATS:
-            raise APIError(f"unknown response_format '{response_format}'", param="response_format")
+        self.check_format(response_format)
         self.check_length(sum(len(u.text) for u in utterances), text_param)
         request_id = current_request_id() or new_request_id()
         job_id = new_request_id()  # engine ids stay unique even when clients reuse an X-Request-Id

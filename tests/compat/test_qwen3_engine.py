@@ -1,7 +1,8 @@
 """The documents' requests that need a Qwen3-TTS engine (instructions, voice design, cloning), on tiny
-random-weight checkpoints of each kind: they answer audio of the expected length (noise: random
-weights), and what a kind cannot do is a 400 saying what it can. Voice design runs as a real server;
-CustomVoice and Base in-process (one torch import; each server start costs ~20 s here)."""
+random-weight checkpoints of each kind (tests/conftest.py's, built once per session): they answer audio of
+the expected length (noise: random weights), and what a kind cannot do is a 400 saying what it can. All
+in-process (a server start with the Qwen3 engine costs ~20 s here; the one real ``flashtts serve --engine
+qwen3`` is tests/qwen3/test_http.py::test_flashtts_serve_qwen3_cli)."""
 
 from __future__ import annotations
 
@@ -9,16 +10,14 @@ import base64
 import io
 import wave
 
-import httpx
 import numpy as np
 import pytest
-import requests
 
 from flashtts.audio import decode
 from flashtts.config import ServerConfig
 from flashtts.engine import EngineConfig
 
-from live import assert_openai_error, serving
+from live import assert_openai_error
 from support import app_client, need, unavailable
 
 pytestmark = pytest.mark.slow
@@ -29,7 +28,6 @@ try:
     import_qwen_tts()
 except Exception as exc:  # the qwen extra is not installed (or broken: in CI that fails, never skips)
     unavailable(f"Qwen3-TTS engine unavailable: {type(exc).__name__}: {exc}")
-from flashtts_engines.qwen3.checkpoint import make_checkpoint  # noqa: E402
 
 FRAMES = 10  # fixed_frames: each segment is exactly 10 codec frames = 0.8 s
 SEG = FRAMES * 0.08
@@ -57,70 +55,51 @@ def seconds(data: bytes, rate: int = 24000) -> float:
     return len(decode(data, rate)) / rate
 
 
-@pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory):
-    root = tmp_path_factory.mktemp("qwen3-compat")
-    kinds = ("voice_design", "custom_voice", "base")
-    return {kind: make_checkpoint(kind, "tiny", root / kind, seed=7) for kind in kinds}
-
-
-@pytest.fixture(scope="module")
-def design(checkpoints, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("design")
-    with serving(tmp, "--engine", "qwen3", "--model_path", str(checkpoints["voice_design"]), "--device", "cpu",
-                 "--role_dir", str(tmp / "roles"),
-                 *[a for k, v in _opts().items() for a in ("--engine_opt", f"{k}={v}")]
-                 ) as s:
-        yield s
-
-
 def _config(path, tmp_path) -> ServerConfig:
     return ServerConfig(engine="qwen3", role_dir=tmp_path / "roles",
                         engine_config=EngineConfig(model_path=str(path), device="cpu", batch_size=8, extra=_opts()))
 
 
-# ---- seeds/000 on a VoiceDesign checkpoint (real server) ------------------------------------------
-def test_qwen_fastapi_examples_on_voice_design(design, tmp_path):
-    url = design.url
-    # the Python example
-    response = requests.post(url + "/tts/voice_design", json={
-        "text": "你好，欢迎使用Qwen3语音合成服务。", "instruct": "温柔甜美的年轻女声", "language": "Chinese"})
-    assert response.status_code == 200, response.text
-    (tmp_path / "output.wav").write_bytes(response.content)
-    assert response.headers["content-type"] == "audio/wav"
-    assert seconds((tmp_path / "output.wav").read_bytes()) == pytest.approx(SEG, abs=0.01)
-    # curl, base64 answer
-    r = httpx.post(url + "/tts/voice_design", json={"text": "你好", "instruct": "温柔女声", "language": "Chinese",
-                                                    "response_format": "base64"}, timeout=120)
-    body = r.json()
-    assert set(body) == {"audio_base64", "sample_rate", "format"} and body["sample_rate"] == 24000
-    assert seconds(base64.b64decode(body["audio_base64"])) == pytest.approx(SEG, abs=0.01)
-    # batch
-    r = httpx.post(url + "/tts/voice_design/batch", json={"texts": ["你好", "Hello"],
-                                                          "instructs": ["温柔女声", "Friendly male voice"],
-                                                          "languages": ["Chinese", "English"]}, timeout=120)
-    body = r.json()
-    assert r.status_code == 200 and len(body["audios"]) == 2 and body["format"] == "wav"
-    assert all(seconds(base64.b64decode(a)) == pytest.approx(SEG, abs=0.01) for a in body["audios"])
-    assert "chinese" in httpx.get(url + "/languages", timeout=30).json()["languages"]
+@pytest.fixture
+def checkpoints(qwen3_checkpoints):
+    return qwen3_checkpoints
 
 
-def test_streaming_service_attributes_become_a_voice_description(design):
-    r = httpx.post(design.url + "/stream-tts", json={"text": "Привет, мир!", "voice_attributes": {
-        "gender": "female", "age": 25, "emotion": "happy"}}, timeout=120)
-    assert r.status_code == 200 and seconds(r.content) == pytest.approx(SEG, abs=0.01)
-
-
-def test_cosyvoice_instruct_on_voice_design(design):
-    r = httpx.post(design.url + "/inference_instruct", data={"tts_text": "Hello, I am a test", "spk_id": "中文女",
-                                                             "instruct_text": "Speak with a cheerful tone"},
-                   timeout=120)
-    assert r.status_code == 200, r.text
-    assert seconds(r.content, 22050) == pytest.approx(SEG, abs=0.01)
-    err = assert_openai_error(httpx.post(design.url + "/inference_zero_shot",
-                                         data={"tts_text": "x", "prompt_text": "y"},
-                                         files={"prompt_wav": ("p.wav", clip(), "audio/wav")}, timeout=60), 400)
-    assert "clone" in err["message"]
+# ---- seeds/000, 003, 004 on a VoiceDesign checkpoint ---------------------------------------------
+async def test_voice_design_documents(checkpoints, tmp_path):
+    """In-process (one engine load; the real ``flashtts serve --engine qwen3``: tests/qwen3/test_http.py)."""
+    async with app_client(_config(checkpoints["voice_design"], tmp_path)) as client:
+        # 000: the Python example
+        r = await client.post("/tts/voice_design", json={
+            "text": "你好，欢迎使用Qwen3语音合成服务。", "instruct": "温柔甜美的年轻女声", "language": "Chinese"})
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == "audio/wav" and seconds(r.content) == pytest.approx(SEG, abs=0.01)
+        # curl, base64 answer
+        r = await client.post("/tts/voice_design", json={"text": "你好", "instruct": "温柔女声", "language": "Chinese",
+                                                         "response_format": "base64"})
+        body = r.json()
+        assert set(body) == {"audio_base64", "sample_rate", "format"} and body["sample_rate"] == 24000
+        assert seconds(base64.b64decode(body["audio_base64"])) == pytest.approx(SEG, abs=0.01)
+        # batch
+        r = await client.post("/tts/voice_design/batch", json={"texts": ["你好", "Hello"],
+                                                               "instructs": ["温柔女声", "Friendly male voice"],
+                                                               "languages": ["Chinese", "English"]})
+        body = r.json()
+        assert r.status_code == 200 and len(body["audios"]) == 2 and body["format"] == "wav"
+        assert all(seconds(base64.b64decode(a)) == pytest.approx(SEG, abs=0.01) for a in body["audios"])
+        assert "chinese" in (await client.get("/languages")).json()["languages"]
+        # 003: voice attributes become a voice description
+        r = await client.post("/stream-tts", json={"text": "Привет, мир!", "voice_attributes": {
+            "gender": "female", "age": 25, "emotion": "happy"}})
+        assert r.status_code == 200 and seconds(r.content) == pytest.approx(SEG, abs=0.01)
+        # 004: instruct on a voice design checkpoint; cloning is refused
+        r = await client.post("/inference_instruct", data={"tts_text": "Hello, I am a test", "spk_id": "中文女",
+                                                           "instruct_text": "Speak with a cheerful tone"})
+        assert r.status_code == 200, r.text
+        assert seconds(r.content, 22050) == pytest.approx(SEG, abs=0.01)
+        err = assert_openai_error(await client.post("/inference_zero_shot", data={"tts_text": "x", "prompt_text": "y"},
+                                                    files={"prompt_wav": ("p.wav", clip(), "audio/wav")}), 400)
+        assert "clone" in err["message"]
 
 
 # ---- seeds/001, 003, 004 on a CustomVoice checkpoint -----------------------------------------------

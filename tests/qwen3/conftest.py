@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from flashtts_engines.qwen3._compat import import_qwen_tts
-from flashtts_engines.qwen3.checkpoint import KINDS, make_checkpoint
 
 # Without the `qwen` extra only the model-free tests run; in CI (CI=true) a missing extra fails
 # loudly instead of skipping.
@@ -23,9 +22,9 @@ if not HAVE_QWEN and os.environ.get("CI") != "true":
 
 
 @pytest.fixture(scope="session")
-def checkpoints(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("qwen3-ckpt")
-    return {kind: make_checkpoint(kind, "tiny", root / kind, seed=1234) for kind in KINDS}
+def checkpoints(qwen3_checkpoints) -> dict[str, Path]:
+    """tests/conftest.py's tiny checkpoints of every kind (built once per session)."""
+    return qwen3_checkpoints
 
 
 @pytest.fixture(scope="session")

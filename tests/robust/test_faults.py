@@ -19,11 +19,15 @@ import pytest
 
 from flashtts import registry as registry_module
 from flashtts.config import ServerConfig
+from flashtts.engine import VoiceInfo
 
+from fakes import FakeEngine
 from robust.conftest import tone_wav
 from support import app_client
 
 pytestmark = pytest.mark.slow
+
+VOICES = (VoiceInfo("joe", "Joe", "a male tone", "en"),)  # the fake engine under Piper's voice name
 
 INNOCENT = [
     "The birch canoe slid on the smooth planks.",
@@ -177,7 +181,7 @@ async def test_crashed_batching_loop_restarts_and_keeps_serving(tmp_path):
 
 async def test_full_disk_during_role_write_answers_507_and_keeps_the_registry(tmp_path, monkeypatch):
     clip = base64.b64encode(tone_wav()).decode()
-    async with app_client(ServerConfig(role_dir=tmp_path / "roles")) as client:
+    async with app_client(ServerConfig(role_dir=tmp_path / "roles"), FakeEngine(voices=VOICES)) as client:
         ok = await client.post("/add_speaker", data={"name": "keeper", "audio": clip, "voice": "joe",
                                                      "reference_text": "original"})
         assert ok.status_code == 200, ok.text
