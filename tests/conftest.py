@@ -42,6 +42,17 @@ def live_server(tmp_path: Path) -> Iterator:
 
 
 @pytest.fixture(scope="session")
+def piper_server(tmp_path_factory) -> Iterator[LiveServer]:
+    """One real ``flashtts serve`` on loopback with the default Piper voice (and a result cache), shared by the
+    acceptance files that need nothing else of a server: a server start is paid once per session. Tests on it
+    count with deltas of its counters and use role names of their own."""
+    tmp = tmp_path_factory.mktemp("piper-server")
+    server = LiveServer(["--role_dir", str(tmp / "roles"), "--result_cache_mb", "4"], tmp / "server.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def qwen3_checkpoints(tmp_path_factory) -> dict[str, Path]:
     """Tiny random-weight Qwen3-TTS checkpoints of every kind, built once per session by the project's own
     builder (the qwen3 engine tests and the compatibility documents on Qwen3 share them)."""

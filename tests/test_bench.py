@@ -8,8 +8,8 @@ import pytest
 
 
 @pytest.mark.slow
-def test_bench_smoke(live_server, tmp_path):
-    server = live_server("--role_dir", str(tmp_path / "roles"))
+def test_bench_smoke(piper_server, tmp_path):
+    server = piper_server
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, "-m", "flashtts", "bench", "--url", server.url, "--concurrency", "2", "--rate", "4",

@@ -49,13 +49,12 @@ def _flashtts(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def hf_home(tmp_path_factory) -> Path:
-    """An HF_HOME whose hub cache holds REPO at COMMIT (refs/main -> COMMIT), built from a tiny checkpoint
-    made by ``flashtts dev make-checkpoint``, laid out as huggingface_hub lays out its downloads."""
+def hf_home(tmp_path_factory, qwen3_checkpoints) -> Path:
+    """An HF_HOME whose hub cache holds REPO at COMMIT (refs/main -> COMMIT), a tiny CustomVoice checkpoint
+    (the session's, tests/conftest.py; ``flashtts dev make-checkpoint`` runs in tests/qwen3/test_gpu_rehearsal.py)
+    laid out as huggingface_hub lays out its downloads."""
     root = tmp_path_factory.mktemp("hf")
-    ckpt = root / "ckpt"
-    done = _flashtts("dev", "make-checkpoint", str(ckpt), "--kind", "custom_voice", env={})
-    assert done.returncode == 0, done.stderr[-2000:]
+    ckpt = qwen3_checkpoints["custom_voice"]
     repo = root / "home" / "hub" / ("models--" + REPO.replace("/", "--"))
     shutil.copytree(ckpt, repo / "snapshots" / COMMIT)
     (repo / "refs").mkdir()

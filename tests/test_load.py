@@ -16,7 +16,7 @@ import json
 import httpx
 import pytest
 
-from live import audio_info, serving, stats, to_16k, wait_idle
+from live import audio_info, stats, to_16k, wait_idle
 from support import HARVARD, wer
 
 pytestmark = pytest.mark.slow
@@ -26,10 +26,9 @@ LONG_TEXT = " ".join(HARVARD * 12)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("load")
-    with serving(tmp, "--role_dir", str(tmp / "roles"), "--batch_size", "8", "--wait_timeout", "0.02") as s:
-        yield s
+def server(piper_server):
+    """The session's shared Piper server (tests/conftest.py)."""
+    return piper_server
 
 
 def _texts() -> list[str]:
@@ -119,5 +118,6 @@ def test_disconnect_while_a_complete_file_is_made_stops_synthesis(server):
 def test_request_log_records_the_disconnect(server):
     lines = [json.loads(line.split("flashtts.requests: ", 1)[1]) for line in server.log_path.read_text().splitlines()
              if "flashtts.requests: " in line]
-    stopped = [entry for entry in lines if entry["status"] in ("disconnected", "aborted")]
-    assert len(stopped) >= 2 and all(entry["characters"] == len(LONG_TEXT) for entry in stopped)
+    stopped = [entry for entry in lines if entry["status"] in ("disconnected", "aborted")
+               and entry["characters"] == len(LONG_TEXT)]  # the shared server logs other modules' requests too
+    assert len(stopped) >= 2

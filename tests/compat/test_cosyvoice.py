@@ -15,7 +15,6 @@ from flashtts.audio import decode
 
 from compat_helpers import save_pcm_as_wav, wav_params
 from fakes import tone_wav
-from live import serving
 from support import ROOT, wer
 
 pytestmark = pytest.mark.slow
@@ -25,10 +24,9 @@ EN = "The box was thrown beside the parked truck. The juice of lemons makes fine
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("cosyvoice")
-    with serving(tmp, "--role_dir", str(tmp / "roles")) as s:
-        yield s
+def server(piper_server):
+    """The session's shared Piper server (tests/conftest.py)."""
+    return piper_server
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import pytest
 from flashtts.audio import decode
 
 from compat_helpers import wav_params
-from live import serving
 from support import wer
 
 pytestmark = pytest.mark.slow
@@ -21,10 +20,9 @@ EN = "The box was thrown beside the parked truck."
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("selfhost")
-    with serving(tmp, "--role_dir", str(tmp / "roles"), "--result_cache_mb", "4") as s:
-        yield s
+def server(piper_server):
+    """The session's shared Piper server (tests/conftest.py)."""
+    return piper_server
 
 
 def _go_client_request(text: str, **extra) -> dict:

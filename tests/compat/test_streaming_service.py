@@ -14,7 +14,6 @@ import requests
 from flashtts.audio import decode
 
 from compat_helpers import scrape
-from live import serving
 from support import wer
 
 pytestmark = pytest.mark.slow
@@ -23,10 +22,9 @@ EN = "The boy was there when the sun rose."  # heard right 100 of 100 times (tes
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("streaming")
-    with serving(tmp, "--role_dir", str(tmp / "roles")) as s:
-        yield s
+def server(piper_server):
+    """The session's shared Piper server (tests/conftest.py)."""
+    return piper_server
 
 
 def test_python_example_streams_a_playable_wav(server, tmp_path):

@@ -244,8 +244,8 @@ def _slow_reader(port: int, body: bytes, stop: threading.Event, stats: dict) -> 
         sock.close()
 
 
-async def test_slow_client_does_not_stall_other_streams(module_server):
-    server = module_server()
+async def test_slow_client_does_not_stall_other_streams(piper_server):
+    server = piper_server
     port = int(server.url.rsplit(":", 1)[1])
     long_text = " ".join(["The birch canoe slid on the smooth planks, and the sheet was glued to the dark blue "
                           "background while rice was served in round bowls."] * 25)[:3500]

@@ -32,11 +32,9 @@ FRAMES = "24"  # random weights never stop by themselves: 24 frames = 1.92 s per
 
 
 @pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory) -> dict[str, Path]:
-    from flashtts_engines.qwen3.checkpoint import make_checkpoint
-
-    root = tmp_path_factory.mktemp("web-qwen3")
-    return {kind: make_checkpoint(kind, "tiny", root / kind, seed=7) for kind in ("voice_design", "base")}
+def checkpoints(qwen3_checkpoints) -> dict[str, Path]:
+    """The session's tiny checkpoints (tests/conftest.py)."""
+    return qwen3_checkpoints
 
 
 def qwen3_server(tmp: Path, checkpoint: Path) -> Iterator[LiveServer]:
