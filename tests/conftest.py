@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
-
-from flashtts.config import ServerConfig
 
 from support import HARVARD, ROOT, LiveServer, app_client, free_port, wer  # noqa: F401  (re-exported)
 
@@ -17,13 +14,6 @@ from support import HARVARD, ROOT, LiveServer, app_client, free_port, wer  # noq
 @pytest.fixture
 def role_dir(tmp_path: Path) -> Path:
     return tmp_path / "roles"
-
-
-@pytest.fixture
-async def client(role_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
-    """In-process app on the default (Piper) engine with an empty-then-seeded role dir."""
-    async with app_client(ServerConfig(role_dir=role_dir)) as c:
-        yield c
 
 
 @pytest.fixture

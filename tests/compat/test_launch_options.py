@@ -15,6 +15,7 @@ from flashtts.engine import EngineConfig
 from flashtts.replicas import parse_gpus, replica_devices
 from flashtts.routes.compat import parse_groups
 
+from fakes import FakeEngine
 from support import app_client
 
 runner = CliRunner()
@@ -90,12 +91,12 @@ def test_compat_groups():
 
 
 async def test_compat_none_and_one_group(tmp_path):
-    async with app_client(ServerConfig(role_dir=tmp_path / "roles", compat=("cosyvoice",))) as client:
+    async with app_client(ServerConfig(role_dir=tmp_path / "roles", compat=("cosyvoice",)), FakeEngine()) as client:
         assert (await client.get("/languages")).status_code == 404
         assert (await client.post("/api/tts/synthesize", json={"text": "Hi"})).status_code == 404
-        r = await client.post("/inference_sft", data={"tts_text": "Hi there.", "spk_id": "joe"})
+        r = await client.post("/inference_sft", data={"tts_text": "Hi there.", "spk_id": "tone"})
         assert r.status_code == 200 and r.content[:4] == b"RIFF"
-    async with app_client(ServerConfig(role_dir=tmp_path / "roles", compat=())) as client:
+    async with app_client(ServerConfig(role_dir=tmp_path / "roles", compat=()), FakeEngine()) as client:
         for path in ("/inference_sft", "/stream-tts", "/tts/voice_design", "/api/tts/synthesize"):
             assert (await client.post(path)).status_code == 404, path
         assert (await client.get("/health")).status_code == 200
