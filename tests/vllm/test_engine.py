@@ -10,6 +10,7 @@ import uuid
 
 import numpy as np
 import pytest
+import pytest_asyncio
 
 from flashtts_engines.qwen3.vllm import vllm_available
 
@@ -85,13 +86,21 @@ def assert_same(got, want, what: str) -> None:
     assert float(np.max(np.abs(want_wav))) > 1e-3  # not silence: the comparison means something
 
 
-async def test_vllm_backend_gives_the_torch_backends_frames(vllm_checkpoints):
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def vllm_custom_voice(vllm_checkpoints):
+    """One vLLM engine on the CustomVoice checkpoint for the module (its start is the slow part)."""
+    async with engine_on(vllm_checkpoints["custom_voice"], "vllm") as engine:
+        yield engine
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_vllm_backend_gives_the_torch_backends_frames(vllm_checkpoints, vllm_custom_voice):
     ck = vllm_checkpoints["custom_voice"]
     async with engine_on(ck, "torch") as engine:
         want = await cases(engine)
-    async with engine_on(ck, "vllm") as engine:
-        got = await cases(engine)
-        stats = engine.stats()
+    engine = vllm_custom_voice
+    got = await cases(engine)
+    stats = engine.stats()
     assert stats["backend"] == "vllm" and stats["live_requests"] == 0
     assert stats["codec_max_batch"] > 1  # codec decoding was batched across streams
     for name in ("alone", "together", "min_p"):
@@ -100,6 +109,7 @@ async def test_vllm_backend_gives_the_torch_backends_frames(vllm_checkpoints):
     assert len({c.shape[0] for c, _ in got["together"]}) == 8  # really 8 different lengths
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_vllm_backend_clones_like_the_torch_backend(vllm_checkpoints):
     from flashtts.engine import GenerationOptions, ReferenceAudio, SynthesisRequest
 
@@ -121,18 +131,20 @@ async def test_vllm_backend_clones_like_the_torch_backend(vllm_checkpoints):
         assert_same(g, w, f"clone request {i}")
 
 
-async def test_closing_the_audio_stream_aborts_the_vllm_request(vllm_checkpoints):
+@pytest.mark.asyncio(loop_scope="module")
+async def test_closing_the_audio_stream_aborts_the_vllm_request(vllm_custom_voice):
     from flashtts.engine import GenerationOptions, SynthesisRequest
 
-    async with engine_on(vllm_checkpoints["custom_voice"], "vllm") as engine:
-        long = SynthesisRequest(request_id="long", text=TEXTS[1], voice="ryan", stream=True,
-                                options=GenerationOptions(max_new_tokens=2000, temperature=0.0))
-        chunks = engine.synthesize(long)
-        async with contextlib.aclosing(chunks):
-            first = await anext(chunks)  # the client hears the first chunk, then disconnects
-        assert first.size > 0
-        other = await run_all(engine, [cv_request(2, "after")])
-        await asyncio.sleep(0.5)
-        assert engine.generation.talker.engine.output_processor.get_num_unfinished_requests() == 0
-        assert engine.stats()["live_requests"] == 0
-        assert other[0][0].shape[0] > 0  # a request after the abort runs to its end
+    engine = vllm_custom_voice
+    # the module's engine: the frames test ran on it first, and it serves a new request from a clean state
+    long = SynthesisRequest(request_id="long", text=TEXTS[1], voice="ryan", stream=True,
+                            options=GenerationOptions(max_new_tokens=2000, temperature=0.0))
+    chunks = engine.synthesize(long)
+    async with contextlib.aclosing(chunks):
+        first = await anext(chunks)  # the client hears the first chunk, then disconnects
+    assert first.size > 0
+    other = await run_all(engine, [cv_request(2, "after")])
+    await asyncio.sleep(0.5)
+    assert engine.generation.talker.engine.output_processor.get_num_unfinished_requests() == 0
+    assert engine.stats()["live_requests"] == 0
+    assert other[0][0].shape[0] > 0  # a request after the abort runs to its end

@@ -1,6 +1,7 @@
 """Acceptance 2: ``flashtts serve --engine qwen3 --backend vllm`` in a real process answers
 ``/v1/audio/speech`` (complete and streamed) and ``/clone_voice`` with the audio that
-``--backend torch`` gives for the same greedy request."""
+``--backend torch`` gives for the same greedy request (the same app in-process on the torch backend: the
+same routes and encoders, without a second process to start)."""
 
 from __future__ import annotations
 
@@ -20,10 +21,32 @@ pytestmark = [
 ]
 
 
+OPTIONS = {"threads": "1", "kv_cache_gib": "1"}
+
+
 def serve(live_server, path, backend: str, tmp_path):
     return live_server("--engine", "qwen3", "--model_path", str(path), "--backend", backend, "--device", "cpu",
                        "--dtype", "float32", "--batch_size", "8", "--role_dir", str(tmp_path / f"roles-{backend}"),
-                       "--engine_opt", "threads=1", "--engine_opt", "kv_cache_gib=1")
+                       *[a for k, v in OPTIONS.items() for a in ("--engine_opt", f"{k}={v}")])
+
+
+def torch_answer(path, tmp_path, method: str, route: str, **kwargs) -> httpx.Response:
+    """The same request to the app in-process on ``--backend torch`` (the reference answer)."""
+    import asyncio
+
+    from flashtts.config import ServerConfig
+    from flashtts.engine import EngineConfig
+
+    from support import app_client
+
+    config = ServerConfig(engine="qwen3", role_dir=tmp_path / "roles-torch", engine_config=EngineConfig(
+        model_path=str(path), backend="torch", device="cpu", dtype="float32", batch_size=8, extra=OPTIONS))
+
+    async def ask() -> httpx.Response:
+        async with app_client(config) as client:
+            return await client.request(method, route, **kwargs)
+
+    return asyncio.run(ask())
 
 
 def pcm(r: httpx.Response) -> np.ndarray:
@@ -63,8 +86,7 @@ SPEECH = {"model": "tts-1", "input": "The quick brown fox jumps over the lazy do
 
 def test_speech_over_http_with_backend_vllm(vllm_checkpoints, live_server, tmp_path):
     ck = vllm_checkpoints["custom_voice"]
-    want = pcm(httpx.post(serve(live_server, ck, "torch", tmp_path).url + "/v1/audio/speech", json=SPEECH,
-                          timeout=120))
+    want = pcm(torch_answer(ck, tmp_path, "POST", "/v1/audio/speech", json=SPEECH))
     server = serve(live_server, ck, "vllm", tmp_path)
     r = httpx.post(server.url + "/v1/audio/speech", json=SPEECH, timeout=120)
     assert float(r.headers["x-audio-duration"]) == pytest.approx(want.size / 24000, abs=1e-3)
@@ -85,11 +107,12 @@ def test_clone_voice_over_http_with_backend_vllm(vllm_checkpoints, live_server, 
     form = {"text": "Hello world, this is a cloned voice.", "reference_text": "Hello world.",
             "response_format": "wav", "temperature": "0", "max_tokens": "20"}
 
-    def clone(server):
-        r = httpx.post(server.url + "/clone_voice", data=form, timeout=120,
-                       files={"reference_audio_file": ("ref.wav", clip_wav(), "audio/wav")})
+    files = {"reference_audio_file": ("ref.wav", clip_wav(), "audio/wav")}
+
+    def samples(r: httpx.Response) -> np.ndarray:
         assert r.status_code == 200, r.text[:500]
         return wav_samples(r.content)
 
-    want = clone(serve(live_server, ck, "torch", tmp_path))
-    assert_same_audio(clone(serve(live_server, ck, "vllm", tmp_path)), want)
+    want = samples(torch_answer(ck, tmp_path, "POST", "/clone_voice", data=form, files=files))
+    server = serve(live_server, ck, "vllm", tmp_path)
+    assert_same_audio(samples(httpx.post(server.url + "/clone_voice", data=form, files=files, timeout=120)), want)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 
 import pytest
+import pytest_asyncio
 
 from flashtts_engines.qwen3.vllm import vllm_available
 
@@ -28,17 +29,15 @@ TEXTS = [
 SPEAKERS = ["ryan", "serena", "vivian", "aiden", "eric", "dylan", "sohee", "uncle_fu"]
 
 
-def run(coro):
-    return asyncio.run(coro)
-
-
-async def _with_talker(checkpoint, body):
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def talker(talker_checkpoint):
+    """One vLLM talker for the module (its start is the slow part)."""
     from flashtts_engines.qwen3.vllm.talker import VLLMTalker
 
-    talker = VLLMTalker(checkpoint, max_num_seqs=8, kv_cache_gib=1)
+    talker = VLLMTalker(talker_checkpoint, max_num_seqs=8, kv_cache_gib=1)
     await talker.start()
     try:
-        return await body(talker)
+        yield talker
     finally:
         await talker.close()
 
@@ -48,7 +47,8 @@ def _case(i: int):
     return TEXTS[i], SPEAKERS[i], 6 + 3 * i
 
 
-def test_vllm_greedy_matches_reference_alone_and_batched(talker_checkpoint, reference):
+@pytest.mark.asyncio(loop_scope="module")
+async def test_vllm_greedy_matches_reference_alone_and_batched(talker, reference):
     import torch
 
     from flashtts_engines.qwen3.sampling import Sampling
@@ -57,7 +57,7 @@ def test_vllm_greedy_matches_reference_alone_and_batched(talker_checkpoint, refe
     want = [reference.greedy_codes(t, speaker=s, language="english", max_new_tokens=n)
             for t, s, n in map(_case, range(8))]
 
-    async def body(talker):
+    async def body():
         alone = []
         for i in (0, 4):
             t, _, n = _case(i)
@@ -70,7 +70,7 @@ def test_vllm_greedy_matches_reference_alone_and_batched(talker_checkpoint, refe
         ])
         return alone, batched
 
-    alone, batched = run(_with_talker(talker_checkpoint, body))
+    alone, batched = await body()
     for got, i in zip(alone, (0, 4), strict=False):
         assert got.shape == want[i].shape == (_case(i)[2] - 1, 16)
         assert torch.equal(got, want[i]), f"request {i} alone differs from the reference"
@@ -80,7 +80,8 @@ def test_vllm_greedy_matches_reference_alone_and_batched(talker_checkpoint, refe
         assert torch.equal(got, want[i]), f"request {i} in a batch of 8 differs from the reference"
 
 
-def test_cancelled_request_is_aborted_and_others_finish(talker_checkpoint, reference):
+@pytest.mark.asyncio(loop_scope="module")
+async def test_cancelled_request_is_aborted_and_others_finish(talker, reference):
     import torch
 
     from flashtts_engines.qwen3.sampling import Sampling
@@ -88,7 +89,7 @@ def test_cancelled_request_is_aborted_and_others_finish(talker_checkpoint, refer
     a = reference.talker_inputs(TEXTS[1], speaker="ryan", language="english")
     want = reference.greedy_codes(TEXTS[1], speaker="ryan", language="english", max_new_tokens=20)
 
-    async def body(talker):
+    async def body():
         async def consume_two():
             got = []
             frames = talker.frames(a["prompt"], a["trailing"], a["pad"], Sampling.greedy(max_frames=399))
@@ -104,7 +105,7 @@ def test_cancelled_request_is_aborted_and_others_finish(talker_checkpoint, refer
         await asyncio.sleep(0.5)
         return first, other, talker.engine.output_processor.get_num_unfinished_requests(), talker.stats()
 
-    first, other, still_live, stats = run(_with_talker(talker_checkpoint, body))
+    first, other, still_live, stats = await body()
     assert len(first) == 2
     assert torch.equal(first[0], want[0]) and torch.equal(first[1], want[1])
     assert torch.equal(other, want)
