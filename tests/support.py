@@ -232,7 +232,9 @@ class LiveServer(_LiveServer):
     def __init__(self, args: list[str], log_path: Path, env: dict[str, str] | None = None) -> None:
         super().__init__(args, log_path, env, cwd=ROOT)
 
-    def start(self, timeout: float = 120.0) -> LiveServer:
+    def start(self, timeout: float = 300.0) -> LiveServer:
+        """Start and wait for ``/ready`` (a server that exits fails at once; the bound is for a loaded
+        machine starting vLLM, which takes minutes there)."""
         super().start(timeout)
         return self
 

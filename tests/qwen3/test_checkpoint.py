@@ -52,3 +52,23 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="not a Qwen3-TTS checkpoint"):
         (tmp_path / "config.json").write_text("{}")
         detect_kind(tmp_path)
+
+
+def test_make_checkpoint_command(tmp_path):
+    """``flashtts dev make-checkpoint`` (in-process: the GPU script runs it first on the GPU machine)."""
+    from typer.testing import CliRunner
+
+    from flashtts.cli import app
+
+    out = tmp_path / "vd"
+    result = CliRunner().invoke(app, ["dev", "make-checkpoint", str(out), "--kind", "voice_design", "--seed", "3",
+                                      "--no-eos"])
+    assert result.exit_code == 0, result.output
+    assert "wrote voice_design tiny checkpoint" in result.stdout
+    assert detect_kind(out) == "voice_design"
+    from safetensors.torch import load_file
+
+    from flashtts_engines.qwen3.checkpoint import CODEC_EOS
+
+    head = next(v for k, v in load_file(str(out / "model.safetensors")).items() if k.endswith("codec_head.weight"))
+    assert not head[CODEC_EOS].any() and head[CODEC_EOS - 1].any()  # --no-eos: end-of-speech can never win

@@ -1,4 +1,6 @@
-"""``benchmarks/gpu/run.sh`` rehearsed end to end on CPU: tiny checkpoint, server, every bench, baselines, summary."""
+"""``benchmarks/gpu/run.sh`` rehearsed end to end on CPU: server, every bench, baselines, summary, on the
+session's tiny no-EOS checkpoint (given as ``--checkpoint``, as a GPU run reuses one; the builder's command,
+``flashtts dev make-checkpoint``, is tested in tests/qwen3/test_checkpoint.py)."""
 
 from __future__ import annotations
 
@@ -14,10 +16,11 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_gpu_script_rehearses_on_cpu(tmp_path):
+def test_gpu_script_rehearses_on_cpu(tmp_path, qwen3_no_eos_checkpoint):
     out = tmp_path / "run"
     proc = subprocess.run(["bash", "benchmarks/gpu/run.sh", "--device", "cpu", "--size", "tiny", "--rehearsal",
-                           "--out", str(out)], cwd=ROOT, env={**os.environ, "PYTHON": sys.executable},
+                           "--checkpoint", str(qwen3_no_eos_checkpoint), "--out", str(out)], cwd=ROOT,
+                          env={**os.environ, "PYTHON": sys.executable},
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())

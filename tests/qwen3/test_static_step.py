@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from flashtts.metrics import Metrics
-from flashtts_engines.qwen3.checkpoint import make_checkpoint
 
 from .qwen3_helpers import TEXTS, collect, request, running_engine
 from .test_parity import CASES, _check, _engine_request, _reference
@@ -65,8 +64,8 @@ async def test_seeded_sampling_alone_equals_batch_of_8_with_joins_and_leaves(che
 
 
 @pytest.fixture(scope="module")
-def no_eos_checkpoint(tmp_path_factory):
-    return make_checkpoint("custom_voice", "tiny", tmp_path_factory.mktemp("no-eos") / "cv", seed=5, no_eos=True)
+def no_eos_checkpoint(qwen3_no_eos_checkpoint):
+    return qwen3_no_eos_checkpoint
 
 
 async def test_runaway_guard_stops_at_the_text_cap_and_counts(no_eos_checkpoint):
