@@ -1,7 +1,8 @@
 """Acceptance 2: ``flashtts serve --engine qwen3 --backend vllm`` in a real process answers
 ``/v1/audio/speech`` (complete and streamed) and ``/clone_voice`` with the audio that
 ``--backend torch`` gives for the same greedy request (the same app in-process on the torch backend: the
-same routes and encoders, without a second process to start)."""
+same routes and encoders, without a second process to start). One server, on the Base checkpoint: speech in
+a role made from a clip, and ``/clone_voice``."""
 
 from __future__ import annotations
 
@@ -28,25 +29,6 @@ def serve(live_server, path, backend: str, tmp_path):
     return live_server("--engine", "qwen3", "--model_path", str(path), "--backend", backend, "--device", "cpu",
                        "--dtype", "float32", "--batch_size", "8", "--role_dir", str(tmp_path / f"roles-{backend}"),
                        *[a for k, v in OPTIONS.items() for a in ("--engine_opt", f"{k}={v}")])
-
-
-def torch_answer(path, tmp_path, method: str, route: str, **kwargs) -> httpx.Response:
-    """The same request to the app in-process on ``--backend torch`` (the reference answer)."""
-    import asyncio
-
-    from flashtts.config import ServerConfig
-    from flashtts.engine import EngineConfig
-
-    from support import app_client
-
-    config = ServerConfig(engine="qwen3", role_dir=tmp_path / "roles-torch", engine_config=EngineConfig(
-        model_path=str(path), backend="torch", device="cpu", dtype="float32", batch_size=8, extra=OPTIONS))
-
-    async def ask() -> httpx.Response:
-        async with app_client(config) as client:
-            return await client.request(method, route, **kwargs)
-
-    return asyncio.run(ask())
 
 
 def pcm(r: httpx.Response) -> np.ndarray:
@@ -80,39 +62,52 @@ def assert_same_audio(got: np.ndarray, want: np.ndarray) -> None:
     assert float(np.max(np.abs(got - want))) <= 2 / 32767  # 16-bit rounding of the same samples
 
 
-SPEECH = {"model": "tts-1", "input": "The quick brown fox jumps over the lazy dog.", "voice": "ryan",
-          "response_format": "pcm", "temperature": 0, "max_tokens": 24, "stream": False}
+TEXT = "Hello world, this is a cloned voice."
 
 
-def test_speech_over_http_with_backend_vllm(vllm_checkpoints, live_server, tmp_path):
-    ck = vllm_checkpoints["custom_voice"]
-    want = pcm(torch_answer(ck, tmp_path, "POST", "/v1/audio/speech", json=SPEECH))
-    server = serve(live_server, ck, "vllm", tmp_path)
-    r = httpx.post(server.url + "/v1/audio/speech", json=SPEECH, timeout=120)
-    assert float(r.headers["x-audio-duration"]) == pytest.approx(want.size / 24000, abs=1e-3)
-    assert_same_audio(pcm(r), want)
-    # streamed (the OpenAI default), in another format
-    with httpx.stream("POST", server.url + "/v1/audio/speech", timeout=120,
-                      json={**SPEECH, "stream": True, "response_format": "wav"}) as s:
-        assert s.status_code == 200 and s.headers.get("x-request-id")
-        data = b"".join(s.iter_bytes())
-    with wave.open(io.BytesIO(data)) as w:
-        assert w.getframerate() == 24000
-    info = httpx.get(server.url + "/server_info", timeout=30).json()
-    assert info["engine_stats"]["backend"] == "vllm", info["engine_stats"]
+async def _ask_all(client: httpx.AsyncClient) -> tuple[list[np.ndarray], np.ndarray, bytes]:
+    """Clones with ``/clone_voice`` (in-context: with the clip's transcript; x-vector: without), a role from the
+    clip (``/v1/audio/voices``), and ``/v1/audio/speech`` in that role, complete (pcm) and streamed (wav)."""
+    clones = []
+    for transcript in ({"reference_text": "Hello world."}, {}):
+        form = {"text": TEXT, **transcript, "response_format": "wav", "temperature": "0", "max_tokens": "20"}
+        cloned = await client.post("/clone_voice", data=form,
+                                   files={"reference_audio_file": ("ref.wav", clip_wav(), "audio/wav")})
+        assert cloned.status_code == 200, cloned.text[:500]
+        clones.append(wav_samples(cloned.content))
+    role = await client.post("/v1/audio/voices", data={"name": "ref", "reference_text": "Hello world."},
+                             files={"audio_sample": ("ref.wav", clip_wav(), "audio/wav")})
+    assert role.status_code == 200, role.text[:500]
+    speech = {"model": "tts-1", "input": TEXT, "voice": "ref", "response_format": "pcm", "temperature": 0,
+              "max_tokens": 24, "stream": False}
+    complete = await client.post("/v1/audio/speech", json=speech)
+    streamed = await client.post("/v1/audio/speech", json={**speech, "stream": True, "response_format": "wav"})
+    assert streamed.status_code == 200 and streamed.headers.get("x-request-id")
+    assert float(complete.headers["x-audio-duration"]) == pytest.approx(len(complete.content) / 48000, abs=1e-3)
+    return clones, pcm(complete), streamed.content
 
 
-def test_clone_voice_over_http_with_backend_vllm(vllm_checkpoints, live_server, tmp_path):
+async def test_speech_and_clone_over_http_with_backend_vllm(vllm_checkpoints, live_server, tmp_path):
+    """One real vLLM server on the Base checkpoint (cloning, and speech in a role made from a clip) answers with
+    the samples ``--backend torch`` gives through the same app in-process (CustomVoice's frames on vLLM:
+    tests/vllm/test_engine.py)."""
+    from flashtts.config import ServerConfig
+    from flashtts.engine import EngineConfig
+
+    from support import app_client
+
     ck = vllm_checkpoints["base"]
-    form = {"text": "Hello world, this is a cloned voice.", "reference_text": "Hello world.",
-            "response_format": "wav", "temperature": "0", "max_tokens": "20"}
-
-    files = {"reference_audio_file": ("ref.wav", clip_wav(), "audio/wav")}
-
-    def samples(r: httpx.Response) -> np.ndarray:
-        assert r.status_code == 200, r.text[:500]
-        return wav_samples(r.content)
-
-    want = samples(torch_answer(ck, tmp_path, "POST", "/clone_voice", data=form, files=files))
+    config = ServerConfig(engine="qwen3", role_dir=tmp_path / "roles-torch", engine_config=EngineConfig(
+        model_path=str(ck), backend="torch", device="cpu", dtype="float32", batch_size=8, extra=OPTIONS))
+    async with app_client(config) as client:
+        want_clone, want_speech, _ = await _ask_all(client)
     server = serve(live_server, ck, "vllm", tmp_path)
-    assert_same_audio(samples(httpx.post(server.url + "/clone_voice", data=form, files=files, timeout=120)), want)
+    async with httpx.AsyncClient(base_url=server.url, timeout=120) as client:
+        got_clone, got_speech, streamed = await _ask_all(client)
+        info = (await client.get("/server_info")).json()
+    for got, want in zip(got_clone, want_clone, strict=True):  # in-context and x-vector cloning
+        assert_same_audio(got, want)
+    assert_same_audio(got_speech, want_speech)
+    with wave.open(io.BytesIO(streamed)) as w:
+        assert w.getframerate() == 24000 and w.getnframes() > 0
+    assert info["engine_stats"]["backend"] == "vllm", info["engine_stats"]
