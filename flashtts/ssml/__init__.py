@@ -7,12 +7,14 @@ describes what is accepted; ``docs/design/ssml-wiring.md`` how it reaches the en
 """
 
 from flashtts.ssml.inline import parse_inline
-from flashtts.ssml.limits import Limits, MarkupError, SSMLError
+from flashtts.ssml.lexicon import Entry, Lexicon, LexiconFile, entries_from_json, parse_lexicon
+from flashtts.ssml.limits import LexiconError, Limits, MarkupError, SSMLError
 from flashtts.ssml.model import Document, Pause, Prosody, Segment, Span, words_of
 from flashtts.ssml.parser import is_ssml, parse_ssml
 from flashtts.ssml.reading import plain, read
 
 __all__ = [
-    "Document", "Limits", "MarkupError", "Pause", "Prosody", "SSMLError", "Segment", "Span", "is_ssml",
-    "parse_inline", "parse_ssml", "plain", "read", "words_of",
+    "Document", "Entry", "Lexicon", "LexiconError", "LexiconFile", "Limits", "MarkupError", "Pause", "Prosody",
+    "SSMLError", "Segment", "Span", "entries_from_json", "is_ssml", "parse_inline", "parse_lexicon", "parse_ssml",
+    "plain", "read", "words_of",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flashtts.ssml.inline import parse_inline
+from flashtts.ssml.lexicon import Lexicon
 from flashtts.ssml.limits import Limits
 from flashtts.ssml.model import Document, DocumentBuilder, Span
 from flashtts.ssml.parser import is_ssml, parse_ssml
@@ -15,14 +16,15 @@ def plain(text: str) -> Document:
     return out.build("text")
 
 
-def read(text: str, *, normalize: bool = True, limits: Limits | None = None) -> Document:
+def read(text: str, *, normalize: bool = True, lexicon: Lexicon | None = None,
+         limits: Limits | None = None) -> Document:
     """What ``text`` asks to be said: an SSML document when it is one (:func:`is_ssml`), else plain text
-    with its inline forms read when ``normalize`` is on. :class:`~flashtts.ssml.limits.SSMLError` when the
-    markup is bad or asks too much."""
+    with its inline forms read when ``normalize`` is on; then ``lexicon`` applied to the text said as
+    written. :class:`~flashtts.ssml.limits.SSMLError` when the markup is bad or asks too much."""
     if is_ssml(text):
         document = parse_ssml(text, limits)
     elif normalize:
         document = parse_inline(text, limits)
     else:
         document = plain(text)
-    return document
+    return lexicon.apply(document) if lexicon else document
