@@ -12,9 +12,10 @@ from flashtts.ssml.limits import LexiconError, Limits, MarkupError, SSMLError
 from flashtts.ssml.model import Document, Pause, Prosody, Segment, Span, words_of
 from flashtts.ssml.parser import is_ssml, parse_ssml
 from flashtts.ssml.reading import plain, read
+from flashtts.ssml.timing import Timeline, WordSlot, document_words, relabel, word_slots
 
 __all__ = [
     "Document", "Entry", "Lexicon", "LexiconError", "LexiconFile", "Limits", "MarkupError", "Pause", "Prosody",
-    "SSMLError", "Segment", "Span", "entries_from_json", "is_ssml", "parse_inline", "parse_lexicon", "parse_ssml",
-    "plain", "read", "words_of",
+    "SSMLError", "Segment", "Span", "Timeline", "WordSlot", "document_words", "entries_from_json", "is_ssml",
+    "parse_inline", "parse_lexicon", "parse_ssml", "plain", "read", "relabel", "word_slots", "words_of",
 ]
