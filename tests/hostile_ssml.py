@@ -33,6 +33,8 @@ HOSTILE: dict[str, tuple[str, str]] = {
     "lone surrogate in an attribute": ('<speak><voice name="a\ud800b">hi</voice></speak>', "invalid_character"),
     "NUL as a character reference": ('<speak><voice name="a&#0;b">hi</voice></speak>', "ssml_malformed"),
     "surrogate as a character reference": ('<speak><sub alias="&#xDC00;">x</sub></speak>', "ssml_malformed"),
+    "attribute value of 90,000 spaces": (f'<speak><prosody rate="5{" " * 90_000}x">a</prosody></speak>',
+                                         "invalid_ssml"),
     "huge document": ("<speak>" + "word " * 40_000 + "</speak>", "input_too_long"),
 }
 """Name -> (document, the ``SSMLError.code`` it must be refused with under the default limits)."""

@@ -29,13 +29,24 @@ PITCH_RANGE = (0.5, 2.0)
 MAX_GAIN_DB = 12.0
 
 _NUMBER = r"[+-]?(?:\d{1,6}(?:\.\d{0,6})?|\.\d{1,6})"
-_TIME = re.compile(rf"\s*(?P<n>{_NUMBER})\s*(?P<unit>ms|s)\s*", re.IGNORECASE)
-_RELATIVE = re.compile(rf"\s*(?P<n>{_NUMBER})\s*(?P<unit>%|st|dB|Hz)?\s*", re.IGNORECASE)
+_TIME = re.compile(rf"(?P<n>{_NUMBER})\s?(?P<unit>ms|s)", re.IGNORECASE)
+_RELATIVE = re.compile(rf"(?P<n>{_NUMBER})\s?(?P<unit>%|st|dB|Hz)?", re.IGNORECASE)
+MAX_VALUE = 40
+"""Longest attribute value read as a time or a prosody value (anything longer is refused unread)."""
+
+
+def _short(value: str) -> str:
+    """``value`` without surrounding whitespace; ``ValueError`` when too long to be a value at all."""
+    value = value.strip()
+    if len(value) > MAX_VALUE:
+        raise ValueError(f"a {len(value)}-character value; values are at most {MAX_VALUE}")
+    return value
 _LANGUAGE = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8}){0,6}")
 
 
 def seconds(value: str) -> float:
     """``700ms``, ``0.7s``, ``2 s`` -> seconds (SSML time designations; a unit is required)."""
+    value = _short(value)
     m = _TIME.fullmatch(value)
     if m is None:
         raise ValueError(f"'{value[:40]}' is not a time (write it like 700ms or 1.5s)")
@@ -55,7 +66,8 @@ def strength(value: str) -> float:
 
 def _relative(value: str, labels: dict[str, float], what: str, units: tuple[str, ...]) -> tuple[float, str]:
     """(number, unit) of a relative value, or (label value, 'label')."""
-    key = value.strip().lower()
+    value = _short(value)
+    key = value.lower()
     if key in labels:
         return labels[key], "label"
     m = _RELATIVE.fullmatch(value)

@@ -286,6 +286,11 @@ def test_bad_inline_pause_is_an_error_with_position(text, code):
     assert info.value.code == code and info.value.line == 1 and info.value.column >= 3
 
 
+def test_inline_bracket_flood_is_read_in_linear_time():
+    text = ("[" + "a" * 99) * 2000 + "[pause:" + "x" * 19
+    assert parse_inline(text).text == text
+
+
 def test_inline_forms_off_without_normalize_and_in_ssml():
     text = "Say [Kokoro](/kˈOkəɹO/) [pause:1s] now"
     assert read(text, normalize=False).text == text
