@@ -30,7 +30,6 @@ import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import cached_property
 from pathlib import Path
 
 from flashtts.ssml.ipa import check_ipa
@@ -79,12 +78,6 @@ class Entry:
         """The letters and digits the key starts with (its index in a lexicon), case-folded."""
         m = _LEAD.match(self.key)
         return m.group(0).casefold() if m else ""
-
-    @cached_property
-    def pattern(self) -> re.Pattern[str]:
-        """The key as a regular expression: whole words, any whitespace between them, case as the rules say."""
-        body = r"\s+".join(re.escape(part) for part in self.key.split())
-        return re.compile(rf"(?<!\w){body}(?!\w)", 0 if self.cased else re.IGNORECASE)
 
     @classmethod
     def make(cls, key: str, ipa: str | None = None, respelling: str | None = None) -> Entry:
@@ -160,6 +153,7 @@ class Lexicon:
         for found in self._by_lead.values():
             found.sort(key=_preference)
         self._unled.sort(key=_preference)
+        self._patterns: dict[str | None, list[re.Pattern[str]]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -179,22 +173,45 @@ class Lexicon:
                 entries += other.entries if isinstance(other, Lexicon) else list(other)
         return Lexicon(entries)
 
+    def _patterns_for(self, lead: str | None) -> list[re.Pattern[str]]:
+        """Expressions for every key that starts with ``lead`` (``None``: keys that start with no letter
+        or digit): one for keys with capitals, one (case-blind) for lower-case keys. Each is a trie of
+        its keys, so a match costs one pass over the text whatever the number of keys sharing a lead."""
+        found = self._patterns.get(lead)
+        if found is None:
+            entries = self._unled if lead is None else self._by_lead[lead]
+            found = []
+            for cased in (True, False):
+                keys = [e.key for e in entries if e.cased == cased]
+                if keys:
+                    found.append(re.compile(r"(?<!\w)" + _trie(keys) + r"(?!\w)", 0 if cased else re.IGNORECASE))
+            self._patterns[lead] = found
+        return found
+
+    def _entry(self, matched: str) -> Entry:
+        """The entry a match came from: the key written that way, else the lower-case key."""
+        key = " ".join(matched.split())
+        return self._entries.get(key) or self._entries[key.casefold()]
+
     def find(self, text: str) -> list[tuple[int, int, Entry]]:
         """Non-overlapping matches ``(start, end, entry)`` in ``text``, left to right."""
-        found: list[tuple[int, int, Entry]] = []
+        found: list[tuple[int, int]] = []
         for m in _LEAD.finditer(text):
-            for entry in self._by_lead.get(m.group(0).casefold(), ()):
-                hit = entry.pattern.match(text, m.start())
-                if hit is not None:
-                    found.append((hit.start(), hit.end(), entry))
-                    break
-        for entry in self._unled:
-            found.extend((hit.start(), hit.end(), entry) for hit in entry.pattern.finditer(text))
-        found.sort(key=lambda f: (f[0], -(f[1] - f[0]), not f[2].cased))
+            lead = m.group(0).casefold()
+            if lead in self._by_lead:
+                hits = [hit.span() for p in self._patterns_for(lead) if (hit := p.match(text, m.start()))]
+                if hits:
+                    found.append(max(hits, key=lambda h: h[1]))  # the longer; the key with capitals on a tie
+        for pattern in self._patterns_for(None) if self._unled else ():
+            at = 0  # every start, overlapping ones too: which one is kept is decided below
+            while (hit := pattern.search(text, at)) is not None:
+                found.append(hit.span())
+                at = hit.start() + 1
+        found.sort(key=lambda f: (f[0], -f[1]))
         chosen: list[tuple[int, int, Entry]] = []
-        for start, end, entry in found:
+        for start, end in found:
             if not chosen or start >= chosen[-1][1]:
-                chosen.append((start, end, entry))
+                chosen.append((start, end, self._entry(text[start:end])))
         return chosen
 
     def spans(self, text: str) -> list[Span]:
@@ -222,6 +239,28 @@ class Lexicon:
         for span in segment.spans:
             spans.extend(self.spans(span.text) if span.kind == "text" else [span])
         return replace(segment, spans=tuple(spans))
+
+
+def _trie(keys: Iterable[str]) -> str:
+    """A regular expression matching any of ``keys`` (a space in a key: any whitespace), built as a trie:
+    at each branch point the longer continuations come first, so the longest key that fits wins and
+    shorter ones are tried only by backtracking."""
+    root: dict[str, dict] = {}
+    for key in keys:
+        node = root
+        for token in " ".join(key.split()):
+            node = node.setdefault(token, {})
+        node[""] = {}
+
+    def emit(node: dict[str, dict]) -> str:
+        branches = [(r"\s+" if token == " " else re.escape(token)) + emit(child)
+                    for token, child in node.items() if token]
+        ends = "" in node
+        if len(branches) == 1 and not ends:
+            return branches[0]
+        return "(?:" + "|".join(branches) + ("|" if ends and branches else "") + ")" if branches else ""
+
+    return emit(root)
 
 
 def _preference(entry: Entry) -> tuple[int, bool]:

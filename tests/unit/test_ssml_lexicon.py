@@ -181,3 +181,56 @@ def test_many_entries_match_in_one_pass():
     lex = Lexicon(Entry.make(f"word{i}", respelling=f"said {i}") for i in range(5000))
     text = " ".join(f"word{i * 7 % 5000}" for i in range(1000)) + " word5000 wordx"
     assert [text[s:e] for s, e, _ in lex.find(text)] == text.split()[:1000]
+
+
+def _reference_find(entries, text):
+    """The matching rules, written out naively: at each position where a match may start, every key in
+    order of preference (longest, then with capitals), one regular expression per key."""
+    import re
+
+    ranked = sorted(entries, key=lambda e: (-len(e.key), not e.cased))
+    out, at = [], 0
+    while at < len(text):
+        for entry in ranked:
+            body = r"\s+".join(re.escape(w) for w in entry.key.split())
+            hit = re.compile(rf"(?<!\w){body}(?!\w)", 0 if entry.cased else re.IGNORECASE).match(text, at)
+            if hit:
+                out.append((hit.start(), hit.end(), entry.key))
+                at = hit.end()
+                break
+        else:
+            at += 1
+    return out
+
+
+def test_matches_agree_with_the_rules_written_out_naively():
+    import random
+
+    rng = random.Random(21)
+    alphabet = ["a", "b", "A", "B", " ", ".", "-", "1"]
+    for _ in range(200):
+        keys = {"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6))).strip() for _ in range(8)}
+        entries = []
+        for key in keys:
+            try:
+                entries.append(Entry.make(key, respelling="x"))
+            except ValueError:
+                pass
+        lex = Lexicon(entries)
+        text = "".join(rng.choice(alphabet + ["  ", "\n"]) for _ in range(60))
+        got = [(s, e, entry.key) for s, e, entry in lex.find(text)]
+        assert got == _reference_find(lex.entries, text), (sorted(keys), text)
+
+
+def test_a_key_without_a_leading_letter_after_an_overlapping_match():
+    lex = Lexicon([Entry.make("x .a", respelling="one"), Entry.make(".a -b", respelling="two"),
+                   Entry.make("-b -c", respelling="three")])
+    text = "x .a -b -c"  # "x .a" wins (it starts first); ".a -b" overlaps it; "-b -c" after it still counts
+    assert [(text[s:e], entry.respelling) for s, e, entry in lex.find(text)] == [("x .a", "one"), ("-b -c", "three")]
+    assert _reference_find(lex.entries, text) == [(0, 4, "x .a"), (5, 10, "-b -c")]
+
+
+def test_long_keys_sharing_prefixes():
+    lex = Lexicon(Entry.make("a" * k + "b", respelling=str(k)) for k in range(1, 100))
+    text = " ".join("a" * k + "b" for k in range(99, 0, -7))
+    assert [e.respelling for _, _, e in lex.find(text)] == [str(k) for k in range(99, 0, -7)]
