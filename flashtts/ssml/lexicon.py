@@ -31,6 +31,7 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from stat import S_ISREG
 
 from flashtts.ssml.ipa import check_ipa
 from flashtts.ssml.limits import LexiconError
@@ -330,6 +331,8 @@ class LexiconFile:
     def _read(self) -> tuple[str, tuple[int, int]]:
         try:
             stat = self.path.stat()
+            if not S_ISREG(stat.st_mode):
+                raise LexiconError("not a regular file", source=str(self.path))
             if stat.st_size > MAX_FILE_BYTES:
                 raise LexiconError(f"the file is {stat.st_size} bytes; the limit is {MAX_FILE_BYTES}",
                                    source=str(self.path))

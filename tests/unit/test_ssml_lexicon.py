@@ -171,6 +171,8 @@ def test_file_reload_keeps_old_entries_on_error(tmp_path):
 def test_file_errors(tmp_path):
     with pytest.raises(LexiconError, match="cannot read it"):
         LexiconFile(tmp_path / "missing.txt")
+    with pytest.raises(LexiconError, match="not a regular file"):
+        LexiconFile(tmp_path)  # a folder (or a FIFO, which would block the reader forever)
     bad = tmp_path / "latin1.txt"
     bad.write_bytes("caf\xe9 = kafe\n".encode("latin-1"))
     with pytest.raises(LexiconError, match="not UTF-8"):
