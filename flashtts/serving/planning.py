@@ -86,6 +86,7 @@ class Planning(ServiceState):
                     request_id=f"{job_id}-{len(segments)}",
                     text=piece,
                     voice=utt.voice.voice,
+                    mix=utt.voice.mix,
                     reference=utt.voice.reference,
                     instructions=utt.instructions or utt.voice.instructions,
                     language=(utt.language or utt.voice.language or "auto"),
