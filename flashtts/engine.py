@@ -71,6 +71,9 @@ class SynthesisRequest:
     options: GenerationOptions = field(default_factory=GenerationOptions)
     stream: bool = False
     """True when the client is listening live: engines may emit a small first chunk."""
+    opening: bool = True
+    """The segment opens its answer (nothing of the request is heard before it): with ``stream``, the
+    place where a small first chunk shortens the wait for the first audio."""
     timestamps: bool = False
     """The client wants word timings: the engine (with the ``timestamps`` capability) yields :class:`TimedChunk`."""
     mix: tuple[tuple[str, float], ...] = ()

@@ -23,7 +23,7 @@ from flashtts_engines.kokoro.files import (
     precision_of,
 )
 from flashtts_engines.kokoro.graph import duration_tensor
-from flashtts_engines.kokoro.phonemes import MAX_TOKENS, espeak_voice, pieces, voice_language
+from flashtts_engines.kokoro.phonemes import MAX_TOKENS, Piece, espeak_voice, opening_pieces, pieces, voice_language
 from flashtts_engines.kokoro.wheels import MODEL, assembled_folder
 
 pytestmark = pytest.mark.slow
@@ -122,6 +122,18 @@ def test_a_long_sentence_is_cut_at_a_word_break():
     out = pieces(list(("a" * 9 + " ") * 120), vocab)
     assert len(out) == 3 and all(len(p.ids) <= MAX_TOKENS for p in out)
     assert all(p.phonemes[-1] == " " for p in out[:-1]) and sum(len(p.ids) for p in out) == 1200
+
+
+def test_a_streamed_answer_opens_with_its_first_clause_or_words():
+    def piece(text: str) -> Piece:
+        return Piece(tuple(text), tuple(range(len(text))))
+
+    first, rest = opening_pieces(piece("wɛn ðə mɔɹnɪŋ fɑɡ lɪftɪd oʊvɚ ðə hɑɹbɚ, ðə fɪʃɪŋ boʊts hæd"), 24)
+    assert "".join(first.phonemes) == "wɛn ðə mɔɹnɪŋ fɑɡ " and len(first.ids) <= 24
+    assert "".join(first.phonemes + rest.phonemes) == "wɛn ðə mɔɹnɪŋ fɑɡ lɪftɪd oʊvɚ ðə hɑɹbɚ, ðə fɪʃɪŋ boʊts hæd"
+    first, _ = opening_pieces(piece("jɛs, ɪt ɪz, ænd ðɛn sʌm mɔɹ wɜɹdz kʌm æftɚ ɪt hɪɹ"), 24)
+    assert "".join(first.phonemes) == "jɛs, ɪt ɪz, "  # the clause, when it is not too short
+    assert opening_pieces(piece("ʃɔɹt wʌn hɪɹ"), 24) == [piece("ʃɔɹt wʌn hɪɹ")]
 
 
 @in_module_loop

@@ -43,7 +43,7 @@ from flashtts_engines.piper.alignment import WordSpan, locate_words, phoneme_bou
 
 from .files import ROWS, KokoroFiles, hub_patterns, load_files, precision_of
 from .graph import DURATIONS, SAMPLES_PER_FRAME, input_names, model_with_durations, session
-from .phonemes import LANGUAGES, Piece, espeak_voice, pieces, symbols, voice_language
+from .phonemes import LANGUAGES, Piece, espeak_voice, opening_pieces, pieces, symbols, voice_language
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,9 @@ PREFERRED_DEFAULT = ("af_heart", "af_bella", "bf_emma")
 DEFAULT_REPO = "onnx-community/Kokoro-82M-v1.0-ONNX"
 """The Hub repository served when ``--model_path`` is not given (its int8 model and every voice)."""
 MIX_CACHE = 64
+FIRST_TOKENS = 24
+"""Most phoneme tokens in the first model call of a streamed answer (about three words): Kokoro makes a
+call's audio all at once, in time that grows with its length, so a short first call is heard soonest."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class KokoroEngine(Engine):
         self._audio_output = "audio"
         self._timed = False
         self._threads = 0
+        self._first_tokens = FIRST_TOKENS
         self._parallel = 1
         self._running = 0
         self._running_lock = threading.Lock()
@@ -166,6 +170,7 @@ class KokoroEngine(Engine):
     async def start(self) -> None:
         self._parallel = max(1, int(self.config.extra.get("parallel", 2 * (os.cpu_count() or 1))))
         self._threads = max(0, int(self.config.extra.get("threads", 0)))
+        self._first_tokens = max(0, int(self.config.extra.get("first_tokens", FIRST_TOKENS)))
         self._worker = ModelWorker("flashtts-kokoro", threads=self._parallel)
         self._g2p = ModelWorker("flashtts-kokoro-g2p")  # espeak is not thread-safe: one thread of its own
         await self._worker.run(self._load)
@@ -226,10 +231,12 @@ class KokoroEngine(Engine):
         vocab = self._files.vocab
         return [s for s in (symbols(p, vocab) for p in self._espeak.phonemize(espeak, text)) if s]
 
-    def _prepare(self, espeak: str, text: str, timed: bool) -> _Prepared:
+    def _prepare(self, espeak: str, text: str, timed: bool, opening: bool = False) -> _Prepared:
         assert self._files is not None
         vocab = self._files.vocab
         out = [piece for sentence in self._phonemes(espeak, text) for piece in pieces(sentence, vocab)]
+        if opening and out:
+            out[:1] = opening_pieces(out[0], self._first_tokens)
         words = None
         if timed:
             words = locate_words(text, [list(p.phonemes) for p in out],
@@ -288,7 +295,8 @@ class KokoroEngine(Engine):
         self._active.add(request.request_id)
         offset = 0.0
         try:
-            prepared = await self._g2p.run(self._prepare, espeak, request.text, timed)
+            opening = request.stream and request.opening and self._first_tokens > 0
+            prepared = await self._g2p.run(self._prepare, espeak, request.text, timed, opening)
             for index, piece in enumerate(prepared.pieces):
                 if request.request_id in self._aborted:
                     return

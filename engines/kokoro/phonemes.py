@@ -107,3 +107,17 @@ def pieces(phonemes: Sequence[str], vocab: Mapping[str, int]) -> list[Piece]:
     if ids:
         out.append(Piece(tuple(current), tuple(ids)))
     return out
+
+
+def opening_pieces(piece: Piece, most: int) -> list[Piece]:
+    """A sentence's first model call cut short for a listener waiting for the first audio: its first
+    clause, or its first words, up to ``most`` tokens (cut after a comma or at a word break), then
+    the rest; unchanged when it is not much longer than that."""
+    if len(piece.ids) <= most * 3 // 2:
+        return [piece]
+    breaks = [i + 1 for i, ph in enumerate(piece.phonemes[:most]) if ph == " " and i > 0]
+    if not breaks:
+        return [piece]
+    clause = [i for i in breaks if piece.phonemes[i - 2] in ",;:"]
+    cut = clause[-1] if clause and clause[-1] >= most // 2 else breaks[-1]
+    return [Piece(piece.phonemes[:cut], piece.ids[:cut]), Piece(piece.phonemes[cut:], piece.ids[cut:])]

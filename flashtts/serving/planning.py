@@ -93,6 +93,7 @@ class Planning(ServiceState):
                     speed=utt.speed or utt.voice.speed or 1.0,
                     options=options,
                     stream=stream,
+                    opening=not segments,
                     timestamps=timestamps,
                 )
                 self._drop_unsupported_role_defaults(seg, utt)
