@@ -107,6 +107,8 @@ class KokoroEngine(Engine):
         self._mix_lock = threading.Lock()
         self._word_cache: dict[tuple[str, str], list[list[str]]] = {}
         self._espeak: Any = None
+        self._id_map: dict[str, tuple[int, ...]] = {}
+        """Phoneme -> token ids, as Piper's alignment reads them (each sentence opens with one pad token)."""
         self._active: set[str] = set()
         self._aborted: set[str] = set()
 
@@ -148,6 +150,8 @@ class KokoroEngine(Engine):
         self._inputs = input_names(self._alone)
         self._audio_output = self._alone.get_outputs()[0].name
         self._files = files
+        self._id_map = {ph: (i,) for ph, i in files.vocab.items()}
+        self._id_map["^"] = (0,)  # the start pad
         voices = []
         for name in sorted(files.voices):
             language, language_name = voice_language(name)
@@ -319,10 +323,8 @@ class KokoroEngine(Engine):
         audio = result.audio[cut:]
         if prepared.words is None:
             return audio, []
-        assert self._files is not None
         piece = prepared.pieces[index]
-        id_map = {ph: (i,) for ph, i in self._files.vocab.items()} | {"^": (0,)}
-        bounds = phoneme_bounds(piece.phonemes, id_map, samples.tolist())
+        bounds = phoneme_bounds(piece.phonemes, self._id_map, samples.tolist())
         return audio, sentence_words(prepared.words, index, piece.phonemes, bounds, offset - cut / SAMPLE_RATE,
                                      SAMPLE_RATE)
 
