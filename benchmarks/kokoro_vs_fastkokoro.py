@@ -27,7 +27,6 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +34,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from _server import Peer
 from piper_vs_http_server import PARAGRAPH, SENTENCES, cpu_seconds
 
 from flashtts.live_server import LiveServer, free_port
@@ -60,36 +60,15 @@ def benchmark_folder(tmp: Path) -> Path:
     return folder
 
 
-class FastKokoro:
+class FastKokoro(Peer):
     """``fastkokoro`` (uvicorn) on 127.0.0.1 with the same model and voices."""
 
     def __init__(self, command: str, folder: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.command = command
-        self.folder = folder
-        self.proc: subprocess.Popen | None = None
-
-    def __enter__(self) -> FastKokoro:
-        env = {**os.environ, "FASTKOKORO_MODEL_PATH": str(self.folder / MODEL),
-               "FASTKOKORO_VOICES_PATH": str(self.folder / "voices-v1.0.bin"), "FASTKOKORO_HOST": "127.0.0.1",
-               "FASTKOKORO_PORT": str(self.port), "FASTKOKORO_DEFAULT_VOICE": VOICE, "HF_HUB_OFFLINE": "1"}
-        self.proc = subprocess.Popen([self.command], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"fastkokoro exited with {self.proc.returncode}")
-            try:
-                if httpx.get(self.url + "/v1/models", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        raise SystemExit("fastkokoro did not start")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(30)
+        port = free_port()
+        super().__init__("fastkokoro", [command], "/v1/models", port=port, env={
+            "FASTKOKORO_MODEL_PATH": str(folder / MODEL), "FASTKOKORO_VOICES_PATH": str(folder / "voices-v1.0.bin"),
+            "FASTKOKORO_HOST": "127.0.0.1", "FASTKOKORO_PORT": str(port), "FASTKOKORO_DEFAULT_VOICE": VOICE,
+            "HF_HUB_OFFLINE": "1"})
 
 
 def body(text: str, stream: bool) -> dict:
