@@ -67,4 +67,6 @@ def parse_mix(value: str) -> VoiceMix:
                 raise MixError(f"voice mix '{value}': weight of '{name}' is {text}; weights must be > 0")
         weights[name] = weights.get(name, 0.0) + weight
     total = sum(weights.values())
+    if not math.isfinite(total):
+        raise MixError(f"voice mix '{value}': the weights add up to more than a float holds; use smaller ones")
     return VoiceMix(tuple((name, w / total) for name, w in weights.items()))

@@ -46,6 +46,7 @@ def test_the_canonical_name_reads_back_as_the_same_mix():
     ("af_bella(nan)", "weights must be > 0"),
     ("(2)+af_sky", "not voice or voice(weight)"),
     ("+".join(["a"] * 17), "at most 16"),
+    ("a(1e308)+b(1e308)", "more than a float holds"),
 ])
 def test_malformed_mixes_name_the_problem(value, problem):
     with pytest.raises(MixError) as err:
