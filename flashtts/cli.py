@@ -246,6 +246,10 @@ def roles_delete(name: str = typer.Argument(...),
 def download(
     name: str = typer.Argument(..., help="Hugging Face Hub model id, e.g. Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice"),
     revision: str | None = _opt(None, "--revision", env="REVISION", help="Branch, tag or commit"),
+    engine: str | None = typer.Option(None, "--engine", help="Fetch only the files this engine reads (kokoro: "
+                                      "one precision of the model, the voices); default: the whole repository"),
+    engine_opt: list[str] = typer.Option([], "--engine_opt", "--engine-opt",
+                                         help="Engine option key=value (kokoro: precision=int8|fp16|fp32)"),
 ) -> None:
     """Fetch a Hub model into the Hugging Face cache (HF_HOME) with progress bars; print its folder."""
     from flashtts.hub import ModelNotFoundError, cache_dir, is_repo_id
@@ -254,9 +258,20 @@ def download(
     if not is_repo_id(name):
         typer.echo(f"error: '{name}' is not a Hub model id (owner/name)", err=True)
         raise typer.Exit(2)
+    patterns = None
+    if engine is not None:
+        from flashtts.engine_registry import engine_class
+
+        _check_engine(engine)
+        try:
+            config = EngineConfig(model_path=name, revision=revision, extra=parse_engine_opts(engine_opt))
+            patterns = engine_class(engine).hub_patterns(config)
+        except ValueError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
     typer.echo(f"fetching {name} into {cache_dir()}", err=True)
     try:
-        path = fetch(name, revision)
+        path = fetch(name, revision, allow_patterns=patterns)
     except ModelNotFoundError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

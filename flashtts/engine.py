@@ -71,8 +71,14 @@ class SynthesisRequest:
     options: GenerationOptions = field(default_factory=GenerationOptions)
     stream: bool = False
     """True when the client is listening live: engines may emit a small first chunk."""
+    opening: bool = True
+    """The segment opens its answer (nothing of the request is heard before it): with ``stream``, the
+    place where a small first chunk shortens the wait for the first audio."""
     timestamps: bool = False
     """The client wants word timings: the engine (with the ``timestamps`` capability) yields :class:`TimedChunk`."""
+    mix: tuple[tuple[str, float], ...] = ()
+    """A blend of built-in voices (``voice_mixing`` engines): (voice, weight) pairs, weights summing to 1;
+    ``voice`` is then the first of them."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,8 @@ class Capabilities:
     """Honours ``speed`` natively; otherwise the server time-stretches the audio."""
     timestamps: bool = False
     """Reports when each word is spoken (``SynthesisRequest.timestamps`` -> :class:`TimedChunk`)."""
+    voice_mixing: bool = False
+    """Blends built-in voices by weight (``SynthesisRequest.mix``, asked as ``af_bella(2)+af_sky(1)``)."""
 
     def names(self) -> list[str]:
         return [k for k in self.__dataclass_fields__ if getattr(self, k)]
@@ -185,6 +193,11 @@ class Engine(abc.ABC):
         """Capabilities known without loading a model (``None`` when they depend on the checkpoint)."""
         return None
 
+    @classmethod
+    def hub_patterns(cls, config: EngineConfig) -> list[str] | None:
+        """The files of a Hugging Face Hub repository this engine reads (None: the whole repository)."""
+        return None
+
     @property
     @abc.abstractmethod
     def info(self) -> EngineInfo:
@@ -220,6 +233,11 @@ class Engine(abc.ABC):
             )
         if request.voice is not None and request.voice not in info.voice_ids():
             raise CapabilityError(f"engine '{info.name}' has no built-in voice '{request.voice}'")
+        if request.mix and not caps.voice_mixing:
+            raise CapabilityError(f"engine '{info.name}' ({info.model}) cannot mix voices; it supports: {can}")
+        unknown = [v for v, _ in request.mix if v not in info.voice_ids()]
+        if unknown:
+            raise CapabilityError(f"engine '{info.name}' has no built-in voice '{unknown[0]}' to mix")
         langs = {lang.lower() for lang in info.languages}
         if request.language and request.language.lower() not in langs:
             raise CapabilityError(

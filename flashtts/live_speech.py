@@ -143,7 +143,7 @@ class LiveSpeech:
                 try:
                     plan = await self.service.plan(self.route, [self._utterance(self.options, text)],
                                                    response_format="pcm", options=self.options.options, stream=True,
-                                                   timestamps=self.options.timestamps)
+                                                   timestamps=self.options.timestamps, opening=self._planned == 0)
                 except APIError as exc:
                     if exc.code == "empty_input":
                         continue  # a piece of only emoji or punctuation ("🙂", "..."): nothing to say, go on

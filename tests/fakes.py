@@ -23,13 +23,15 @@ class FakeEngine(Engine):
     description = "test double: tones"
 
     def __init__(self, capabilities: Capabilities | None = None, *, chunks: int = 3, chunk_seconds: float = 0.25,
-                 delay: float = 0.0, languages: tuple[str, ...] = ("auto", "en")) -> None:
+                 delay: float = 0.0, languages: tuple[str, ...] = ("auto", "en"),
+                 voices: tuple[str, ...] = ("tone",)) -> None:
         super().__init__(EngineConfig(), Metrics())
         self.capabilities = capabilities or Capabilities(speed=True)
         self.chunks = chunks
         self.chunk_seconds = chunk_seconds
         self.delay = delay
         self.languages = languages
+        self.voices = voices
         self.requests: list[SynthesisRequest] = []
         self.aborted: list[str] = []
         self.finished: list[str] = []
@@ -39,7 +41,8 @@ class FakeEngine(Engine):
     @property
     def info(self) -> EngineInfo:
         return EngineInfo(name=self.name, model="fake-tone", sample_rate=RATE,
-                          voices=(VoiceInfo("tone", "Tone", "a test tone", "en"),), default_voice="tone",
+                          voices=tuple(VoiceInfo(v, v.capitalize(), "a test tone", "en") for v in self.voices),
+                          default_voice=self.voices[0],
                           languages=self.languages, capabilities=self.capabilities)
 
     async def start(self) -> None:
