@@ -14,7 +14,7 @@
 #   docker run -p 8000:8000 -v flashtts:/data -e FLASHTTS_API_KEY=secret flashtts
 
 ARG DEBIAN_BASE=docker.io/library/debian:bookworm-slim
-ARG CUDA_BASE=docker.io/nvidia/cuda:12.8.1-base-ubuntu24.04
+ARG CUDA_BASE=docker.io/nvidia/cuda:13.0.2-base-ubuntu24.04
 
 # ---- python: Debian's Python 3.11 and the user the server runs as (the base of build and cpu) -----------
 FROM ${DEBIAN_BASE} AS python
@@ -44,14 +44,17 @@ RUN /opt/flashtts/bin/pip install -q --no-deps --no-build-isolation . \
 
 
 # ---- cuda: Qwen3-TTS on NVIDIA GPUs (--target cuda) -----------------------------------------------------
-# torch's CUDA wheels bring the CUDA libraries; the base brings what the NVIDIA container toolkit needs.
-# Triton (under vLLM) compiles small launchers at run time: gcc and the Python headers stay in the image.
+# torch 2.13's wheels bring the CUDA 13 libraries (NVIDIA driver 580 or newer); the base brings what the NVIDIA
+# container toolkit needs. Triton (under vLLM) compiles small launchers at run time: gcc and the Python headers
+# stay. torchaudio resolves to an older release than torch (2.11 beside 2.13), whose compiled kernels may not load
+# beside it; flashtts needs only its Python part: they are removed, as the Makefile does on CPU (CPU_TORCH_FIXUP).
+# The user gets uid 1000, as in the CPU image.
 FROM ${CUDA_BASE} AS cuda
 ARG PIP_CERT=""
 ARG VERSION=0.1.0
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_DEFAULT_TIMEOUT=120 DEBIAN_FRONTEND=noninteractive
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_DEFAULT_TIMEOUT=120
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 python3-venv python3-dev gcc \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv python3-dev gcc \
  && rm -rf /var/lib/apt/lists/* \
  && python3 -m venv /opt/flashtts \
  && /opt/flashtts/bin/pip install -q "setuptools>=77" wheel
@@ -61,8 +64,10 @@ RUN python3 requirements.py pyproject.toml vllm > requirements.txt \
  && /opt/flashtts/bin/pip install -q -r requirements.txt
 COPY . .
 RUN /opt/flashtts/bin/pip install -q --no-deps --no-build-isolation . \
+ && rm -f /opt/flashtts/lib/python3*/site-packages/torchaudio/lib/*.so \
  && cd / && rm -rf /src \
- && useradd --create-home --user-group flashtts \
+ && (userdel --remove ubuntu 2>/dev/null || true) \
+ && useradd --create-home --uid 1000 --user-group flashtts \
  && mkdir -p /data && chown flashtts:flashtts /data
 WORKDIR /data
 ENV PATH=/opt/flashtts/bin:$PATH PYTHONUNBUFFERED=1 HF_HOME=/data/huggingface \

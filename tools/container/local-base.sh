@@ -28,6 +28,7 @@ if [ -z "$mirror" ]; then  # deb822 .sources files: the URIs of the stanza whose
 fi
 [ -n "$mirror" ] || { echo "local-base: no Debian $SUITE mirror in apt's configuration" >&2; exit 1; }
 
+started=$(date +%s)
 root=$(mktemp -d /tmp/flashtts-base.XXXXXX)
 trap 'rm -rf "$root"' EXIT
 echo "local-base: debootstrap --variant=minbase $SUITE from $mirror" >&2
@@ -46,4 +47,4 @@ rm -rf "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/locale
        "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/var/log/*.log
 tar --numeric-owner -C "$root" -c . | $PODMAN import - localhost/debian:"$SUITE"-slim >/dev/null
 $PODMAN tag localhost/debian:"$SUITE"-slim "$BASE"
-echo "local-base: $BASE made locally from $mirror" >&2
+echo "local-base: $BASE made locally from $mirror in $(( $(date +%s) - started )) s" >&2
