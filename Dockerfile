@@ -29,8 +29,9 @@ FROM python AS build
 ARG PIP_CERT=""
 ARG EXTRAS=""
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_DEFAULT_TIMEOUT=120
+# ca-certificates: Debian's pip verifies TLS against the system's trust store (PIP_CERT, when given, replaces it)
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv ca-certificates \
  && python3 -m venv /opt/flashtts \
  && /opt/flashtts/bin/pip install -q "setuptools>=77" wheel
 WORKDIR /src
@@ -55,6 +56,7 @@ ARG VERSION=0.1.0
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_DEFAULT_TIMEOUT=120
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv python3-dev gcc \
+    ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && python3 -m venv /opt/flashtts \
  && /opt/flashtts/bin/pip install -q "setuptools>=77" wheel
