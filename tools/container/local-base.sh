@@ -30,10 +30,23 @@ fi
 
 started=$(date +%s)
 root=$(mktemp -d /tmp/flashtts-base.XXXXXX)
-trap 'rm -rf "$root"' EXIT
+# in memory where possible: dpkg syncs every file it writes, which takes minutes on a busy disk (45 s vs 130 s here)
+mounted=
+if mount -t tmpfs -o size=1g,mode=755 flashtts-base "$root" 2>/dev/null; then mounted=1; fi
+trap '[ -z "$mounted" ] || umount "$root"; rm -rf "$root"' EXIT
 echo "local-base: debootstrap --variant=minbase $SUITE from $mirror" >&2
 debootstrap --variant=minbase "$SUITE" "$root" "$mirror" >/dev/null
-# What the official slim image does: no docs, man pages or translations from later apt installs, no caches.
+# What the official slim image sets up: later apt installs skip docs, man pages and translations, keep no
+# package caches or translated indexes, and dpkg does not sync each file (a container layer is written once).
+echo force-unsafe-io > "$root/etc/dpkg/dpkg.cfg.d/docker-apt-speedup"
+cat > "$root/etc/apt/apt.conf.d/docker-clean" <<'CFG'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+CFG
+echo 'Acquire::Languages "none";' > "$root/etc/apt/apt.conf.d/docker-no-languages"
+echo 'Acquire::GzipIndexes "true";' > "$root/etc/apt/apt.conf.d/docker-gzip-indexes"
 cat > "$root/etc/dpkg/dpkg.cfg.d/docker" <<'CFG'
 path-exclude /usr/share/doc/*
 path-include /usr/share/doc/*/copyright
