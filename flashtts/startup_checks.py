@@ -24,6 +24,8 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 ENV_PREFIX = "FLASHTTS_"
 OTHER_VARIABLES = frozenset({"FLASHTTS_REQUIRE_VLLM", "FLASHTTS_BENCH_API_KEY"})
 """``FLASHTTS_*`` variables read by other commands (the test suite, ``flashtts bench``), not by ``serve``."""
+OTHER_PREFIXES = ("FLASHTTS_TEST_",)
+"""The image tests' settings (``make test-image``)."""
 
 
 class ConfigError(ValueError):
@@ -73,7 +75,8 @@ def unknown_variables(environ: Mapping[str, str], known: Iterable[str]) -> list[
     known = set(known)
     notes = []
     for name in sorted(environ):
-        if not name.startswith(ENV_PREFIX) or name in known or name in OTHER_VARIABLES:
+        if (not name.startswith(ENV_PREFIX) or name in known or name in OTHER_VARIABLES
+                or name.startswith(OTHER_PREFIXES)):
             continue
         close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
         hint = f" (did you mean {close[0]}?)" if close else ""
