@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from flashtts.bench.cli import bench
 from flashtts.client import client
 from flashtts.config import ServerConfig
 from flashtts.engine import EngineConfig, GenerationOptions
-from flashtts.serve_options import ServeOptions, parse_engine_opts, typer_signature
+from flashtts.serve_options import ServeOptions, env_var, fields, parse_engine_opts, typer_signature
 
 app = typer.Typer(help="flashtts: a self-hosted, batching text-to-speech server.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -50,19 +51,25 @@ def serve(**values: Any) -> None:
     """Serve the HTTP API (and the web UI at /)."""
     from flashtts.app import create_app
     from flashtts.compat_options import apply_launch_options
+    from flashtts.startup_checks import check_log_level, check_role_dir, clear_startup_errors, unknown_variables
 
     opts = ServeOptions(**values)
     _check_engine(opts.engine)
     try:
+        check_log_level(opts.log_level)
         config = opts.server_config()
         config, notes = apply_launch_options(config, compat=opts.compat, gpu=opts.gpu, workers=opts.workers,
                                              result_cache_mb=opts.result_cache_mb, flashtts=opts.flashtts_options())
+        check_role_dir(config.role_dir)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     logging.basicConfig(level=opts.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger("flashtts.cli")
     for note in notes:
-        logging.getLogger("flashtts.cli").info(note)
+        log.info(note)
+    for warning in unknown_variables(os.environ, (env_var(f.name) for f, _, _ in fields())):
+        log.warning(warning)
     if opts.ray:
         if opts.wyoming_port:
             typer.echo("error: --wyoming_port runs beside a single server, not under --ray", err=True)
@@ -76,7 +83,7 @@ def serve(**values: Any) -> None:
         return
     from flashtts.http_server import run
 
-    run(create_app(config), host=opts.host, port=opts.port, log_level=opts.log_level.lower(),
+    run(clear_startup_errors(create_app(config)), host=opts.host, port=opts.port, log_level=opts.log_level.lower(),
         header_timeout=opts.header_timeout, idle_timeout=opts.idle_timeout)
 
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from live import audio_info, to_16k
-from support import HARVARD, ROOT, wer
+from support import HARVARD, ROOT, free_port, wer
 
 from flashtts.audio import encode
 
@@ -133,6 +133,15 @@ def test_serve_with_unknown_engine_fails_clearly(tmp_path, how):
     assert "unknown engine 'nope'" in r.stderr and "piper" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "roles").exists()  # it failed before touching anything
+
+
+def test_serve_whose_engine_cannot_start_says_why_in_one_line(tmp_path):
+    missing = tmp_path / "missing.onnx"
+    r = run("serve", "--model_path", str(missing), "--port", str(free_port()), "--role_dir", str(tmp_path / "roles"),
+            timeout=120)
+    assert r.returncode != 0
+    assert f"flashtts could not start: no Piper .onnx voice at {missing} (FileNotFoundError)" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr, r.stderr
 
 
 def test_serve_rejects_bad_options(tmp_path):
