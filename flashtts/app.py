@@ -30,6 +30,7 @@ from flashtts.routes import speech_stream as speech_stream_routes
 from flashtts.routes import system as system_routes
 from flashtts.security import EdgeSecurityMiddleware
 from flashtts.serving import SpeechService
+from flashtts.shutdown import Drain, DrainMiddleware
 from flashtts.validation import check_request_text
 from flashtts.wyoming_server import wyoming_server
 
@@ -50,7 +51,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
         registry = SpeakerRegistry(config.role_dir, defaults=default_roles_dir())
         app.state.service = SpeechService(config, eng, registry, metrics)
         try:
-            async with wyoming_server(config, app.state.service):  # --wyoming_port: same loop, same service
+            async with wyoming_server(config, app.state.service, drain):  # --wyoming_port: same loop and service
                 yield
         finally:
             await eng.stop()
@@ -65,6 +66,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
     )
     app.state.config = config
     app.state.started = time.monotonic()
+    app.state.drain = drain = Drain(config.shutdown_grace)  # begun by the server's SIGTERM handler
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.limits.max_body_bytes)
     app.add_middleware(SendTimeoutMiddleware, timeout=config.limits.send_timeout)
@@ -74,6 +76,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
     if config.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Request-Id", "X-Audio-Duration"], max_age=600)
+    app.add_middleware(DrainMiddleware, drain=drain)  # shutting down: new requests 503, the rest counted
     app.add_middleware(ErrorCounter)  # counts every 4xx/5xx answer, 413 included
     app.add_middleware(RequestIdMiddleware)  # outermost: every answer, 413 included, carries the id
     app.include_router(system_routes.open_router)

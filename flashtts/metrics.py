@@ -39,6 +39,8 @@ COUNTERS = {
     "http_errors_total": "Requests answered with an HTTP error status (4xx/5xx, 429 included)",
     "result_cache_hits_total": "Complete-file answers served from the result cache (--result_cache_mb)",
     "runaway_segments_total": "Segments stopped at their text's frame cap without end-of-speech (runaway guard)",
+    "live_sessions_refused_total": "Live sessions (WebSocket, Wyoming streams) refused by the session limits",
+    "live_sessions_idle_timeout_total": "Live sessions ended because no text came for --live_idle_timeout seconds",
 }
 
 
@@ -50,6 +52,7 @@ class Metrics:
         self.counters: dict[str, float] = {k: 0 for k in COUNTERS}
         self.queue_depth = 0
         self.active_requests = 0
+        self.live_sessions = 0
         self.max_batch_size = 0
         self.running_items = 0
         self.max_running_items = 0
@@ -92,6 +95,7 @@ class Metrics:
             out.update(
                 queue_depth=self.queue_depth,
                 active_requests=self.active_requests,
+                live_sessions=self.live_sessions,
                 max_batch_size=self.max_batch_size,
                 running_items=self.running_items,
                 max_running_items=self.max_running_items,
@@ -112,6 +116,7 @@ class Metrics:
             for name, value, help_ in (
                 ("queue_depth", self.queue_depth, "Requests waiting for the engine"),
                 ("active_requests", self.active_requests, "Requests admitted and not yet finished"),
+                ("live_sessions", self.live_sessions, "Live sessions open (WebSocket text-in, Wyoming streams)"),
                 ("max_batch_size", self.max_batch_size, "Largest batch run so far"),
                 ("running_items", self.running_items, "Items the micro-batcher's engine is running now"),
                 ("max_running_items", self.max_running_items,
