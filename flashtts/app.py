@@ -17,6 +17,8 @@ from flashtts.config import ServerConfig
 from flashtts.engine import Engine
 from flashtts.errors import install_error_handlers
 from flashtts.form_limits import allow_large_form_fields, fastapi_form_limits
+from flashtts.idle_unload import IdleUnloadEngine
+from flashtts.memory import limit_heap_arenas, resident_mib
 from flashtts.metrics import ErrorCounter, Metrics
 from flashtts.middleware import BodyLimitMiddleware, RequestIdMiddleware, SendTimeoutMiddleware
 from flashtts.paths import default_roles_dir, web_dir
@@ -45,6 +47,10 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
         metrics = Metrics()
         eng = engine or build_engine(config, metrics)  # replicas when --workers/--gpu ask for them
         eng.metrics = metrics
+        if config.idle_unload > 0:  # weights freed when idle, reloaded on demand
+            limit_heap_arenas()  # so that what the engine frees can go back to the system
+            eng = IdleUnloadEngine(eng, config.idle_unload, metrics)
+        app.state.memory_before_load = resident_mib()
         started = time.monotonic()
         await eng.start()
         log.info("engine %s ready in %.1f s: %s", eng.info.name, time.monotonic() - started, eng.info.model)

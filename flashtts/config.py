@@ -98,6 +98,8 @@ class ServerConfig:
     """Address of the Wyoming listener; None: the same as ``host``."""
     shutdown_grace: float = 30.0
     """Seconds in-flight streams may run on after SIGTERM while new requests get 503; then they are aborted."""
+    idle_unload: float = 0.0
+    """Free the engine's weights after this many seconds without a request (0: never); reload on demand."""
 
     def effective_allowed_hosts(self) -> tuple[str, ...]:
         from flashtts.security import default_allowed_hosts

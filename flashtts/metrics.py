@@ -41,6 +41,9 @@ COUNTERS = {
     "runaway_segments_total": "Segments stopped at their text's frame cap without end-of-speech (runaway guard)",
     "live_sessions_refused_total": "Live sessions (WebSocket, Wyoming streams) refused by the session limits",
     "live_sessions_idle_timeout_total": "Live sessions ended because no text came for --live_idle_timeout seconds",
+    "model_unloads_total": "Times the engine's weights were freed after --idle_unload idle seconds",
+    "model_reloads_total": "Times the engine's weights were loaded again for a request",
+    "model_reload_wait_seconds_total": "Seconds requests waited for the engine to reload (summed over requests)",
 }
 
 
@@ -53,6 +56,7 @@ class Metrics:
         self.queue_depth = 0
         self.active_requests = 0
         self.live_sessions = 0
+        self.model_loaded = 1
         self.max_batch_size = 0
         self.running_items = 0
         self.max_running_items = 0
@@ -67,6 +71,10 @@ class Metrics:
     def add_gauge(self, name: str, delta: int) -> None:
         with self._lock:
             setattr(self, name, getattr(self, name) + delta)
+
+    def set_gauge(self, name: str, value: int) -> None:
+        with self._lock:
+            setattr(self, name, value)
 
     def observe_batch(self, size: int) -> None:
         with self._lock:
@@ -96,6 +104,7 @@ class Metrics:
                 queue_depth=self.queue_depth,
                 active_requests=self.active_requests,
                 live_sessions=self.live_sessions,
+                model_loaded=self.model_loaded,
                 max_batch_size=self.max_batch_size,
                 running_items=self.running_items,
                 max_running_items=self.max_running_items,
@@ -117,6 +126,7 @@ class Metrics:
                 ("queue_depth", self.queue_depth, "Requests waiting for the engine"),
                 ("active_requests", self.active_requests, "Requests admitted and not yet finished"),
                 ("live_sessions", self.live_sessions, "Live sessions open (WebSocket text-in, Wyoming streams)"),
+                ("model_loaded", self.model_loaded, "1 while the engine's weights are in memory, 0 once unloaded"),
                 ("max_batch_size", self.max_batch_size, "Largest batch run so far"),
                 ("running_items", self.running_items, "Items the micro-batcher's engine is running now"),
                 ("max_running_items", self.max_running_items,

@@ -81,6 +81,8 @@ class ServeOptions:
     shutdown_grace: float = option(30.0, "Seconds after SIGTERM (or Ctrl+C) that streams in flight may run on while "
                                    "new requests get 503 with Retry-After and /ready 503; then the rest is aborted "
                                    "and the server exits 0 (a second signal: at once)", min=0.0)
+    idle_unload: float = option(0.0, "Free the engine's weights (and GPU memory) after this many seconds without a "
+                                "request; the next request reloads them (0: never)", min=0.0)
     # ---- limits and safety -------------------------------------------------------------------
     max_text_chars: int = option(4096, "Longest text accepted", min=1, panel=LIMITS)
     max_upload_mb: float = option(10.0, "Largest audio upload (MiB)", min=0.01, panel=LIMITS)
@@ -193,7 +195,7 @@ class ServeOptions:
                                       hosts=tuple(h.lower() for h in split_values(self.audio_url_hosts))),
             allowed_hosts=split_values(self.allowed_hosts), cors_origins=split_values(self.cors_origins),
             log_level=self.log_level, wyoming_port=self.wyoming_port, wyoming_host=self.wyoming_host,
-            shutdown_grace=self.shutdown_grace,
+            shutdown_grace=self.shutdown_grace, idle_unload=self.idle_unload,
             strict_instructions=self.strict_instructions, open_listings=self.open_listings,
         )
 

@@ -1,4 +1,4 @@
-"""Acceptance: a server that lets go. Shutdown with grace on SIGTERM.
+"""Acceptance: a server that lets go. Shutdown with grace on SIGTERM, and the engine unloaded when idle.
 
 Each test runs its own server (they stop it, or wait for it to idle).
 """
@@ -109,3 +109,36 @@ async def test_streams_still_running_when_the_grace_is_over_are_cut_and_the_serv
         assert "still in flight after 2 s; aborting" in server.log()
         assert not errors_logged_since(server, 0)
 
+
+def _info(server) -> dict:
+    return httpx.get(server.url + "/server_info", timeout=TIMEOUT).json()
+
+
+def _wait_unloaded(server, limit: float = 60) -> dict:
+    deadline = time.monotonic() + limit
+    while (info := _info(server))["model_loaded"]:
+        assert time.monotonic() < deadline, "the engine was not unloaded"
+        time.sleep(0.2)
+    return info
+
+
+def test_an_idle_engine_gives_its_memory_back_and_the_next_request_reloads_it(tmp_path):
+    """--idle_unload 2 (Piper): after 2 s without a request the weights are freed and resident memory
+    falls back within 10% of where it was before the load; the next request reloads them and succeeds."""
+    speak = {"input": "The birch canoe slid on the smooth planks.", "voice": "joe", "response_format": "wav"}
+    with serving(tmp_path, "--idle_unload", "2") as server:
+        before = _wait_unloaded(server)["resident_memory_mb"]  # idle since it started
+        r = httpx.post(server.url + "/v1/audio/speech", json=speak, timeout=TIMEOUT)
+        assert r.status_code == 200 and len(r.content) > 22050
+        loaded = _info(server)
+        assert loaded["model_loaded"] and loaded["stats"]["model_reloads_total"] == 1
+        after = _wait_unloaded(server)["resident_memory_mb"]
+        print(f"resident memory: before the first load {loaded['resident_memory_before_load_mb']} MiB, "
+              f"unloaded {before} MiB, loaded {loaded['resident_memory_mb']} MiB, unloaded again {after} MiB")
+        assert loaded["resident_memory_mb"] - after > 100  # the voice's sessions were freed, not kept
+        assert after <= 1.10 * before
+        r = httpx.post(server.url + "/v1/audio/speech", json=speak, timeout=TIMEOUT)
+        assert r.status_code == 200 and len(r.content) > 22050
+        stats = _info(server)["stats"]
+        assert stats["model_reloads_total"] == 2 and stats["model_reload_wait_seconds_total"] > 0
+        assert "waited" in server.log() and not errors_logged_since(server, 0)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from flashtts import __version__
 from flashtts.auth import require_api_key
+from flashtts.memory import resident_mib
 from flashtts.routes import get_service
 from flashtts.serving import SpeechService
 from flashtts.shutdown import RETRY_AFTER
@@ -32,8 +33,9 @@ def health_body(request: Request) -> dict:
     (``status``, ``model_loaded``, ``cuda_available``) and the self-hosting plan's ``/api/health``
     (``device``, ``concurrent_tasks``, ``uptime_seconds``)."""
     service: SpeechService | None = getattr(request.app.state, "service", None)
-    loaded = service is not None and service.engine.ready()
-    status = "healthy" if loaded else ("starting" if service is None else "unhealthy")
+    ready = service is not None and service.engine.ready()
+    loaded = ready and service is not None and service.engine.loaded()
+    status = "healthy" if ready else ("starting" if service is None else "unhealthy")
     config = request.app.state.config
     device = config.engine_config.device
     if service is not None:
@@ -55,7 +57,7 @@ async def ready(request: Request) -> JSONResponse:
     service: SpeechService | None = getattr(request.app.state, "service", None)
     draining = request.app.state.drain.draining
     ok = service is not None and service.engine.ready() and not draining
-    body = {"ready": ok, "draining": draining}
+    body = {"ready": ok, "loaded": service is not None and service.engine.loaded(), "draining": draining}
     headers = {"Retry-After": str(RETRY_AFTER)} if draining else None
     return JSONResponse(body, status_code=200 if ok else 503, headers=headers)
 
@@ -83,7 +85,11 @@ async def server_info(request: Request, service: SpeechService = Depends(get_ser
             "auth": bool(cfg.api_keys), "max_live_sessions": cfg.limits.max_live_sessions,
             "max_live_sessions_per_client": cfg.limits.max_live_sessions_per_client,
             "live_idle_timeout": cfg.limits.live_idle_timeout, "shutdown_grace": cfg.shutdown_grace,
+            "idle_unload": cfg.idle_unload,
         },
+        "model_loaded": service.engine.loaded(),
+        "resident_memory_mb": resident_mib(),
+        "resident_memory_before_load_mb": getattr(request.app.state, "memory_before_load", None),
         "uptime_seconds": round(time.monotonic() - request.app.state.started, 1),
         "stats": service.metrics.snapshot(),
         "engine_stats": service.engine.stats(),
