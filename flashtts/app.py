@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator
@@ -18,6 +19,7 @@ from flashtts.engine import Engine
 from flashtts.errors import install_error_handlers
 from flashtts.form_limits import allow_large_form_fields, fastapi_form_limits
 from flashtts.idle_unload import IdleUnloadEngine
+from flashtts.loop_lag import watch_loop_lag
 from flashtts.memory import limit_heap_arenas, resident_mib
 from flashtts.metrics import ErrorCounter, Metrics
 from flashtts.middleware import BodyLimitMiddleware, RequestIdMiddleware, SendTimeoutMiddleware
@@ -56,10 +58,12 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
         log.info("engine %s ready in %.1f s: %s", eng.info.name, time.monotonic() - started, eng.info.model)
         registry = SpeakerRegistry(config.role_dir, defaults=default_roles_dir())
         app.state.service = SpeechService(config, eng, registry, metrics)
+        lag = asyncio.create_task(watch_loop_lag(metrics), name="flashtts-loop-lag")
         try:
             async with wyoming_server(config, app.state.service, drain):  # --wyoming_port: same loop and service
                 yield
         finally:
+            lag.cancel()
             await eng.stop()
 
     app = FastAPI(

@@ -17,14 +17,29 @@ class Histogram:
     def __post_init__(self) -> None:
         self.counts = [0] * (len(self.buckets) + 1)
 
+    max: float = 0.0
+
     def observe(self, value: float) -> None:
         self.counts[bisect.bisect_left(self.buckets, value)] += 1
         self.total += value
         self.n += 1
+        self.max = max(self.max, value)
+
+    def quantile(self, q: float) -> float | None:
+        """The upper bound of the bucket holding the ``q`` quantile (the largest value seen past the last)."""
+        if not self.n:
+            return None
+        rank, seen = q * self.n, 0
+        for bound, count in zip(self.buckets, self.counts, strict=False):
+            seen += count
+            if seen >= rank:
+                return bound
+        return self.max
 
 
 LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+LAG_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 
 COUNTERS = {
     "requests_total": "Synthesis requests received",
@@ -63,6 +78,7 @@ class Metrics:
         self.ttfa = Histogram(LATENCY_BUCKETS)
         self.latency = Histogram(LATENCY_BUCKETS)
         self.batch_size = Histogram(BATCH_BUCKETS)
+        self.loop_lag = Histogram(LAG_BUCKETS)
 
     def inc(self, name: str, value: float = 1) -> None:
         with self._lock:
@@ -97,6 +113,10 @@ class Metrics:
         with self._lock:
             self.latency.observe(seconds)
 
+    def observe_loop_lag(self, seconds: float) -> None:
+        with self._lock:
+            self.loop_lag.observe(seconds)
+
     def snapshot(self) -> dict:
         with self._lock:
             out: dict = dict(self.counters)
@@ -112,6 +132,9 @@ class Metrics:
                 if self.counters["batches_total"]
                 else 0.0,
                 ttfa_mean_seconds=self.ttfa.total / self.ttfa.n if self.ttfa.n else None,
+                event_loop_lag_p99_seconds=self.loop_lag.quantile(0.99),
+                event_loop_lag_max_seconds=self.loop_lag.max,
+                event_loop_lag={"buckets": list(self.loop_lag.buckets), "counts": list(self.loop_lag.counts)},
             )
             return out
 
@@ -138,6 +161,7 @@ class Metrics:
                 ("time_to_first_audio_seconds", self.ttfa, "Time from request to first audio chunk"),
                 ("request_latency_seconds", self.latency, "Time from request to last audio chunk"),
                 ("batch_size", self.batch_size, "Items per engine batch"),
+                ("event_loop_lag_seconds", self.loop_lag, "How late the event loop woke a task that slept 0.1 s"),
             ):
                 lines += [f"# HELP {prefix}_{name} {help_}", f"# TYPE {prefix}_{name} histogram"]
                 cumulative = 0
