@@ -22,6 +22,7 @@ import numpy as np
 from flashtts.engine import GenerationOptions, WordTiming
 from flashtts.errors import APIError
 from flashtts.live_text import SentenceCutter
+from flashtts.scheduler.admission import QueueFullError
 from flashtts.security import current_client
 from flashtts.serving import Plan, SpeechService, Ticket, Utterance, VoiceChoice
 from flashtts.validation import check_value
@@ -157,11 +158,22 @@ class LiveSpeech:
         """Free the session's slot, if it holds one (idempotent)."""
         self._release()
 
-    def _hold(self) -> None:
-        """Hold a slot while there is text to speak (429 when the server, or this client, is at its limit)."""
-        if self._ticket is None:
-            self._ticket = self.service.admit(self.client, count=not self._counted)  # the session counts once
-            self._counted = True
+    async def _hold(self) -> None:
+        """Hold a slot while there is text to speak. The session's first text gets 429 at once when the
+        server (or this client) is at its limit, as any request; a session already under way waits for
+        a slot instead (up to ``--live_idle_timeout``), so other traffic does not cut it mid-answer."""
+        if self._ticket is not None:
+            return
+        deadline = time.monotonic() + self.service.config.limits.live_idle_timeout
+        while True:
+            try:
+                self._ticket = self.service.admit(self.client, count=not self._counted)  # the session counts once
+                break
+            except QueueFullError:
+                if not self._counted or time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(0.05)
+        self._counted = True
 
     def _release(self) -> None:
         ticket, self._ticket = self._ticket, None
@@ -201,7 +213,7 @@ class LiveSpeech:
                     if exc.code == "empty_input":
                         continue  # a piece of only emoji or punctuation ("🙂", "..."): nothing to say, go on
                     raise
-                self._hold()
+                await self._hold()
                 index = self._planned
                 self._planned += 1
                 yield SegmentStart(index, text)

@@ -8,7 +8,7 @@ import json
 
 import pytest
 from fakes import FakeEngine
-from support import app_client, free_port
+from support import app_client, free_port, until
 from wyoming.event import Event
 
 from flashtts.config import Limits, ServerConfig
@@ -33,14 +33,6 @@ def _session(service: SpeechService) -> LiveSpeech:
     return LiveSpeech.open(service, "test", LiveOptions(service.resolve_voice("tone")), CLIENT)
 
 
-async def _until(condition, limit: float = 10.0) -> None:
-    async def wait() -> None:
-        while not condition():
-            await asyncio.sleep(0.005)
-
-    await asyncio.wait_for(wait(), limit)
-
-
 async def test_a_session_holds_a_slot_only_while_it_has_text_to_speak(tmp_path):
     service, engine = _service(tmp_path)
     engine.gate = asyncio.Event()
@@ -55,15 +47,15 @@ async def test_a_session_holds_a_slot_only_while_it_has_text_to_speak(tmp_path):
     await asyncio.sleep(0.05)
     assert service.admission.in_flight == 0  # open, waiting for text: no slot
     live.add("Hello there. ")
-    await _until(lambda: engine.requests)
+    await until(lambda: engine.requests)
     assert service.admission.in_flight == 1 and service.admission.by_client == {CLIENT: 1}
     engine.gate.set()
-    await _until(lambda: any(isinstance(e, SegmentEnd) for e in seen))
-    await _until(lambda: service.admission.in_flight == 0)  # spoken: the slot goes back
+    await until(lambda: any(isinstance(e, SegmentEnd) for e in seen))
+    await until(lambda: service.admission.in_flight == 0)  # spoken: the slot goes back
     assert service.admission.by_client == {}
     engine.gate.clear()
     live.add("And again. ")
-    await _until(lambda: len(engine.requests) == 2)
+    await until(lambda: len(engine.requests) == 2)
     assert service.admission.in_flight == 1
     engine.gate.set()
     live.end()
@@ -83,6 +75,28 @@ async def test_a_full_server_refuses_a_sessions_text_not_its_opening(tmp_path):
             pass
     held.release()
     assert service.admission.in_flight == 0
+
+
+async def test_a_session_under_way_waits_for_a_slot_rather_than_failing(tmp_path):
+    service, engine = _service(tmp_path, queue_limit=1)
+    live = _session(service)
+    seen: list = []
+
+    async def consume() -> None:
+        async for event in live.events():
+            seen.append(event)
+
+    task = asyncio.create_task(consume())
+    live.add("First one. ")
+    await until(lambda: sum(isinstance(e, SegmentEnd) for e in seen) == 1 and not service.admission.in_flight)
+    held = service.admit("addr:other")  # between two sentences another request takes the only slot
+    live.add("Second one. ")
+    await asyncio.sleep(0.3)
+    assert len(engine.requests) == 1 and not task.done()  # waiting, not failed
+    held.release()
+    live.end()
+    await asyncio.wait_for(task, 10)
+    assert sum(isinstance(e, SegmentEnd) for e in seen) == 2
 
 
 async def test_a_session_without_text_ends_with_idle_timeout(tmp_path):
@@ -268,7 +282,7 @@ async def test_draining_refuses_new_requests_and_counts_those_in_flight(tmp_path
         drain = client.app.state.drain  # type: ignore[attr-defined]
         first = asyncio.ensure_future(client.post("/v1/audio/speech", json={"input": "One.", "voice": "tone",
                                                                            "stream": False}))
-        await _until(lambda: engine.requests)
+        await until(lambda: engine.requests)
         assert drain.busy() == 1
         await drain.begin()
         refused = await client.post("/v1/audio/speech", json={"input": "Two.", "voice": "tone"})
