@@ -58,6 +58,21 @@ def errors_logged_since(server: LiveServer, mark: int) -> list[str]:
             if " ERROR " in line or "Traceback" in line or "never retrieved" in line]
 
 
+async def resets_leave_no_trace(server: LiveServer, one, count: int, batch: int) -> int:
+    """Run ``await one(n)`` for each ``n < count``, ``batch`` at a time (clients that reset their
+    connections); then no slot or session is held and no error was logged. The log mark before."""
+    import asyncio
+
+    mark = log_mark(server)
+    for start in range(0, count, batch):
+        await asyncio.gather(*(one(n) for n in range(start, min(count, start + batch))))
+    after = wait_idle(server.url)
+    assert after["active_requests"] == 0 and after["live_sessions"] == 0, after
+    bad = errors_logged_since(server, mark)
+    assert not bad, "\n".join(bad[:10])
+    return mark
+
+
 def reset(transport) -> None:
     """Close a client connection with a TCP reset (SO_LINGER 0), as a client whose process died."""
     import socket

@@ -21,7 +21,7 @@ from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped, SynthesizeVoice
 
 from flashtts.audio import Resampler
-from live import errors_logged_since, log_mark, reset, serving, stats, wait_idle
+from live import reset, resets_leave_no_trace, serving, stats, wait_idle
 from support import HARVARD, free_port, wer
 
 pytestmark = pytest.mark.slow
@@ -244,7 +244,6 @@ async def test_wrong_typed_fields_of_every_event_are_invalid_events(server):
 async def test_clients_that_reset_their_connection_leave_no_error_in_the_log(server):
     """100 resets (mid-answer, mid-stream, idle): at most one INFO line each; no ERROR, no traceback."""
     wait_idle(server.url)
-    mark = log_mark(server)
     text = "The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background."
 
     async def one(n: int) -> None:
@@ -264,12 +263,7 @@ async def test_clients_that_reset_their_connection_leave_no_error_in_the_log(ser
             await asyncio.wait_for(reader.readline(), TIMEOUT)
         reset(writer.transport)
 
-    for start in range(0, 100, 10):
-        await asyncio.gather(*(one(n) for n in range(start, start + 10)))
-    after = wait_idle(server.url)
-    assert after["active_requests"] == 0 and after["live_sessions"] == 0
-    bad = errors_logged_since(server, mark)
-    assert not bad, "\n".join(bad[:10])
+    mark = await resets_leave_no_trace(server, one, 100, 10)
     assert server.log_path.read_bytes()[mark:].count(b"wyoming client") <= 100  # one INFO line at most each
     rate, pcm = await synthesize(server, "Still here.")
     assert len(pcm) > rate // 2

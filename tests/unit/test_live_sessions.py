@@ -33,17 +33,22 @@ def _session(service: SpeechService) -> LiveSpeech:
     return LiveSpeech.open(service, "test", LiveOptions(service.resolve_voice("tone")), CLIENT)
 
 
-async def test_a_session_holds_a_slot_only_while_it_has_text_to_speak(tmp_path):
-    service, engine = _service(tmp_path)
-    engine.gate = asyncio.Event()
-    live = _session(service)
+def _listen(live: LiveSpeech) -> tuple[list, asyncio.Task]:
+    """Collect the session's events in a task: (the events so far, the task)."""
     seen: list = []
 
     async def consume() -> None:
         async for event in live.events():
             seen.append(event)
 
-    task = asyncio.create_task(consume())
+    return seen, asyncio.create_task(consume())
+
+
+async def test_a_session_holds_a_slot_only_while_it_has_text_to_speak(tmp_path):
+    service, engine = _service(tmp_path)
+    engine.gate = asyncio.Event()
+    live = _session(service)
+    seen, task = _listen(live)
     await asyncio.sleep(0.05)
     assert service.admission.in_flight == 0  # open, waiting for text: no slot
     live.add("Hello there. ")
@@ -80,13 +85,7 @@ async def test_a_full_server_refuses_a_sessions_text_not_its_opening(tmp_path):
 async def test_a_session_under_way_waits_for_a_slot_rather_than_failing(tmp_path):
     service, engine = _service(tmp_path, queue_limit=1)
     live = _session(service)
-    seen: list = []
-
-    async def consume() -> None:
-        async for event in live.events():
-            seen.append(event)
-
-    task = asyncio.create_task(consume())
+    seen, task = _listen(live)
     live.add("First one. ")
     await until(lambda: sum(isinstance(e, SegmentEnd) for e in seen) == 1 and not service.admission.in_flight)
     held = service.admit("addr:other")  # between two sentences another request takes the only slot
