@@ -79,7 +79,8 @@ def serve(**values: Any) -> None:
 
         ray_run(config, RaySettings(replicas=opts.replicas, max_replicas=opts.max_replicas,
                                     max_ongoing_requests=opts.ray_max_ongoing, max_queued_requests=opts.ray_max_queued,
-                                    num_cpus=opts.ray_num_cpus, num_gpus=opts.ray_num_gpus, address=opts.ray_address))
+                                    num_cpus=opts.ray_num_cpus, num_gpus=opts.ray_num_gpus, address=opts.ray_address,
+                                    graceful_shutdown_timeout_s=opts.shutdown_grace))
         return
     from flashtts.http_server import run
 

@@ -178,7 +178,9 @@ class Engine(abc.ABC):
     """Base class of every engine.
 
     Lifecycle: ``__init__`` (cheap) -> ``await start()`` (loads the model off the event loop)
-    -> any number of concurrent ``synthesize`` streams -> ``await stop()``.
+    -> any number of concurrent ``synthesize`` streams -> ``await stop()``. With ``--idle_unload``,
+    ``await unload()`` (no stream running) and ``await reload()`` may come between start and stop,
+    any number of times.
     """
 
     name: ClassVar[str] = "engine"
@@ -213,6 +215,25 @@ class Engine(abc.ABC):
     def ready(self) -> bool:
         """True while the engine can take requests (its workers are alive)."""
         return True
+
+    def loaded(self) -> bool:
+        """True while the model's weights are in memory (False between :meth:`unload` and :meth:`reload`)."""
+        return True
+
+    def can_unload(self) -> bool:
+        """True when the engine implements :meth:`unload` and :meth:`reload` (``--idle_unload``)."""
+        cls = type(self)
+        return cls.unload is not Engine.unload and cls.reload is not Engine.reload
+
+    async def unload(self) -> None:
+        """Free the model's weights, threads and device memory, keeping :attr:`info` (voices, rate,
+        capabilities) valid; called only while no ``synthesize`` stream runs. Engines that cannot
+        keep this default."""
+        raise NotImplementedError(f"engine '{self.name}' cannot unload its model")
+
+    async def reload(self) -> None:
+        """Load the weights again after :meth:`unload`, off the event loop."""
+        raise NotImplementedError(f"engine '{self.name}' cannot reload its model")
 
     def validate(self, request: SynthesisRequest) -> None:
         """Raise :class:`CapabilityError` when the request needs what this engine cannot do."""

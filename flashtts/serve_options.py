@@ -78,6 +78,11 @@ class ServeOptions:
     wyoming_port: int | None = option(None, "Also serve Home Assistant's Wyoming protocol (TTS) on this TCP port, "
                                          "sharing the engine and limits; no authentication", min=1, max=65535)
     wyoming_host: str | None = option(None, "Address of the Wyoming listener (default: --host)")
+    shutdown_grace: float = option(30.0, "Seconds after SIGTERM (or Ctrl+C) that streams in flight may run on while "
+                                   "new requests get 503 with Retry-After and /ready 503; then the rest is aborted "
+                                   "and the server exits 0 (a second signal: at once)", min=0.0)
+    idle_unload: float = option(0.0, "Free the engine's weights (and GPU memory) after this many seconds without a "
+                                "request; the next request reloads them (0: never)", min=0.0)
     # ---- limits and safety -------------------------------------------------------------------
     max_text_chars: int = option(4096, "Longest text accepted", min=1, panel=LIMITS)
     max_upload_mb: float = option(10.0, "Largest audio upload (MiB)", min=0.01, panel=LIMITS)
@@ -95,6 +100,14 @@ class ServeOptions:
     header_timeout: float = option(10.0, "Seconds a connection may take to send a request's headers; then it is "
                                    "closed (slowloris; 0: never)", min=0.0, panel=LIMITS)
     idle_timeout: float = option(5.0, "Seconds an idle keep-alive connection stays open", min=1.0, panel=LIMITS)
+    max_live_sessions: int = option(256, "Live sessions (WebSocket /v1/audio/speech/stream sockets, Wyoming "
+                                    "synthesize-start streams) open at once; beyond it too_many_sessions (0: no "
+                                    "limit)", min=0, panel=LIMITS)
+    max_live_sessions_per_client: int = option(16, "Live sessions one client (its API key, else its address) may "
+                                               "have open at once (0: no limit)", min=0, panel=LIMITS)
+    live_idle_timeout: float = option(20.0, "Seconds a live session may wait for text (with nothing left to "
+                                      "speak) before it ends with idle_timeout; an idle session holds no "
+                                      "--queue_limit slot", min=0.1, panel=LIMITS)
     allowed_hosts: list[str] = option([], "Host names the server answers to ('*' any, '*.example.com'); default: "
                                       "loopback names and --host (any host when --host is 0.0.0.0 or ::); repeat "
                                       "or comma-separate", panel=LIMITS)
@@ -174,12 +187,15 @@ class ServeOptions:
                           max_reference_seconds=self.max_reference_seconds,
                           max_streams_per_key=self.max_streams_per_key, send_timeout=self.send_timeout,
                           stream_buffer_bytes=int(self.stream_buffer_mb * MIB), header_timeout=self.header_timeout,
-                          idle_timeout=self.idle_timeout),
+                          idle_timeout=self.idle_timeout, max_live_sessions=self.max_live_sessions,
+                          max_live_sessions_per_client=self.max_live_sessions_per_client,
+                          live_idle_timeout=self.live_idle_timeout),
             audio_urls=AudioURLPolicy(enabled=self.allow_audio_urls, allow_private=self.audio_url_allow_private,
                                       timeout=self.audio_url_timeout,
                                       hosts=tuple(h.lower() for h in split_values(self.audio_url_hosts))),
             allowed_hosts=split_values(self.allowed_hosts), cors_origins=split_values(self.cors_origins),
             log_level=self.log_level, wyoming_port=self.wyoming_port, wyoming_host=self.wyoming_host,
+            shutdown_grace=self.shutdown_grace, idle_unload=self.idle_unload,
             strict_instructions=self.strict_instructions, open_listings=self.open_listings,
         )
 

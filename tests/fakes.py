@@ -37,6 +37,9 @@ class FakeEngine(Engine):
         self.finished: list[str] = []
         self.gate: asyncio.Event | None = None
         """When set to an Event, every chunk waits for it."""
+        self.weights_loaded = True
+        self.unloads = 0
+        self.reloads = 0
 
     @property
     def info(self) -> EngineInfo:
@@ -48,7 +51,18 @@ class FakeEngine(Engine):
     async def start(self) -> None:
         return None
 
+    async def unload(self) -> None:
+        self.weights_loaded = False
+        self.unloads += 1
+
+    async def reload(self) -> None:
+        await asyncio.sleep(self.delay)
+        self.weights_loaded = True
+        self.reloads += 1
+
     async def synthesize(self, request: SynthesisRequest) -> AsyncIterator[np.ndarray]:
+        if not self.weights_loaded:
+            raise RuntimeError("synthesize() on an unloaded engine")
         self.requests.append(request)
         n = int(RATE * self.chunk_seconds)
         t = np.arange(n) / RATE

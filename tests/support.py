@@ -59,6 +59,17 @@ class LiveServer(_LiveServer):
         return self
 
 
+async def until(condition, limit: float = 10.0) -> None:
+    """Wait (polling) until ``condition()`` is true; TimeoutError after ``limit`` seconds."""
+    import asyncio
+
+    async def wait() -> None:
+        while not condition():
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(wait(), limit)
+
+
 def wer(reference: str, hypothesis: str) -> float:
     """Word error rate after lower-casing and dropping punctuation."""
     import jiwer

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from support import wer
-from live import audio_info, serving, stats, to_16k, wait_idle
+from live import audio_info, reset, resets_leave_no_trace, serving, stats, to_16k, wait_idle
 
 pytestmark = pytest.mark.slow
 
@@ -109,3 +109,23 @@ def test_chunked_audio_first_bytes_before_synthesis_finished(server, route, fmt)
         assert len(received) % 2 == 0 and len(received) / 48000 > 10
     else:
         assert audio_info(bytes(received))[0] > 10
+
+
+async def test_streams_reset_by_their_client_leave_no_error_in_the_log(server):
+    """20 audio and SSE streams reset by the client after their first bytes: no ERROR, no traceback."""
+    import asyncio
+    wait_idle(server.url)
+    port = int(server.url.rsplit(":", 1)[1])
+
+    async def one(n: int) -> None:
+        body = json.dumps({"input": FOUR_SENTENCES, "voice": "joe", "response_format": "pcm",
+                           **({"stream_format": "sse"} if n % 2 else {})}).encode()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /v1/audio/speech HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        await writer.drain()
+        assert (await asyncio.wait_for(reader.readline(), 60)).startswith(b"HTTP/1.1 200")
+        await asyncio.wait_for(reader.read(1000), 60)
+        reset(writer.transport)
+
+    await resets_leave_no_trace(server, one, 20, 5)

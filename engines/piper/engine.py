@@ -180,6 +180,17 @@ class PiperEngine(Engine):
     def ready(self) -> bool:
         return self._batcher is not None and self._batcher.healthy
 
+    async def unload(self) -> None:
+        """Stop the model threads and drop every voice's ONNX sessions (``info`` stays)."""
+        await self.stop()
+        self._batcher = self._worker = self._g2p = None
+        self._voices.clear()
+        self._shared_voices.clear()
+        self._word_cache.clear()
+
+    async def reload(self) -> None:
+        await self.start()
+
     # ---- model thread ---------------------------------------------------------------------
     def _phonemize(self, voice: str, text: str, timed: bool = False) -> _Prepared:
         v = self._voices[voice]

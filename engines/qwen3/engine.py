@@ -200,6 +200,18 @@ class Qwen3Engine(Engine):
     def ready(self) -> bool:
         return self.generation is not None and self.generation.ready()
 
+    async def unload(self) -> None:
+        """Stop the generation and the model thread and drop the checkpoint and the clone prompts held
+        in memory (``info`` stays; the disk cache of clone prompts too)."""
+        await self.stop()
+        self.generation = None
+        self._worker = None
+        self._runner = None
+        self._clone_mem.clear()
+
+    async def reload(self) -> None:
+        await self.start()
+
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {"clone_prompt_encodes": self.clone_encodes,
                                "clone_prompts_cached": len(self._clone_mem)}
