@@ -84,8 +84,9 @@ def serve(**values: Any) -> None:
         return
     from flashtts.http_server import run
 
-    run(clear_startup_errors(create_app(config)), host=opts.host, port=opts.port, log_level=opts.log_level.lower(),
-        header_timeout=opts.header_timeout, idle_timeout=opts.idle_timeout)
+    server_app = create_app(config)
+    run(clear_startup_errors(server_app), host=opts.host, port=opts.port, log_level=opts.log_level.lower(),
+        header_timeout=opts.header_timeout, idle_timeout=opts.idle_timeout, drain=server_app.state.drain)
 
 
 serve.__signature__ = typer_signature()  # type: ignore[attr-defined]  # one option per ServeOptions field

@@ -151,10 +151,11 @@ class GracefulServer(uvicorn.Server):
                 transport.abort()
 
 
-def run(app: Any, *, host: str, port: int, log_level: str, header_timeout: float, idle_timeout: float) -> None:
-    """Serve ``app`` with uvicorn on ``host:port`` until a signal, draining first (``app.state.drain``)."""
+def run(app: Any, *, host: str, port: int, log_level: str, header_timeout: float, idle_timeout: float,
+        drain: Drain | None = None) -> None:
+    """Serve ``app`` with uvicorn on ``host:port`` until a signal, draining ``drain`` first."""
     _raise_open_files_limit()
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5,
                             timeout_keep_alive=max(1, int(round(idle_timeout))),
                             http=header_timeout_protocol(header_timeout))
-    GracefulServer(config, getattr(getattr(app, "state", None), "drain", None)).run()
+    GracefulServer(config, drain).run()
