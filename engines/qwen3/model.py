@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .frame import FrameKernel
 from .sampling import Sampling, Uniforms
 
 LANGUAGE_ALIASES = {
@@ -123,6 +124,8 @@ class Qwen3Runner:
         suppress[self.vocab - 1024:] = True
         suppress[self.eos] = False
         self.suppress = suppress.to(self.device)
+        self.frame = FrameKernel(self.cp, self.talker.get_input_embeddings(), self.groups, self.eos, self.suppress)
+        """The per-frame math every decode loop shares (:mod:`.frame`)."""
         self.decoder = self.model.speech_tokenizer.model.decoder
         self.decode_context = decode_context
         self.conv_context = conv_context
