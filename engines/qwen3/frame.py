@@ -86,8 +86,9 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor
 def decoder_layer(layer, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None,
                   cache, index: int) -> torch.Tensor:
     """One Qwen3 decoder layer of the checkpoint (``input_layernorm``, ``self_attn`` with q/k norms,
-    ``post_attention_layernorm``, ``mlp``) on ``h (B, T, D)``; ``cos, sin (B|1, 1, T, head_dim)``;
-    ``cache.update(k, v, index)`` returns the keys and values to attend over."""
+    ``post_attention_layernorm``, ``mlp``; the codec decoder's also scale both residual branches) on
+    ``h (B, T, D)``; ``cos, sin (B|1, 1, T, head_dim)``; ``cache.update(k, v, index)`` returns the keys
+    and values to attend over."""
     attn = layer.self_attn
     b, t, _ = h.shape
     x = layer.input_layernorm(h)
@@ -97,9 +98,10 @@ def decoder_layer(layer, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, 
     q = q * cos + _rotate_half(q) * sin
     k = k * cos + _rotate_half(k) * sin
     k, v = cache.update(k, v, index)
-    o = attend(q, k, v, mask, attn.scaling).transpose(1, 2).reshape(b, t, -1)
-    h = h + attn.o_proj(o)
-    return h + layer.mlp(layer.post_attention_layernorm(h))
+    o = attn.o_proj(attend(q, k, v, mask, attn.scaling).transpose(1, 2).reshape(b, t, -1))
+    h = h + (layer.self_attn_layer_scale(o) if hasattr(layer, "self_attn_layer_scale") else o)
+    m = layer.mlp(layer.post_attention_layernorm(h))
+    return h + (layer.mlp_layer_scale(m) if hasattr(layer, "mlp_layer_scale") else m)
 
 
 class FrameKernel:
