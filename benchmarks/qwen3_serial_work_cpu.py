@@ -4,7 +4,8 @@ Two figures per code version, on one full-size random-weight checkpoint (0.6B Cu
 
 * the decode step (talker + 15 code-predictor steps + sampling) of the static backend, eager and
   compiled (``torch.compile``, Inductor), at batch 1 and 8: median milliseconds per step over
-  ``--frames`` greedy steps after two warm-up steps; the first step's time (compilation) apart;
+  ``--frames`` greedy steps after two warm-up steps, the first step's time (compilation) apart, and
+  ATen operations per eager step (``qwen3_static_step_cpu.py``'s own measurement);
 * the codec decoder (``Qwen3Runner.decode_audio``) streaming ``--audio_frames`` frames to each of
   1 and 8 streams on two chunk schedules (first 4 then 12 frames: the engine's defaults; 1, 2, 4, 8
   then 8: the GPU run's): milliseconds of decoding per second of audio.
@@ -46,33 +47,6 @@ def _shim(code: Path) -> Path:
 
 
 # ---- worker (one code version, one process) ------------------------------------------------------
-def _step_times(runner, mode: str, rows: int, frames: int) -> dict:
-    import torch
-
-    from flashtts_engines.qwen3.sampling import Sampling
-    from flashtts_engines.qwen3.static_step import StaticDecode
-
-    torch._dynamo.reset()
-    opts = {"compile": "1"} if mode == "compiled" else {}
-    loop = StaticDecode(runner, rows, opts)
-    prompt = runner.build_prompt(TEXT, speaker="ryan", language="english")
-    sampling = Sampling.greedy(frames + 4, ignore_eos=True)
-    streams = [runner.new_stream(f"s{i}", prompt, sampling, 4, 12) for i in range(rows)]
-    with torch.no_grad():
-        loop.prefill(streams)
-        t0 = time.perf_counter()
-        loop.step(streams)  # compiles the bucket when compiled
-        first = time.perf_counter() - t0
-        loop.step(streams)
-        times = []
-        for _ in range(frames):
-            t0 = time.perf_counter()
-            loop.step(streams)
-            times.append(time.perf_counter() - t0)
-    return dict(kind="step", mode=mode, batch=rows, step_ms=round(statistics.median(times) * 1000, 2),
-                first_step_s=round(first, 1))
-
-
 def _decode_times(runner, streams_n: int, frames: int, schedule: list[int]) -> dict:
     """Decode ``frames`` random frames for ``streams_n`` streams in chunks of ``schedule`` (last size repeats)."""
     import torch
@@ -116,9 +90,12 @@ def worker(a: argparse.Namespace) -> None:
         make_checkpoint("custom_voice", a.size, a.checkpoint, seed=0)
     runner = Qwen3Runner(str(a.checkpoint), threads=a.threads)
     out = []
+    from qwen3_static_step_cpu import run as step_times  # the static-step benchmark's own measurement
+
     for mode in a.modes.split(","):
         for rows in (int(b) for b in a.batches.split(",")):
-            out.append(_step_times(runner, mode, rows, a.frames))
+            torch._dynamo.reset()
+            out.append({"kind": "step", **step_times(mode, runner, rows, a.frames, "inductor")})
             print(json.dumps(out[-1]), flush=True)
     for n in (int(b) for b in a.decode_streams.split(",")):
         for sched in SCHEDULES.values():
@@ -149,7 +126,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--before", type=Path, help="checkout of the code to compare against")
     p.add_argument("--size", default="0.6b")
-    p.add_argument("--modes", default="eager,compiled")
+    p.add_argument("--modes", default="static,static-compiled")
     p.add_argument("--batches", default="1,8")
     p.add_argument("--frames", type=int, default=12)
     p.add_argument("--threads", type=int, default=1)
@@ -181,6 +158,7 @@ def main() -> None:
             row[name] = statistics.median(x[metric] for x in same)
             if key[0] == "step":
                 row[f"{name}_first_step_s"] = max(x["first_step_s"] for x in same)
+                row[f"{name}_ops_per_step"] = same[0].get("ops_per_step")
         if "before" in row:
             row["after_over_before"] = round(row["after"] / row["before"], 3)
         rows.append(row)
@@ -191,13 +169,16 @@ def main() -> None:
     if a.out:
         a.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows, "runs": runs}, indent=1))
         lines = [f"`{meta['command']}`", "",
-                 "| what | before | after | after / before |", "|---|---|---|---|"]
+                 "| what | before | after | after / before | ATen ops per eager step, before / after |",
+                 "|---|---|---|---|---|"]
         for row in rows:
             k = row["what"]
             what = (f"step {k[1]}, batch {k[2]} (ms per step)" if k[0] == "step"
                     else f"codec decoder, {k[1]} stream(s), chunks {k[2]} (ms per audio s)")
             ratio = row.get("after_over_before", "-")
-            lines.append(f"| {what} | {row.get('before', '-')} | {row['after']} | {ratio} |")
+            ops = (f"{row.get('before_ops_per_step') or '-'} / {row.get('after_ops_per_step') or '-'}"
+                   if k[0] == "step" and k[1] == "static" else "")
+            lines.append(f"| {what} | {row.get('before', '-')} | {row['after']} | {ratio} | {ops} |")
         a.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
         print(f"wrote {a.out}.json/.md")
 

@@ -29,20 +29,11 @@ def _frames(decode, runner, samplings):
     """Run streams of ``samplings`` through ``decode`` (rows leave as they finish) -> frames per stream."""
     import torch
 
+    from flashtts_engines.qwen3.torch_generation import drive
+
     prompts = [runner.build_prompt(t, speaker="ryan") for t in TEXTS]
     streams = [runner.new_stream(f"s{i}", prompts[i % 3], s, 4, 12) for i, s in enumerate(samplings)]
-    decode.prefill(streams)
-    active = list(streams)
-    while active:
-        decode.step(active)
-        for s in [s for s in active if s.done]:
-            i = active.index(s)
-            moved = decode.remove(i)
-            if moved is not None:
-                active[i] = active[moved]
-                active.pop(moved)
-            else:
-                active.pop(i)
+    drive(decode, streams)
     return [torch.stack(s.frames) for s in streams]
 
 
@@ -74,13 +65,12 @@ def graph_vs_eager(runner) -> dict:
                 warmup_s=round(graphs.warmup_seconds, 2))
 
 
-def alone_vs_batch(runner, cuda: bool) -> dict:
+def alone_vs_batch(runner, cuda: bool, frames: int) -> dict:
     import torch
 
     from flashtts_engines.qwen3.sampling import Sampling
     from flashtts_engines.qwen3.static_step import StaticDecode
 
-    frames = 40
     target = Sampling(seed=7, max_frames=frames, ignore_eos=True)
     others = [Sampling(seed=10 + i, max_frames=n, ignore_eos=True, **kw) for i, (n, kw) in enumerate([
         (12, dict(temperature=1.3, top_k=10)), (frames + 5, dict(top_p=0.8)), (5, dict(do_sample=False)),
@@ -99,13 +89,18 @@ def main() -> None:
     p.add_argument("out", type=Path)
     p.add_argument("--device", default="cuda")
     p.add_argument("--checkpoint", type=Path, default=Path("/tmp/flashtts-gpu-run/selfcheck-tiny"))
+    p.add_argument("--frames", type=int, default=40, help="frames of the alone-vs-batch check")
     a = p.parse_args()
     t0 = time.perf_counter()
-    result: dict = {"device": a.device}
+    result: dict = {"device": a.device, "stage": "imports"}
 
-    def save() -> None:
+    def save(stage: str | None = None) -> None:
+        if stage:
+            result["stage"] = stage
         result["seconds"] = round(time.perf_counter() - t0, 1)
         a.out.write_text(json.dumps(result, indent=1))
+
+    save()
 
     try:
         import torch
@@ -113,8 +108,10 @@ def main() -> None:
         from flashtts_engines.qwen3.checkpoint import make_checkpoint
         from flashtts_engines.qwen3.model import Qwen3Runner
 
+        save("checkpoint")
         if not (a.checkpoint / "config.json").is_file():
             make_checkpoint("custom_voice", "tiny", a.checkpoint, seed=1234)
+        save("load")
         cuda = a.device.startswith("cuda")
         runner = Qwen3Runner(str(a.checkpoint), device=a.device, dtype="bfloat16" if cuda else "float32")
         result["dtype"] = str(runner.dtype)
@@ -124,20 +121,20 @@ def main() -> None:
         result["error"] = f"{type(exc).__name__}: {exc}"
         save()
         return
-    checks = [("alone_vs_batch_of_8", lambda: alone_vs_batch(runner, cuda))]
+    checks = [("alone_vs_batch_of_8", lambda: alone_vs_batch(runner, cuda, a.frames))]
     if cuda:
         checks.insert(0, ("graph_replay_vs_eager", lambda: graph_vs_eager(runner)))
     else:
         result["graph_replay_vs_eager"] = {"skipped": "CUDA graphs need a GPU"}
     for name, check in checks:
+        save(name)
         try:
             result[name] = check()
         except Exception as exc:  # noqa: BLE001 - one check failing must not lose the other
             traceback.print_exc()
             result[name] = {"error": f"{type(exc).__name__}: {exc}"}
         print(name, json.dumps(result[name]), flush=True)
-        save()
-    save()
+    save("done")
 
 
 if __name__ == "__main__":
