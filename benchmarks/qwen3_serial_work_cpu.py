@@ -97,7 +97,7 @@ def worker(a: argparse.Namespace) -> None:
             torch._dynamo.reset()
             out.append({"kind": "step", **step_times(mode, runner, rows, a.frames, "inductor")})
             print(json.dumps(out[-1]), flush=True)
-    for n in (int(b) for b in a.decode_streams.split(",")):
+    for n in (int(b) for b in a.decode_streams.split(",") if b):
         for sched in SCHEDULES.values():
             out.append(_decode_times(runner, n, a.audio_frames, sched))
             print(json.dumps(out[-1]), flush=True)

@@ -3,19 +3,26 @@
 # (benchmarks/gpu/rehearsal.txt, pinned to the image's versions where PyPI has them for this Python),
 # plus wheels.txt's pins for this Python installed by run.sh exactly as on the GPU (--no-index --no-deps
 # --target); then the results folder is checked against the device's limits and every phase.
-# REHEARSAL (default /tmp/flashtts-gpu-rehearsal): where the venv, wheels, site, scratch and results go.
+# REHEARSAL (default /tmp/flashtts-gpu-rehearsal): where the venv, wheels, site, scratch and results go; a venv
+# left there by an earlier rehearsal of the same rehearsal.txt is reused (delete the folder for a clean one).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 R=${REHEARSAL:-/tmp/flashtts-gpu-rehearsal}
 PYTHON=${PYTHON:-python3}
-rm -rf "$R"
-mkdir -p "$R"
-echo "== clean venv with the image's packages ($R/venv)"
-"$PYTHON" -m venv "$R/venv"
 V="$R/venv/bin/python"
-"$V" -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-"$V" -m pip install -q -r benchmarks/gpu/rehearsal.txt 2>&1 | grep -v "^WARNING: Location" || true
-"$V" -m pip install -q --no-deps torchaudio==2.11.0 2>&1 | grep -v "^WARNING: Location" || true
+if [ -x "$V" ] && cmp -s benchmarks/gpu/rehearsal.txt "$R/venv/rehearsal.txt"; then
+  echo "== reusing the venv of the image's packages ($R/venv)"
+  rm -rf "$R/whl" "$R/site" "$R/scratch" "$R/out"
+else
+  rm -rf "$R"
+  mkdir -p "$R"
+  echo "== clean venv with the image's packages ($R/venv)"
+  "$PYTHON" -m venv "$R/venv"
+  "$V" -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+  "$V" -m pip install -q -r benchmarks/gpu/rehearsal.txt 2>&1 | grep -v "^WARNING: Location" || true
+  "$V" -m pip install -q --no-deps torchaudio==2.11.0 2>&1 | grep -v "^WARNING: Location" || true
+  cp benchmarks/gpu/rehearsal.txt "$R/venv/rehearsal.txt"
+fi
 "$V" - <<'PY'
 import importlib.metadata as md, sys
 sys.path.insert(0, "benchmarks/gpu")

@@ -29,7 +29,7 @@ fi
 "$PY" benchmarks/gpu/site_install.py "$SITE" >/dev/null || echo "site_install failed"
 export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
 echo "== setup took $(( $(date +%s) - T0 )) s; checking imports"
-timeout 60 "$PY" benchmarks/gpu/check_imports.py "$SCRATCH/imports.json" || echo "import check failed or timed out"
+timeout 120 "$PY" benchmarks/gpu/check_imports.py "$SCRATCH/imports.json" || echo "import check failed or timed out"
 echo "== run.py after $(( $(date +%s) - T0 )) s of setup"
 "$PY" benchmarks/gpu/run.py "$@"
 echo "== run.sh done in $(( $(date +%s) - T0 )) s"

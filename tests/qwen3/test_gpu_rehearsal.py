@@ -18,15 +18,18 @@ sys.path.insert(0, str(ROOT / "benchmarks" / "gpu"))
 import check_results  # noqa: E402
 
 
+@pytest.mark.timeout(1600)  # the run's own phase budgets bound it (a few minutes on an idle 2-core machine)
 def test_gpu_script_rehearses_on_cpu(tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "PYTHON": sys.executable, "WHEELS": str(tmp_path / "no-wheels"),
            "SITE": str(tmp_path / "site"), "SCRATCH": str(tmp_path / "scratch"), "OUT": str(out)}
     proc = subprocess.run(["bash", "benchmarks/gpu/run.sh", "--device", "cpu", "--rehearsal", "--out", str(out)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    # faster-qwen3-tts is carried to the GPU machine, not installed here (it runs on CUDA only)
-    assert check_results.problems(out, rehearsal=True, allow_missing=("faster_qwen3_tts",)) == [], proc.stdout[-3000:]
+    # carried to the GPU machine, not installed by `make install-dev`: faster-qwen3-tts (CUDA only) and the
+    # dashscope wheel's qwen.tiktoken (full-size checkpoints only); `make gpu-rehearsal` has both
+    allowed = ("faster_qwen3_tts", "qwen.tiktoken")
+    assert check_results.problems(out, rehearsal=True, allow_missing=allowed) == [], proc.stdout[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert [p["mode"] for p in summary["flashtts"]["poisson"]] == ["poisson"]
     assert summary["phases"]["selfcheck"]["status"] == "ok" and summary["imports"]["av_imported_by_server"] is False
