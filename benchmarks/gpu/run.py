@@ -142,20 +142,28 @@ def _json(path: Path) -> dict | None:
 
 
 # ---- phases -------------------------------------------------------------------------------------
-def selfcheck(limit: float, run: Run, device: str) -> dict | None:
-    target = run.scratch / "selfcheck.json"
+def _script_report(args: list[str], target: Path, limit: float) -> dict:
+    """Run a script that writes its JSON report to ``target`` as it goes; out of time, what it wrote
+    so far with the error (the stage it reached, the figures it measured)."""
     target.unlink(missing_ok=True)
     try:
-        _python([str(HERE / "selfcheck.py"), str(target), "--device", device, "--frames",
-                 str(run.plan.selfcheck_frames), "--checkpoint", str(run.scratch / "selfcheck-tiny")], limit)
+        proc = _python(args, limit)
     except subprocess.TimeoutExpired:
         partial = _json(target) or {}
-        partial["error"] = f"out of time after {limit:.0f} s (at: {partial.get('stage')})"
+        stage = f"; stage {partial['stage']}" if partial.get("stage") else ""
+        partial["error"] = f"out of time after {limit:.0f} s{stage} (what it measured is kept)"
         return partial
     result = _json(target)
     if result is None:
-        raise RuntimeError("selfcheck wrote nothing")
+        raise RuntimeError(f"{Path(args[0]).name} exited {proc.returncode} without a report")
     return result
+
+
+def selfcheck(limit: float, run: Run, device: str) -> dict:
+    target = run.scratch / "selfcheck.json"
+    return _script_report([str(HERE / "selfcheck.py"), str(target), "--device", device, "--frames",
+                           str(run.plan.selfcheck_frames), "--checkpoint", str(run.scratch / "selfcheck-tiny")],
+                          target, limit)
 
 
 def checkpoint(limit: float, run: Run, device: str, path: Path) -> Path:
@@ -258,19 +266,9 @@ def server_info(url: str) -> dict | None:
 
 def baseline(limit: float, run: Run, system: str, ckpt: Path, device: str) -> dict:
     target = run.scratch / f"{system}.json"
-    target.unlink(missing_ok=True)
-    args = [str(HERE / "baselines.py"), system, str(ckpt), str(target), "--device", device, "--frames",
-            str(run.plan.frames), "--chunks", "1,12", "--repeats", str(run.plan.repeats)]
-    try:
-        proc = _python(args, limit)
-    except subprocess.TimeoutExpired:
-        partial = _json(target) or {}
-        partial["error"] = f"out of time after {limit:.0f} s (figures above were measured before)"
-        return partial
-    result = _json(target)
-    if result is None:
-        raise RuntimeError(f"baselines.py {system} exited {proc.returncode} without a report")
-    return result
+    return _script_report([str(HERE / "baselines.py"), system, str(ckpt), str(target), "--device", device,
+                           "--frames", str(run.plan.frames), "--chunks", "1,12", "--repeats", str(run.plan.repeats)],
+                          target, limit)
 
 
 # ---- summary ------------------------------------------------------------------------------------------
