@@ -58,7 +58,7 @@ def _decode_times(runner, streams_n: int, frames: int, schedule: list[int]) -> d
     streams = [runner.new_stream(f"d{i}", prompt, Sampling.greedy(frames), schedule[0], schedule[-1])
                for i in range(streams_n)]
     codes = torch.randint(0, 2048, (streams_n, frames, runner.groups), generator=gen)
-    spent, audio, chunk_i, since = 0.0, 0.0, 0, 0
+    spent, cpu, audio, chunk_i, since = 0.0, 0.0, 0.0, 0, 0
     with torch.no_grad():
         for f in range(frames):
             for i, s in enumerate(streams):
@@ -69,14 +69,16 @@ def _decode_times(runner, streams_n: int, frames: int, schedule: list[int]) -> d
                 if last:
                     for s in streams:
                         s.done = True
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 wavs = runner.decode_audio(streams)
                 spent += time.perf_counter() - t0
+                cpu += time.process_time() - c0
                 audio += sum(len(w) for w in wavs) / runner.sample_rate
                 chunk_i += 1
                 since = 0
     return dict(kind="decode", streams=streams_n, schedule=",".join(map(str, schedule)), frames=frames,
-                ms_per_audio_s=round(1000 * spent / audio, 2), audio_s=round(audio, 2))
+                ms_per_audio_s=round(1000 * spent / audio, 2), cpu_ms_per_audio_s=round(1000 * cpu / audio, 2),
+                audio_s=round(audio, 2))
 
 
 def worker(a: argparse.Namespace) -> None:
@@ -156,11 +158,15 @@ def main() -> None:
             same = [x for rep in runs[name] for x in rep if _key(x) == key]
             metric = "step_ms" if key[0] == "step" else "ms_per_audio_s"
             row[name] = statistics.median(x[metric] for x in same)
+            row[f"{name}_cpu"] = statistics.median(x.get(f"{'step_' if key[0] == 'step' else ''}cpu_"
+                                                          f"{metric.removeprefix('step_')}", 0) for x in same)
             if key[0] == "step":
                 row[f"{name}_first_step_s"] = max(x["first_step_s"] for x in same)
                 row[f"{name}_ops_per_step"] = same[0].get("ops_per_step")
         if "before" in row:
             row["after_over_before"] = round(row["after"] / row["before"], 3)
+            if row["before_cpu"]:
+                row["cpu_after_over_before"] = round(row["after_cpu"] / row["before_cpu"], 3)
         rows.append(row)
         print(json.dumps(row), flush=True)
     meta = dict(command="python " + " ".join(sys.argv), machine=f"{platform.machine()}, {os.cpu_count()} cores",
@@ -169,8 +175,8 @@ def main() -> None:
     if a.out:
         a.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows, "runs": runs}, indent=1))
         lines = [f"`{meta['command']}`", "",
-                 "| what | before | after | after / before | ATen ops per eager step, before / after |",
-                 "|---|---|---|---|---|"]
+                 "| what | wall before | wall after | after / before | CPU before | CPU after | after / before "
+                 "| ATen ops per eager step, before / after |", "|---|---|---|---|---|---|---|---|"]
         for row in rows:
             k = row["what"]
             what = (f"step {k[1]}, batch {k[2]} (ms per step)" if k[0] == "step"
@@ -178,7 +184,8 @@ def main() -> None:
             ratio = row.get("after_over_before", "-")
             ops = (f"{row.get('before_ops_per_step') or '-'} / {row.get('after_ops_per_step') or '-'}"
                    if k[0] == "step" and k[1] == "static" else "")
-            lines.append(f"| {what} | {row.get('before', '-')} | {row['after']} | {ratio} | {ops} |")
+            cpu = (f"{row.get('before_cpu', '-')} | {row['after_cpu']} | {row.get('cpu_after_over_before', '-')}")
+            lines.append(f"| {what} | {row.get('before', '-')} | {row['after']} | {ratio} | {cpu} | {ops} |")
         a.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
         print(f"wrote {a.out}.json/.md")
 
