@@ -157,9 +157,9 @@ def main() -> None:
         for name, _ in versions:
             same = [x for rep in runs[name] for x in rep if _key(x) == key]
             metric = "step_ms" if key[0] == "step" else "ms_per_audio_s"
-            row[name] = statistics.median(x[metric] for x in same)
-            row[f"{name}_cpu"] = statistics.median(x.get(f"{'step_' if key[0] == 'step' else ''}cpu_"
-                                                          f"{metric.removeprefix('step_')}", 0) for x in same)
+            row[name] = round(statistics.median(x[metric] for x in same), 1)
+            row[f"{name}_cpu"] = round(statistics.median(x.get(f"{'step_' if key[0] == 'step' else ''}cpu_"
+                                                          f"{metric.removeprefix('step_')}", 0) for x in same), 1)
             if key[0] == "step":
                 row[f"{name}_first_step_s"] = max(x["first_step_s"] for x in same)
                 row[f"{name}_ops_per_step"] = same[0].get("ops_per_step")
