@@ -14,7 +14,7 @@ import typer
 from flashtts.bench.cli import bench
 from flashtts.client import client
 from flashtts.config import ServerConfig
-from flashtts.engine import EngineConfig, GenerationOptions
+from flashtts.engine import Engine, EngineConfig, GenerationOptions
 from flashtts.serve_options import ServeOptions, parse_engine_opts, typer_signature
 
 app = typer.Typer(help="flashtts: a self-hosted, batching text-to-speech server.", no_args_is_help=True,
@@ -52,6 +52,9 @@ def serve(**values: Any) -> None:
     from flashtts.compat_options import apply_launch_options
 
     opts = ServeOptions(**values)
+    if len(opts.model_path) > 1 and not _check_engine(opts.engine).many_models:
+        typer.echo(f"error: engine '{opts.engine}' serves one --model_path; {len(opts.model_path)} given", err=True)
+        raise typer.Exit(2)
     _check_engine(opts.engine)
     try:
         config = opts.server_config()
@@ -84,11 +87,11 @@ serve.__signature__ = typer_signature()  # type: ignore[attr-defined]  # one opt
 app.command()(serve)
 
 
-def _check_engine(name: str) -> None:
+def _check_engine(name: str) -> type[Engine]:
     from flashtts.engine_registry import UnknownEngineError, engine_class
 
     try:
-        engine_class(name)
+        return engine_class(name)
     except UnknownEngineError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -244,23 +247,27 @@ def roles_delete(name: str = typer.Argument(...),
 
 @app.command()
 def download(
-    name: str = typer.Argument(..., help="Hugging Face Hub model id, e.g. Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice"),
+    name: str = typer.Argument(..., help="Hugging Face Hub model id (Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice) or a "
+                                         "voice of the engine's catalogue (Piper: en_GB-alba-medium)"),
     revision: str | None = _opt(None, "--revision", env="REVISION", help="Branch, tag or commit"),
+    engine: str = _opt("piper", "--engine", env="ENGINE", help="Engine whose catalogue names a voice"),
 ) -> None:
-    """Fetch a Hub model into the Hugging Face cache (HF_HOME) with progress bars; print its folder."""
+    """Fetch a Hub model or a catalogue voice into the Hugging Face cache (HF_HOME) with progress bars;
+    print where it is."""
     from flashtts.hub import ModelNotFoundError, cache_dir, is_repo_id
     from flashtts.hub import download as fetch
 
-    if not is_repo_id(name):
-        typer.echo(f"error: '{name}' is not a Hub model id (owner/name)", err=True)
-        raise typer.Exit(2)
     typer.echo(f"fetching {name} into {cache_dir()}", err=True)
     try:
-        path = fetch(name, revision)
-    except ModelNotFoundError as exc:
+        found = str(fetch(name, revision)) if is_repo_id(name) else _check_engine(engine).prefetch(name, revision)
+    except (ModelNotFoundError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(str(path))
+    if found is None:
+        typer.echo(f"error: '{name}' is neither a Hub model id (owner/name) nor a voice engine '{engine}' knows",
+                   err=True)
+        raise typer.Exit(2)
+    typer.echo(found)
 
 
 @dev_app.command("make-checkpoint")

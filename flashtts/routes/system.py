@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from flashtts import __version__
 from flashtts.auth import require_api_key
+from flashtts.memory import rss_bytes
 from flashtts.routes import get_service
 from flashtts.serving import SpeechService
 
@@ -59,6 +60,7 @@ async def ready(request: Request) -> JSONResponse:
 async def server_info(request: Request, service: SpeechService = Depends(get_service)) -> dict:
     info = service.engine.info
     cfg = request.app.state.config
+    rss = rss_bytes()  # this process's resident memory (the engine's loaded voices: engine_stats)
     return {
         "success": True,
         "version": __version__,
@@ -78,6 +80,7 @@ async def server_info(request: Request, service: SpeechService = Depends(get_ser
             "auth": bool(cfg.api_keys),
         },
         "uptime_seconds": round(time.monotonic() - request.app.state.started, 1),
+        "rss_mib": None if rss is None else round(rss / 2**20, 1),
         "stats": service.metrics.snapshot(),
         "engine_stats": service.engine.stats(),
     }
