@@ -31,7 +31,6 @@ from flashtts.routes import system as system_routes
 from flashtts.security import EdgeSecurityMiddleware
 from flashtts.serving import SpeechService
 from flashtts.validation import check_request_text
-from flashtts.wyoming_server import wyoming_server
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,12 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
         registry = SpeakerRegistry(config.role_dir, defaults=default_roles_dir())
         app.state.service = SpeechService(config, eng, registry, metrics)
         try:
-            async with wyoming_server(config, app.state.service):  # --wyoming_port: same loop, same service
+            if config.wyoming_port:  # same loop, same service; the wyoming package loads only then
+                from flashtts.wyoming_server import wyoming_server
+
+                async with wyoming_server(config, app.state.service):
+                    yield
+            else:
                 yield
         finally:
             await eng.stop()

@@ -7,10 +7,23 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
-import av
 import numpy as np
+
+if TYPE_CHECKING:
+    import av
+else:
+    class _Lazy:
+        """PyAV, imported when first used (~15 MB): a server whose requests need no codec, resampling or
+        decoding never loads it."""
+
+        def __getattr__(self, name: str) -> Any:
+            import av
+
+            return getattr(av, name)
+
+    av = _Lazy()
 
 OUTPUT_RATE = 24000
 """Every response is 24 kHz mono, as OpenAI's."""
@@ -78,7 +91,14 @@ class Resampler:
     def __init__(self, in_rate: int, out_rate: int = OUTPUT_RATE, out_format: str = "flt") -> None:
         self.in_rate = in_rate
         self.out_rate = out_rate
-        self._rs = av.AudioResampler(format=out_format, layout="mono", rate=out_rate)
+        self._format = out_format
+        self._resampler: av.AudioResampler | None = None
+
+    @property
+    def _rs(self) -> av.AudioResampler:
+        if self._resampler is None:  # only when rates differ (or frames are asked for)
+            self._resampler = av.AudioResampler(format=self._format, layout="mono", rate=self.out_rate)
+        return self._resampler
 
     def frames(self, samples: np.ndarray | None) -> list[av.AudioFrame]:
         if samples is None:
