@@ -133,5 +133,10 @@ class VoiceCache(Generic[V]):
                      "idle_s": round(now - e.last_used, 1), "pinned": k in self.pinned}
                     for k, e in self._entries.items()]
 
+    def values(self) -> list[V]:
+        """The loaded voices."""
+        with self._lock:
+            return [e.value for e in self._entries.values()]
+
     def __contains__(self, voice: str) -> bool:
         return voice in self._entries
