@@ -50,7 +50,7 @@ class LiveServer:
     """
 
     def __init__(self, args: list[str] | tuple[str, ...] = (), log_path: Path | None = None,
-                 env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+                 env: dict[str, str] | None = None, cwd: Path | None = None, python: str | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.tmp = Path(tempfile.mkdtemp(prefix="flashtts-live-")) if log_path is None else log_path.parent
@@ -60,13 +60,15 @@ class LiveServer:
             self.args += ["--role_dir", str(self.tmp / f"roles-{self.port}")]
         self.env = {**os.environ, **(env or {})}
         self.cwd = cwd
+        self.python = python or sys.executable
+        """The interpreter that runs the server (another environment's, to compare two versions)."""
         self.proc: subprocess.Popen | None = None
         self._log: IO[bytes] | None = None
 
     def start(self, timeout: float = 180.0) -> LiveServer:
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "flashtts", "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.args],
+            [self.python, "-m", "flashtts", "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.args],
             stdout=self._log, stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd,
         )
         deadline = time.monotonic() + timeout
