@@ -45,6 +45,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _server import ROOT, free_port  # noqa: E402
 
+from flashtts.live_server import stop_process  # noqa: E402
+
 TEXT = "The boy was there when the sun rose. A rod is used to catch pink salmon."
 SENTENCES = [
     "The birch canoe slid on the smooth planks.", "Glue the sheet to the dark blue background.",
@@ -125,13 +127,8 @@ class Subject:
         raise SystemExit(f"{self.name} was not ready in {limit:g} s")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)
 
 
 class _HTTP(Subject):
@@ -408,7 +405,8 @@ def main() -> None:
     parser.add_argument("--idle_wait", type=float, default=35.0, help="seconds idle after the 8 clients before "
                         "the last RSS reading (flashtts hands its arenas' memory back after 30 s idle)")
     parser.add_argument("--catalogue", type=int, default=0, help="catalogue voices to measure (0: skip)")
-    parser.add_argument("--idle", type=float, default=5.0, help="--voice_idle_timeout of the catalogue run")
+    parser.add_argument("--idle", type=float, default=90.0, help="--voice_idle_timeout of the catalogue run "
+                        "(longer than asking every voice takes, so that all are loaded at once)")
     parser.add_argument("--out", type=Path, help="write OUT.json and OUT.md")
     parser.add_argument("--flashtts_arg", action="append", default=[], help="extra `flashtts serve` argument")
     parser.add_argument("--baseline_python", help="also measure a flashtts run by this interpreter (another "

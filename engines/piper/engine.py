@@ -45,9 +45,9 @@ PEAK = 0.9
 TRIM_AFTER = 0.5
 """Seconds of no requests after which the heap their sentences freed is handed back to the system."""
 IDLE_RELEASE = 30.0
-"""Seconds of no requests after which the voices' arenas are shrunk too (``--engine_opt idle_release``).
-Not sooner: a burst right after a release grows them again (8 concurrent sentences measured ~10% more
-CPU with a release between bursts a second apart), a single sentence ~5% of its own CPU."""
+"""Seconds of no requests after which the sessions' shared arena is shrunk too (``--engine_opt
+idle_release``). Not sooner: a burst right after a release grows it again (8 concurrent sentences
+measured ~10% more CPU with a release between bursts a second apart), a single sentence ~5% of its own CPU."""
 
 LENGTH_SCALE_SPEED: tuple[tuple[float, float], ...] = (
     (0.67, 1.351), (0.8, 1.145), (0.9, 1.048), (1.0, 1.0), (1.1, 0.962), (1.25, 0.865), (1.5, 0.724), (2.0, 0.568))
@@ -227,13 +227,13 @@ class PiperEngine(Engine):
         self._trim = loop.call_later(TRIM_AFTER, trim)
 
     def _release_memory(self) -> None:
-        """Shrink the loaded voices' arenas, then hand the freed heap back (off the event loop)."""
-        if self._cache is not None:
-            for model in self._cache.values():
-                try:
-                    model.shrink()
-                except Exception:  # memory stays held; nothing else is wrong
-                    log.exception("shrinking a voice's memory failed")
+        """Shrink the sessions' shared arena, then hand the freed heap back (off the event loop)."""
+        models = self._cache.values() if self._cache is not None else []
+        if models:
+            try:
+                models[0].shrink()
+            except Exception:  # memory stays held; nothing else is wrong
+                log.exception("shrinking the voices' memory failed")
         release_free_memory()
 
     async def stop(self) -> None:

@@ -5,7 +5,8 @@ count (``piper.patch_voice_with_alignment``); patching in memory costs the ``onn
 a parsed copy of the model in the server process. So the patch is done once, in a process of its
 own (``python -m flashtts_engines.piper.prepare MODEL DEST``), and saved in the cache as:
 
-- ``graph.onnx``: the (patched) graph, its large initializers stored outside it in ``weights.bin``;
+- ``graph.onnx``: the (patched) graph without its intermediate shape annotations (ONNX Runtime infers
+  them), its large initializers stored outside it in ``weights.bin``;
 - ``weights.bin``: those initializers' bytes, each 64-byte aligned;
 - ``weights.json``: name -> ``[offset, shape, dtype]`` of each, so the server maps them with NumPy
   and hands the same buffers to every ONNX session of the voice (one copy of the weights).
@@ -29,7 +30,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-FORMAT = "1"
+FORMAT = "2"
 """Bumped whenever the layout of an entry changes (older entries are then rebuilt)."""
 ALIGN = 64
 INLINE_BYTES = 1024
@@ -123,6 +124,9 @@ def build(model: Path, dest: Path, aligned: bool) -> None:
         except ValueError as error:  # no such tensor, or already an output: as it is
             patched = len(proto.graph.output) > 1
             log.info("not patching %s for alignments: %s", model.name, error)
+    del proto.graph.value_info[:]  # ONNX Runtime infers the shapes; each session would keep a copy (~1 MB)
+    for node in proto.graph.node:
+        node.doc_string = ""
     index: dict[str, list] = {}
     offset = 0
     with open(dest / "weights.bin", "wb") as out:

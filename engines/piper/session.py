@@ -14,11 +14,16 @@ Memory: the model is prepared once (:mod:`.prepare`: patched for alignments, wei
 their own), the weights file is mapped read-only once, and its arrays are handed to every session
 of the voice as shared initializers (``SessionOptions.add_initializer``), so a voice costs one copy
 of its weights whatever the number of sessions; the pages are the file's, which the kernel can drop
-and read again under memory pressure. Each session's CPU arena keeps the activations of the sentences
-that ran on it at once (a 4 s sentence peaks at ~170 MB; 8 sentences of 8 clients grew the arenas by
-~600 MB) for the next sentence to reuse: without the arena every sentence faults its buffers in afresh,
-measured 12-21% more CPU per sentence. So the arenas stay, and :meth:`VoiceModel.shrink`, called once
-the engine is idle, hands their free memory back.
+and read again under memory pressure. Prepacking is off: ONNX Runtime would keep a transposed copy of
+the upsampling layers' weights per session (2.7 MB; measured no faster). A session then costs ~12 MB
+of its own (its graph, kernels and plans).
+
+Activations: every Piper session of the process allocates from one CPU arena (an environment allocator),
+which keeps the buffers of the sentences that ran at once (a 4 s sentence peaks at ~170 MB; 8 sentences
+of 8 clients grew it by ~400 MB) for the next sentences to reuse, whichever voice speaks them: without
+an arena every sentence faults its buffers in afresh, measured 12-21% more CPU per sentence, and with
+an arena per session each loaded voice would keep its own. :meth:`VoiceModel.shrink`, called once the
+engine has been idle a while, hands the arena's free memory back.
 """
 
 from __future__ import annotations
@@ -42,15 +47,40 @@ def can_prepare() -> bool:
     return importlib.util.find_spec("onnx") is not None
 
 
-def session_options(threads: int, spin: bool = False):
-    """ONNX Runtime options: ``threads`` intra-op threads (0: ONNX Runtime's default), spinning or not."""
+_arena_lock = threading.Lock()
+_arena_registered = False
+
+
+def _shared_arena() -> None:
+    """Register the process's CPU arena that Piper sessions share (once)."""
+    global _arena_registered
     import onnxruntime
 
+    with _arena_lock:
+        if _arena_registered:
+            return
+        cpu = onnxruntime.OrtMemoryInfo("Cpu", onnxruntime.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0,
+                                        onnxruntime.OrtMemType.DEFAULT)
+        try:
+            onnxruntime.create_and_register_allocator(cpu, onnxruntime.OrtArenaCfg(0, -1, -1, -1))
+        except Exception as exc:  # another part of the process registered one first: share that
+            log.debug("CPU arena already registered: %s", exc)
+        _arena_registered = True
+
+
+def session_options(threads: int, spin: bool = False):
+    """ONNX Runtime options: ``threads`` intra-op threads (0: ONNX Runtime's default), spinning or not;
+    the process's shared CPU arena; no prepacked weight copies."""
+    import onnxruntime
+
+    _shared_arena()
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = max(0, threads)
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    options.add_session_config_entry("session.use_env_allocators", "1")
+    options.add_session_config_entry("session.disable_prepacking", "1")
     return options
 
 
@@ -94,8 +124,8 @@ class VoiceModel:
         return self._shared
 
     def shrink(self) -> None:
-        """Free what the sessions' arenas hold beyond the sentences running now: ONNX Runtime shrinks an
-        arena only at the end of a run that asks, so each session runs a three-id input asking."""
+        """Free what the shared arena holds beyond the sentences running now: ONNX Runtime shrinks an arena
+        only at the end of a run that asks, so the voice runs a three-id input asking (any voice will do)."""
         import onnxruntime
 
         options = onnxruntime.RunOptions()
@@ -103,10 +133,10 @@ class VoiceModel:
         ids = [i for symbol in ("^", "_", "$") for i in self.config.phoneme_id_map.get(symbol, [0])]
         feeds = {"input": np.array([ids], dtype=np.int64), "input_lengths": np.array([len(ids)], dtype=np.int64),
                  "scales": np.array([0.667, 1.0, 0.8], dtype=np.float32)}
-        for voice in {id(v): v for v in (self.alone, self._shared) if v is not None}.values():
-            names = {i.name for i in voice.session.get_inputs()}
-            voice.session.run(None, {**feeds, **({"sid": np.array([0], dtype=np.int64)} if "sid" in names else {})},
-                              options)
+        session = self.alone.session
+        if "sid" in {i.name for i in session.get_inputs()}:
+            feeds["sid"] = np.array([0], dtype=np.int64)
+        session.run(None, feeds, options)
 
     def _voice(self, threads: int, spin: bool) -> Any:
         import onnxruntime
