@@ -9,7 +9,8 @@ wheel), started fresh each round (rounds rotate the order of the servers):
 
 - start to ready: from launching the process to its first answer (flashtts ``/ready``, Piper's
   server ``/voices``, wyoming-piper ``describe``; wyoming-piper loads its voice on the first
-  request, the others before they answer);
+  request, the others before they answer), and the CPU seconds the process spent until then (a
+  figure a busy machine changes less than the wall time);
 - RSS (resident memory of the server process and its children, from ``/proc``) once ready, a
   second after one two-sentence request, a second after 8 concurrent clients have each asked for 4
   sentences (plus the highest RSS seen while they ran), and ``--idle_wait`` seconds later.
@@ -78,6 +79,12 @@ def tree_rss(pid: int) -> int:
         except OSError:
             pass
     return total
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds process ``pid`` and its finished children have used (``/proc``: utime, stime, cutime, cstime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def wav_seconds(data: bytes) -> float:
@@ -255,6 +262,7 @@ async def measure(subject: Subject, settle: float, idle_wait: float) -> dict:
         ready = time.monotonic() - started
         assert subject.proc is not None
         pid = subject.proc.pid
+        ready_cpu = cpu_seconds(pid)
         await asyncio.sleep(settle)
         at_start = tree_rss(pid)
         audio = await subject.speak(TEXT)
@@ -268,7 +276,7 @@ async def measure(subject: Subject, settle: float, idle_wait: float) -> dict:
         idle = tree_rss(pid)
     finally:
         subject.stop()
-    return {"ready_s": round(ready, 2), "rss_start_mib": round(at_start / MIB, 1),
+    return {"ready_s": round(ready, 2), "ready_cpu_s": round(ready_cpu, 2), "rss_start_mib": round(at_start / MIB, 1),
             "rss_one_request_mib": round(one / MIB, 1), "rss_8_clients_peak_mib": round(peak / MIB, 1),
             "rss_8_clients_mib": round(eight / MIB, 1), "rss_idle_mib": round(idle / MIB, 1)}
 
@@ -371,7 +379,7 @@ async def run(args: argparse.Namespace) -> dict:
 
 
 def markdown(results: dict) -> str:
-    cols = [("ready_s", "start to ready (s)"), ("rss_start_mib", "RSS ready (MiB)"),
+    cols = [("ready_s", "start to ready (s)"), ("ready_cpu_s", "CPU s to ready"), ("rss_start_mib", "RSS ready (MiB)"),
             ("rss_one_request_mib", "RSS after one request"), ("rss_8_clients_peak_mib", "RSS peak, 8 clients"),
             ("rss_8_clients_mib", "RSS after 8 clients"), ("rss_idle_mib", "RSS idle after them")]
     lines = ["# Piper memory: flashtts beside piper.http_server and wyoming-piper (same joe voice)\n",
@@ -402,7 +410,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--settle", type=float, default=1.0, help="seconds to wait before each RSS reading")
-    parser.add_argument("--idle_wait", type=float, default=35.0, help="seconds idle after the 8 clients before "
+    parser.add_argument("--idle_wait", type=float, default=40.0, help="seconds idle after the 8 clients before "
                         "the last RSS reading (flashtts hands its arenas' memory back after 30 s idle)")
     parser.add_argument("--catalogue", type=int, default=0, help="catalogue voices to measure (0: skip)")
     parser.add_argument("--idle", type=float, default=90.0, help="--voice_idle_timeout of the catalogue run "

@@ -195,10 +195,10 @@ class PiperEngine(Engine):
 
     async def _housekeeping(self) -> None:
         """Unload voices unused for ``--voice_idle_timeout``; once no request has run for ``idle_release``
-        seconds, shrink the loaded voices' arenas and hand the freed memory back."""
+        seconds, shrink the sessions' shared arena and hand the freed memory back."""
         assert self._cache is not None
         spans = [t for t in (self.config.voice_idle_timeout, self._idle_release) if t > 0]
-        every = min(max(min(spans, default=30.0) / 4, 0.25), 30.0)
+        every = min(max(min(spans, default=30.0) / 10, 0.25), 5.0)
         while True:
             await asyncio.sleep(every)
             try:
@@ -214,7 +214,7 @@ class PiperEngine(Engine):
 
     def _schedule_trim(self) -> None:
         """Once no request has run for ``TRIM_AFTER`` s, hand back the heap their sentences freed (the
-        arenas' memory, which the next sentences reuse, stays until ``idle_release``)."""
+        arena's memory, which the next sentences reuse, stays until ``idle_release``)."""
         if self._trim is not None:
             self._trim.cancel()
         loop = asyncio.get_running_loop()

@@ -69,11 +69,13 @@ def cache_root() -> Path:
 
 def _key(model: Path, aligned: bool) -> str:
     """Names the entry of one model file as it is now (its real path, size and modification time)."""
+    import importlib.util
+
     real = model.resolve()
     st = real.stat()
-    from importlib.metadata import version
-
-    text = f"{FORMAT}|{real}|{st.st_size}|{st.st_mtime_ns}|{aligned}|{version('piper-tts')}"
+    spec = importlib.util.find_spec("piper.patch_voice_with_alignment")  # the patch's own version, not imported
+    patch = Path(spec.origin).stat() if spec is not None and spec.origin else None
+    text = f"{FORMAT}|{real}|{st.st_size}|{st.st_mtime_ns}|{aligned}|{patch and (patch.st_size, patch.st_mtime_ns)}"
     return f"{model.name.removesuffix('.onnx')}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 

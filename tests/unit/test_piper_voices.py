@@ -222,3 +222,13 @@ def test_the_prepared_model_is_built_once_and_never_half_written(model_cache, tm
     with pytest.raises(RuntimeError, match="preparing Piper voice"):
         prepared(broken, aligned=True, root=tmp_path)
     assert not (tmp_path / "piper").exists() or not any((tmp_path / "piper").iterdir())  # nothing left behind
+
+
+def test_repeated_model_paths_and_the_voice_cache_options_reach_the_engine():
+    from flashtts.serve_options import ServeOptions
+
+    config = ServeOptions(model_path=["en_GB-alba-medium", "joe"], voice_cache_mb=200,
+                          voice_idle_timeout=60).engine_config()
+    assert config.model_path == "en_GB-alba-medium" and config.all_model_paths() == ("en_GB-alba-medium", "joe")
+    assert (config.voice_cache_mb, config.voice_idle_timeout) == (200, 60)
+    assert ServeOptions().engine_config().all_model_paths() == ()
