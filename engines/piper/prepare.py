@@ -5,8 +5,9 @@ count (``piper.patch_voice_with_alignment``); patching in memory costs the ``onn
 a parsed copy of the model in the server process. So the patch is done once, in a process of its
 own (``python -m flashtts_engines.piper.prepare MODEL DEST``), and saved in the cache as:
 
-- ``graph.onnx``: the (patched) graph without its intermediate shape annotations (ONNX Runtime infers
-  them), its large initializers stored outside it in ``weights.bin``;
+- ``graph.onnx``: the (patched) graph, slimmed of what every session would copy without need
+  (shape annotations, node names, long tensor names), its large initializers stored outside it in
+  ``weights.bin``;
 - ``weights.bin``: those initializers' bytes, each 64-byte aligned;
 - ``weights.json``: name -> ``[offset, shape, dtype]`` of each, so the server maps them with NumPy
   and hands the same buffers to every ONNX session of the voice (one copy of the weights).
@@ -30,7 +31,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-FORMAT = "2"
+FORMAT = "3"
 """Bumped whenever the layout of an entry changes (older entries are then rebuilt)."""
 ALIGN = 64
 INLINE_BYTES = 1024
@@ -126,9 +127,7 @@ def build(model: Path, dest: Path, aligned: bool) -> None:
         except ValueError as error:  # no such tensor, or already an output: as it is
             patched = len(proto.graph.output) > 1
             log.info("not patching %s for alignments: %s", model.name, error)
-    del proto.graph.value_info[:]  # ONNX Runtime infers the shapes; each session would keep a copy (~1 MB)
-    for node in proto.graph.node:
-        node.doc_string = ""
+    _slim(proto)
     index: dict[str, list] = {}
     offset = 0
     with open(dest / "weights.bin", "wb") as out:
@@ -155,6 +154,29 @@ def build(model: Path, dest: Path, aligned: bool) -> None:
     (dest / "weights.json").write_text(json.dumps(index), encoding="utf-8")
     (dest / "meta.json").write_text(json.dumps({"source": str(model), "aligned": patched, "format": FORMAT}),
                                     encoding="utf-8")
+
+
+def _slim(proto) -> None:
+    """What each ONNX Runtime session would hold a copy of without need (~3 MB a session): the shape
+    annotations (it infers them), node names and docs, and long tensor names (``/dec/resblocks.0/...``,
+    renamed ``t0``, ``t1``...; the graph's inputs and outputs keep theirs)."""
+    graph = proto.graph
+    del graph.value_info[:]
+    nested = any(a.type in (a.GRAPH, a.GRAPHS) for node in graph.node for a in node.attribute)
+    keep = {v.name for v in graph.input} | {v.name for v in graph.output}
+    names: dict[str, str] = {}
+
+    def short(name: str) -> str:
+        if not name or name in keep or nested:  # a subgraph may name outer tensors: leave all names then
+            return name
+        return names.setdefault(name, f"t{len(names)}")
+
+    for node in graph.node:
+        node.name = node.doc_string = ""
+        node.input[:] = [short(n) for n in node.input]
+        node.output[:] = [short(n) for n in node.output]
+    for init in graph.initializer:
+        init.name = short(init.name)
 
 
 def main() -> None:
