@@ -55,7 +55,8 @@ def serve(**values: Any) -> None:
     if len(opts.model_path) > 1 and not _check_engine(opts.engine).many_models:
         typer.echo(f"error: engine '{opts.engine}' serves one --model_path; {len(opts.model_path)} given", err=True)
         raise typer.Exit(2)
-    _check_engine(opts.engine)
+    if len(opts.model_path) <= 1:
+        _check_engine(opts.engine)
     try:
         config = opts.server_config()
         config, notes = apply_launch_options(config, compat=opts.compat, gpu=opts.gpu, workers=opts.workers,
