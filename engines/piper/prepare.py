@@ -88,6 +88,7 @@ def prepared(model: Path, aligned: bool, root: Path | None = None) -> PreparedMo
         return entry
     try:
         entry.folder.parent.mkdir(parents=True, exist_ok=True)
+        _sweep(entry.folder.parent)
         work = Path(tempfile.mkdtemp(prefix=".building-", dir=entry.folder.parent))
     except OSError as exc:  # a read-only cache: build into a temporary folder for this process
         log.warning("cannot write the model cache at %s (%s); preparing %s in a temporary folder", root, exc,
@@ -108,6 +109,18 @@ def prepared(model: Path, aligned: bool, root: Path | None = None) -> PreparedMo
         shutil.rmtree(work, ignore_errors=True)
     log.info("prepared Piper voice %s in %s", model.name, entry.folder)
     return entry
+
+
+def _sweep(folder: Path, older_than: float = 3600.0) -> None:
+    """Remove what builds killed mid-way left (``.building-*`` folders older than an hour)."""
+    import time
+
+    for stale in folder.glob(".building-*"):
+        try:
+            if time.time() - stale.stat().st_mtime > older_than:
+                shutil.rmtree(stale, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def build(model: Path, dest: Path, aligned: bool) -> None:

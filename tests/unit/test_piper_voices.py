@@ -5,6 +5,7 @@ prepared model built once and never half-written."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -219,6 +220,9 @@ def test_the_prepared_model_is_built_once_and_never_half_written(model_cache, tm
     broken = tmp_path / "cut" / "en_US-cut-medium.onnx"
     broken.parent.mkdir()
     broken.write_bytes(joe.read_bytes()[: 5 * MIB])  # an interrupted copy
+    stale = tmp_path / "piper" / ".building-killed"  # what a build killed mid-way two hours ago left
+    stale.mkdir(parents=True)
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
     with pytest.raises(RuntimeError, match="preparing Piper voice"):
         prepared(broken, aligned=True, root=tmp_path)
     assert not (tmp_path / "piper").exists() or not any((tmp_path / "piper").iterdir())  # nothing left behind
