@@ -1,7 +1,7 @@
 """``--idle_unload``: resident memory of a server whose engine is unloaded when idle and reloaded on demand.
 
 For each engine a server is started with ``--idle_unload 2``; the script reads ``/server_info``
-(``resident_memory_mb``, ``resident_memory_before_load_mb``, ``model_loaded``) right after start
+(``rss_mib``, ``rss_before_load_mib``, ``model_loaded``) right after start
 (loaded), once the engine was unloaded, then ``--cycles`` times: one request (it waits for the
 reload), resident memory loaded, and again once unloaded. Printed and written to
 ``docs/benchmarks/idle_unload.{json,md}``.
@@ -58,13 +58,13 @@ def measure(label: str, args: list[str], cycles: int) -> dict:
             loaded = _info(url)
             after = _unloaded(url)
             rows.append({"status": r.status_code, "request_seconds": round(seconds, 2),
-                         "loaded_mib": loaded["resident_memory_mb"], "unloaded_mib": after["resident_memory_mb"]})
+                         "loaded_mib": loaded["rss_mib"], "unloaded_mib": after["rss_mib"]})
         stats = _info(url)["stats"]
-    before = start["resident_memory_before_load_mb"]
-    unloaded = first["resident_memory_mb"]
+    before = start["rss_before_load_mib"]
+    unloaded = first["rss_mib"]
     return {
         "engine": label, "args": args, "before_first_load_mib": before,
-        "loaded_at_start_mib": start["resident_memory_mb"], "first_unloaded_mib": unloaded, "cycles": rows,
+        "loaded_at_start_mib": start["rss_mib"], "first_unloaded_mib": unloaded, "cycles": rows,
         "last_unloaded_over_first_unloaded": round(rows[-1]["unloaded_mib"] / unloaded, 3),
         "last_unloaded_over_before_first_load": round(rows[-1]["unloaded_mib"] / before, 3),
         "reloads": stats["model_reloads_total"],

@@ -20,7 +20,7 @@ from flashtts.errors import install_error_handlers
 from flashtts.form_limits import allow_large_form_fields, fastapi_form_limits
 from flashtts.idle_unload import IdleUnloadEngine
 from flashtts.loop_lag import watch_loop_lag
-from flashtts.memory import limit_heap_arenas, resident_mib
+from flashtts.memory import limit_heap_arenas, rss_mib
 from flashtts.metrics import ErrorCounter, Metrics
 from flashtts.middleware import BodyLimitMiddleware, RequestIdMiddleware, SendTimeoutMiddleware
 from flashtts.paths import default_roles_dir, web_dir
@@ -36,7 +36,6 @@ from flashtts.security import EdgeSecurityMiddleware
 from flashtts.serving import SpeechService
 from flashtts.shutdown import Drain, DrainMiddleware
 from flashtts.validation import check_request_text
-from flashtts.wyoming_server import wyoming_server
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +51,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
         if config.idle_unload > 0:  # weights freed when idle, reloaded on demand
             limit_heap_arenas()  # so that what the engine frees can go back to the system
             eng = IdleUnloadEngine(eng, config.idle_unload, metrics)
-        app.state.memory_before_load = resident_mib()
+        app.state.memory_before_load = rss_mib()
         started = time.monotonic()
         await eng.start()
         log.info("engine %s ready in %.1f s: %s", eng.info.name, time.monotonic() - started, eng.info.model)
@@ -60,7 +59,12 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
         app.state.service = SpeechService(config, eng, registry, metrics)
         lag = asyncio.create_task(watch_loop_lag(metrics), name="flashtts-loop-lag")
         try:
-            async with wyoming_server(config, app.state.service, drain):  # --wyoming_port: same loop and service
+            if config.wyoming_port:  # same loop, same service; the wyoming package loads only then
+                from flashtts.wyoming_server import wyoming_server
+
+                async with wyoming_server(config, app.state.service, drain):
+                    yield
+            else:
                 yield
         finally:
             lag.cancel()

@@ -15,7 +15,7 @@ import typer
 from flashtts.bench.cli import bench
 from flashtts.client import client
 from flashtts.config import ServerConfig
-from flashtts.engine import EngineConfig, GenerationOptions
+from flashtts.engine import Engine, EngineConfig, GenerationOptions
 from flashtts.serve_options import ServeOptions, env_var, fields, parse_engine_opts, typer_signature
 
 app = typer.Typer(help="flashtts: a self-hosted, batching text-to-speech server.", no_args_is_help=True,
@@ -54,6 +54,9 @@ def serve(**values: Any) -> None:
     from flashtts.startup_checks import check_log_level, check_role_dir, clear_startup_errors, unknown_variables
 
     opts = ServeOptions(**values)
+    if len(opts.model_path) > 1 and not _check_engine(opts.engine).many_models:
+        typer.echo(f"error: engine '{opts.engine}' serves one --model_path; {len(opts.model_path)} given", err=True)
+        raise typer.Exit(2)
     _check_engine(opts.engine)
     try:
         check_log_level(opts.log_level)
@@ -93,11 +96,11 @@ serve.__signature__ = typer_signature()  # type: ignore[attr-defined]  # one opt
 app.command()(serve)
 
 
-def _check_engine(name: str) -> None:
+def _check_engine(name: str) -> type[Engine]:
     from flashtts.engine_registry import UnknownEngineError, engine_class
 
     try:
-        engine_class(name)
+        return engine_class(name)
     except UnknownEngineError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -253,20 +256,34 @@ def roles_delete(name: str = typer.Argument(...),
 
 @app.command()
 def download(
-    name: str = typer.Argument(..., help="Hugging Face Hub model id, e.g. Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice"),
+    name: str = typer.Argument(..., help="Hugging Face Hub model id (Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice) or a "
+                                         "voice of the engine's catalogue (Piper: en_GB-alba-medium)"),
     revision: str | None = _opt(None, "--revision", env="REVISION", help="Branch, tag or commit"),
     engine: str | None = typer.Option(None, "--engine", help="Fetch only the files this engine reads (kokoro: "
-                                      "one precision of the model, the voices); default: the whole repository"),
+                                      "one precision of the model, the voices; default: the whole repository); "
+                                      "the engine whose catalogue names a voice (default: piper)"),
     engine_opt: list[str] = typer.Option([], "--engine_opt", "--engine-opt",
                                          help="Engine option key=value (kokoro: precision=int8|fp16|fp32)"),
 ) -> None:
-    """Fetch a Hub model into the Hugging Face cache (HF_HOME) with progress bars; print its folder."""
+    """Fetch a Hub model or a catalogue voice into the Hugging Face cache (HF_HOME) with progress bars;
+    print where it is."""
     from flashtts.hub import ModelNotFoundError, cache_dir, is_repo_id
     from flashtts.hub import download as fetch
 
-    if not is_repo_id(name):
-        typer.echo(f"error: '{name}' is not a Hub model id (owner/name)", err=True)
-        raise typer.Exit(2)
+    if not is_repo_id(name):  # a voice of an engine's catalogue (Piper's: en_GB-alba-medium)
+        catalogue = engine or "piper"
+        typer.echo(f"fetching {name} into {cache_dir()}", err=True)
+        try:
+            found = _check_engine(catalogue).prefetch(name, revision)
+        except (ModelNotFoundError, ValueError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        if found is None:
+            typer.echo(f"error: '{name}' is neither a Hub model id (owner/name) nor a voice engine '{catalogue}' "
+                       "knows", err=True)
+            raise typer.Exit(2)
+        typer.echo(found)
+        return
     patterns = None
     if engine is not None:
         from flashtts.engine_registry import engine_class

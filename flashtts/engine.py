@@ -111,6 +111,8 @@ class VoiceInfo:
     name: str
     description: str = ""
     language: str | None = None
+    locale: str | None = None
+    """Language with region where the engine tells it (``en_GB``); Wyoming's ``describe`` shows it."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,9 @@ class EngineConfig:
 
     model_path: str | None = None
     """A local path, or a Hugging Face Hub id that engines resolve with :func:`flashtts.hub.resolve_model_path`."""
+    model_paths: tuple[str, ...] = ()
+    """Every ``--model_path`` given, in order (``model_path`` is the first): engines that serve several
+    models at once (Piper voices) read them all; the others take one."""
     revision: str | None = None
     """Hub revision (branch, tag or commit) of a Hub-named ``model_path``."""
     backend: str = "torch"
@@ -168,6 +173,14 @@ class EngineConfig:
     defaults: GenerationOptions = field(default_factory=GenerationOptions)
     extra: dict[str, Any] = field(default_factory=dict)
     """Engine-specific options (``--engine_opt key=value``)."""
+    voice_cache_mb: float = 0.0
+    """Engines that load voices on first use (Piper): most MiB of voice weights loaded at once (0: no limit)."""
+    voice_idle_timeout: float = 300.0
+    """Seconds such a voice, other than the default, stays loaded unused (0: until the budget needs room)."""
+
+    def all_model_paths(self) -> tuple[str, ...]:
+        """``model_paths``, or ``model_path`` alone when only that was set."""
+        return self.model_paths or ((self.model_path,) if self.model_path else ())
 
 
 class CapabilityError(ValueError):
@@ -185,6 +198,8 @@ class Engine(abc.ABC):
 
     name: ClassVar[str] = "engine"
     description: ClassVar[str] = ""
+    many_models: ClassVar[bool] = False
+    """Serves several ``--model_path`` at once (else more than one is refused at start)."""
 
     def __init__(self, config: EngineConfig, metrics: Metrics) -> None:
         self.config = config
@@ -198,6 +213,12 @@ class Engine(abc.ABC):
     @classmethod
     def hub_patterns(cls, config: EngineConfig) -> list[str] | None:
         """The files of a Hugging Face Hub repository this engine reads (None: the whole repository)."""
+        return None
+
+    @classmethod
+    def prefetch(cls, name: str, revision: str | None = None) -> str | None:
+        """Fetch what ``name`` names (a model or voice of this engine's own catalogue) into the local
+        cache for ``flashtts download``; where it is now, or None when the engine does not know such names."""
         return None
 
     @property

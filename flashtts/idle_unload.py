@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from flashtts.engine import Engine, EngineInfo, SynthesisRequest, TimedChunk
-from flashtts.memory import release_freed_memory, resident_mib
+from flashtts.memory import release_freed_memory, rss_mib
 from flashtts.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class IdleUnloadEngine(Engine):
                 self.metrics.inc("model_reloads_total")
                 self.metrics.set_gauge("model_loaded", 1)
                 log.info("engine %s reloaded in %.2f s; resident memory %s MiB", self.inner.name,
-                         time.monotonic() - asked, resident_mib())
+                         time.monotonic() - asked, rss_mib())
         waited = time.monotonic() - asked
         self.metrics.inc("model_reload_wait_seconds_total", waited)
         log.info("a request waited %.2f s for the engine to reload", waited)
@@ -127,7 +127,7 @@ class IdleUnloadEngine(Engine):
         async with self._lock:
             if not self._loaded or self._running or time.monotonic() - self._last_used < self.idle:
                 return  # a request came meanwhile
-            before = resident_mib()
+            before = rss_mib()
             self._loaded = False  # from here a new request waits for the lock, then reloads
             try:
                 await self.inner.unload()
@@ -140,7 +140,7 @@ class IdleUnloadEngine(Engine):
             await asyncio.to_thread(release_freed_memory)
             self._freed = True
             log.info("engine %s unloaded after %g s idle; resident memory %s -> %s MiB", self.inner.name,
-                     self.idle, before, resident_mib())
+                     self.idle, before, rss_mib())
 
     def stats(self) -> dict[str, Any]:
         return {**self.inner.stats(), "loaded": not self._freed, "idle_unload_seconds": self.idle,

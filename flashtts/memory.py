@@ -1,15 +1,16 @@
-"""The process's resident memory, and handing freed memory back to the system."""
+"""This process's resident memory, and handing freed memory back to the system."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import os
 import sys
 
 
-def resident_bytes() -> int | None:
+def rss_bytes() -> int | None:
     """Resident set size of this process now (None where it cannot be read)."""
     try:
         with open("/proc/self/statm", encoding="ascii") as f:
@@ -24,11 +25,13 @@ def resident_bytes() -> int | None:
         return None
 
 
-def resident_mib() -> float | None:
-    rss = resident_bytes()
+def rss_mib() -> float | None:
+    """Resident set size in MiB, one decimal (None where it cannot be read)."""
+    rss = rss_bytes()
     return None if rss is None else round(rss / 2**20, 1)
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
     if not name or not sys.platform.startswith("linux"):
@@ -55,9 +58,22 @@ def limit_heap_arenas(arenas: int = 2) -> None:
             pass
 
 
+def release_free_memory() -> bool:
+    """Return the heap's free pages to the system (glibc ``malloc_trim``): threads' allocator arenas keep
+    what a burst of concurrent work freed, which then shows as resident memory until trimmed. True if done."""
+    libc = _libc()
+    if libc is None:
+        return False
+    try:
+        libc.malloc_trim(0)
+    except AttributeError:  # not glibc (musl has no malloc_trim)
+        return False
+    return True
+
+
 def release_freed_memory() -> None:
-    """Collect garbage, return the C heap's free pages to the system (glibc ``malloc_trim``) and
-    empty PyTorch's CUDA cache when it is in use; after a model's objects were dropped."""
+    """After a model's objects were dropped: collect garbage, empty PyTorch's CUDA cache when it is in
+    use, and return the C heap's free pages to the system."""
     gc.collect()
     torch = sys.modules.get("torch")
     if torch is not None:
@@ -67,9 +83,4 @@ def release_freed_memory() -> None:
                 torch.cuda.empty_cache()
         except Exception:
             pass
-    libc = _libc()
-    if libc is not None:
-        try:
-            libc.malloc_trim(0)
-        except AttributeError:  # not glibc (musl has no malloc_trim)
-            pass
+    release_free_memory()

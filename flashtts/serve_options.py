@@ -51,9 +51,10 @@ class ServeOptions:
 
     # ---- engine ------------------------------------------------------------------------------
     engine: str = option("piper", "Engine name (see `flashtts engines`)")
-    model_path: str | None = option(
-        None, "Model/checkpoint path (engine default when omitted); --model (Qwen3-TTS FastAPI) and --model_dir "
-        "(CosyVoice) are aliases", "--model", "--model_dir")
+    model_path: list[str] = option(
+        [], "Model/checkpoint path or Hub id (engine default when omitted); Piper: a voice file, folder or catalogue "
+        "name such as en_GB-alba-medium, repeatable to serve several voices (the first is the default); --model "
+        "(Qwen3-TTS FastAPI) and --model_dir (CosyVoice) are aliases", "--model", "--model_dir")
     backend: str = option("torch", "LLM backend for engines that run one: torch | static | vllm")
     device: str = option("auto", "cpu | cuda | cuda:N | auto", "--llm_device")
     dtype: str = option("auto", "auto | float32 | bfloat16 | float16", "--torch_dtype")
@@ -63,6 +64,11 @@ class ServeOptions:
     engine_opt: list[str] = option([], "Engine-specific key=value option; repeatable")
     revision: str | None = option(None, "Hub revision (branch, tag or commit) when --model_path is a Hugging Face "
                                      "Hub id such as Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice")
+    voice_cache_mb: float = option(0.0, "Most MiB of voice weights loaded at once (Piper loads a voice on first "
+                                   "use): the least recently used idle voice is unloaded to make room (0: no limit)",
+                                   min=0.0)
+    voice_idle_timeout: float = option(300.0, "Seconds a loaded voice other than the default stays loaded unused "
+                                       "(0: until --voice_cache_mb needs its room)", min=0.0)
     # ---- server ------------------------------------------------------------------------------
     role_dir: Path = option(Path("roles"), "Speaker registry directory (created and seeded with the default "
                             "roles when missing)")
@@ -170,8 +176,10 @@ class ServeOptions:
 
     # ---- what the values mean ----------------------------------------------------------------
     def engine_config(self) -> EngineConfig:
-        return EngineConfig(model_path=self.model_path, revision=self.revision, backend=self.backend,
-                            device=self.device, dtype=self.dtype,
+        paths = tuple(p for p in self.model_path if p)
+        return EngineConfig(model_path=paths[0] if paths else None, model_paths=paths, revision=self.revision,
+                            voice_cache_mb=self.voice_cache_mb, voice_idle_timeout=self.voice_idle_timeout,
+                            backend=self.backend, device=self.device, dtype=self.dtype,
                             batch_size=self.batch_size, wait_timeout=self.wait_timeout, seed=self.seed,
                             defaults=GenerationOptions(seed=self.seed), extra=parse_engine_opts(self.engine_opt))
 

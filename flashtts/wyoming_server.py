@@ -68,7 +68,7 @@ def describe(service: SpeechService) -> Info:
     info = service.engine.info
     languages = [lang for lang in info.languages if lang != "auto"] or ["en"]
     voices = [TtsVoice(name=v.id, attribution=ATTRIBUTION, installed=True, description=v.description or v.name,
-                       version=None, languages=[v.language] if v.language else languages)
+                       version=None, languages=[v.locale or v.language] if v.language else languages)
               for v in info.voices]
     for role in service.registry.list():
         voices.append(TtsVoice(name=role.name, attribution=ATTRIBUTION, installed=True,

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from flashtts import __version__
 from flashtts.auth import require_api_key
-from flashtts.memory import resident_mib
+from flashtts.memory import rss_mib
 from flashtts.routes import get_service
 from flashtts.serving import SpeechService
 from flashtts.shutdown import RETRY_AFTER
@@ -88,8 +88,8 @@ async def server_info(request: Request, service: SpeechService = Depends(get_ser
             "idle_unload": cfg.idle_unload,
         },
         "model_loaded": service.engine.loaded(),
-        "resident_memory_mb": resident_mib(),
-        "resident_memory_before_load_mb": getattr(request.app.state, "memory_before_load", None),
+        "rss_mib": rss_mib(),  # this process's resident memory (the engine's loaded voices: engine_stats)
+        "rss_before_load_mib": getattr(request.app.state, "memory_before_load", None),
         "uptime_seconds": round(time.monotonic() - request.app.state.started, 1),
         "stats": service.metrics.snapshot(),
         "engine_stats": service.engine.stats(),

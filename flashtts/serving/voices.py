@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 
 import numpy as np
@@ -21,6 +22,8 @@ log = logging.getLogger("flashtts.requests")
 OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer",
                  "verse", "marin", "cedar")
 """OpenAI's stock voice names; they speak with the engine's default voice unless a role claims them."""
+MAX_LISTED = 20
+"""An unknown voice's error lists every voice up to this many (then only the close names)."""
 
 
 class Voices(ServiceState):
@@ -80,8 +83,11 @@ class Voices(ServiceState):
             # the voice is whatever the instructions describe; the name is only a label
             return VoiceChoice(label=name)
         known = sorted(info.voice_ids()) + self.registry.names()
-        raise APIError(f"unknown voice '{name}'; available voices: {', '.join(known) or 'none'}",
-                       param=param, code="voice_not_found")
+        close = difflib.get_close_matches(name, known, n=5, cutoff=0.6)
+        hint = f"; close names: {', '.join(close)}" if close else ""
+        listing = (f"available voices: {', '.join(known) or 'none'}" if len(known) <= MAX_LISTED else
+                   f"{len(known)} voices are available (GET /v1/audio/voices lists them)")
+        raise APIError(f"unknown voice '{name}'{hint}; {listing}", param=param, code="voice_not_found")
 
     def resolve_mix(self, value: str, param: str = "voice", role: str | None = None) -> VoiceMix:
         """A mix of this engine's voices (roles that speak a built-in voice or a mix count as theirs),

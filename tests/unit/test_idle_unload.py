@@ -25,7 +25,7 @@ async def test_an_idle_engine_is_unloaded_and_the_next_request_reloads_it(tmp_pa
         assert ready.status_code == 200 and ready.json() == {"ready": True, "loaded": False, "draining": False}
         info = (await client.get("/server_info")).json()
         assert info["model_loaded"] is False and info["stats"]["model_loaded"] == 0
-        assert info["resident_memory_mb"] > 0 and info["resident_memory_before_load_mb"] > 0
+        assert info["rss_mib"] > 0 and info["rss_before_load_mib"] > 0
         assert (await client.get("/v1/audio/voices")).status_code == 200  # listings need no weights
         assert engine.reloads == 0
         r = await client.post("/v1/audio/speech", json=SPEAK)  # FakeEngine refuses to speak unloaded
