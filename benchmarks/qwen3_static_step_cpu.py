@@ -65,17 +65,19 @@ def run(mode: str, runner: Qwen3Runner, rows: int, frames: int, backend: str) ->
         loop.step(streams)  # first step: compiles the bucket when compiled
         first = time.perf_counter() - t0
         loop.step(streams)
-        times = []
+        times, cpu = [], []
         for _ in range(frames):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             loop.step(streams)
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
         counter = CountOps()
         if mode != "static-compiled":
             with counter:
                 loop.step(streams)
     step = statistics.median(times)
     return dict(mode=mode, batch=rows, step_ms=round(step * 1000, 2), first_step_s=round(first, 1),
+                step_cpu_ms=round(statistics.median(cpu) * 1000, 2),
                 audio_s_per_s=round(rows * FRAME_S / step, 2), ops_per_step=counter.n or None)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator
@@ -17,6 +18,9 @@ from flashtts.config import ServerConfig
 from flashtts.engine import Engine
 from flashtts.errors import install_error_handlers
 from flashtts.form_limits import allow_large_form_fields, fastapi_form_limits
+from flashtts.idle_unload import IdleUnloadEngine
+from flashtts.loop_lag import watch_loop_lag
+from flashtts.memory import limit_heap_arenas, rss_mib
 from flashtts.metrics import ErrorCounter, Metrics
 from flashtts.middleware import BodyLimitMiddleware, RequestIdMiddleware, SendTimeoutMiddleware
 from flashtts.paths import default_roles_dir, web_dir
@@ -30,8 +34,8 @@ from flashtts.routes import speech_stream as speech_stream_routes
 from flashtts.routes import system as system_routes
 from flashtts.security import EdgeSecurityMiddleware
 from flashtts.serving import SpeechService
+from flashtts.shutdown import Drain, DrainMiddleware
 from flashtts.validation import check_request_text
-from flashtts.wyoming_server import wyoming_server
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +48,26 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
         metrics = Metrics()
         eng = engine or build_engine(config, metrics)  # replicas when --workers/--gpu ask for them
         eng.metrics = metrics
+        if config.idle_unload > 0:  # weights freed when idle, reloaded on demand
+            limit_heap_arenas()  # so that what the engine frees can go back to the system
+            eng = IdleUnloadEngine(eng, config.idle_unload, metrics)
+        app.state.memory_before_load = rss_mib()
         started = time.monotonic()
         await eng.start()
         log.info("engine %s ready in %.1f s: %s", eng.info.name, time.monotonic() - started, eng.info.model)
         registry = SpeakerRegistry(config.role_dir, defaults=default_roles_dir())
         app.state.service = SpeechService(config, eng, registry, metrics)
+        lag = asyncio.create_task(watch_loop_lag(metrics), name="flashtts-loop-lag")
         try:
-            async with wyoming_server(config, app.state.service):  # --wyoming_port: same loop, same service
+            if config.wyoming_port:  # same loop, same service; the wyoming package loads only then
+                from flashtts.wyoming_server import wyoming_server
+
+                async with wyoming_server(config, app.state.service, drain):
+                    yield
+            else:
                 yield
         finally:
+            lag.cancel()
             await eng.stop()
 
     app = FastAPI(
@@ -65,6 +80,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
     )
     app.state.config = config
     app.state.started = time.monotonic()
+    app.state.drain = drain = Drain(config.shutdown_grace)  # begun by the server's SIGTERM handler
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.limits.max_body_bytes)
     app.add_middleware(SendTimeoutMiddleware, timeout=config.limits.send_timeout)
@@ -74,6 +90,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
     if config.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["X-Request-Id", "X-Audio-Duration"], max_age=600)
+    app.add_middleware(DrainMiddleware, drain=drain)  # shutting down: new requests 503, the rest counted
     app.add_middleware(ErrorCounter)  # counts every 4xx/5xx answer, 413 included
     app.add_middleware(RequestIdMiddleware)  # outermost: every answer, 413 included, carries the id
     app.include_router(system_routes.open_router)

@@ -1,4 +1,7 @@
-"""Audio with PyAV: incremental encoders for the six response formats, decoding of uploads, tempo."""
+"""Audio with PyAV: incremental encoders for the six response formats, decoding of uploads, tempo.
+
+PyAV is imported on first use: 24 kHz pcm and wav (what the GPU run streams) never need it.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,12 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
-import av
 import numpy as np
+
+if TYPE_CHECKING:
+    import av
 
 OUTPUT_RATE = 24000
 """Every response is 24 kHz mono, as OpenAI's."""
@@ -35,6 +40,13 @@ FORMATS: dict[str, AudioFormat] = {
     "wav": AudioFormat("wav", "audio/wav", None, None),
     "pcm": AudioFormat("pcm", "audio/pcm", None, None),
 }
+
+
+def _av() -> Any:
+    """The ``av`` module (imported here, not at module level)."""
+    import av
+
+    return av
 
 
 class AudioDecodeError(ValueError):
@@ -84,12 +96,16 @@ class Resampler:
     def __init__(self, in_rate: int, out_rate: int = OUTPUT_RATE, out_format: str = "flt") -> None:
         self.in_rate = in_rate
         self.out_rate = out_rate
-        self._rs = av.AudioResampler(format=out_format, layout="mono", rate=out_rate)
+        self.out_format = out_format
+        self._rs: av.AudioResampler | None = None  # made on first use: equal rates need none
 
     def frames(self, samples: np.ndarray | None) -> list[av.AudioFrame]:
+        pyav = _av()
+        if self._rs is None:
+            self._rs = pyav.AudioResampler(format=self.out_format, layout="mono", rate=self.out_rate)
         if samples is None:
             return list(self._rs.resample(None))
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, dtype=np.float32)[None, :],
+        frame = pyav.AudioFrame.from_ndarray(np.ascontiguousarray(samples, dtype=np.float32)[None, :],
                                            format="flt", layout="mono")
         frame.sample_rate = self.in_rate
         return list(self._rs.resample(frame))
@@ -123,16 +139,17 @@ class Encoder:
         self._pcm: list[bytes] = []
         self._container: av.container.OutputContainer | None = None
         if self.format.codec is not None:
+            pyav = _av()
             self._file: _Sink | io.BytesIO = _Sink() if self.live else io.BytesIO()
-            self._container = av.open(self._file, mode="w", format=self.format.container)
-            self._stream = cast(av.AudioStream, self._container.add_stream(self.format.codec, rate=out_rate))
+            self._container = pyav.open(self._file, mode="w", format=self.format.container)
+            self._stream = cast("av.AudioStream", self._container.add_stream(self.format.codec, rate=out_rate))
             self._stream.layout = "mono"
             if self.format.name == "mp3":
                 self._stream.bit_rate = 64000
             elif self.format.name in ("aac", "opus"):
                 self._stream.bit_rate = 64000
             self._codec_format = self._stream.codec_context.format.name  # an audio codec: a sample format
-            self._to_codec = av.AudioResampler(format=self._codec_format, layout="mono", rate=out_rate)
+            self._to_codec = pyav.AudioResampler(format=self._codec_format, layout="mono", rate=out_rate)
 
     @property
     def media_type(self) -> str:
@@ -149,10 +166,11 @@ class Encoder:
 
     def _encode(self, samples: np.ndarray | None) -> bytes:
         frames: Iterable[av.AudioFrame]
+        pyav = _av()
         if samples is None:
-            frames = list(self._to_codec.resample(None)) + [None]  # type: ignore[list-item]
+            frames = list(self._to_codec.resample(None)) + [None]
         else:
-            frame = av.AudioFrame.from_ndarray(samples[None, :].astype(np.float32), format="flt", layout="mono")
+            frame = pyav.AudioFrame.from_ndarray(samples[None, :].astype(np.float32), format="flt", layout="mono")
             frame.sample_rate = self.out_rate
             frames = self._to_codec.resample(frame)
         assert self._container is not None
@@ -237,7 +255,7 @@ class _MonoDownmix:
         out: list[np.ndarray] = []
         if setup != self._setup:  # a stream may change layout or rate mid-way: start a new resampler
             out += self._drain(None)
-            self._rs = av.AudioResampler(format="flt", layout=frame.layout.name, rate=self.rate)
+            self._rs = _av().AudioResampler(format="flt", layout=frame.layout.name, rate=self.rate)
             self._setup = setup
         frame.pts = None
         return out + self._drain(frame)
@@ -260,9 +278,10 @@ def decode(data: bytes, rate: int, max_seconds: float | None = None) -> np.ndarr
     """
     if not data:
         raise AudioDecodeError("audio file is empty")
+    pyav = _av()
     try:
-        container = av.open(io.BytesIO(data), mode="r")
-    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        container = pyav.open(io.BytesIO(data), mode="r")
+    except (pyav.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise AudioDecodeError(f"not a readable audio file ({exc.__class__.__name__})") from None
     parts: list[np.ndarray] = []
     seconds = 0.0
@@ -277,7 +296,7 @@ def decode(data: bytes, rate: int, max_seconds: float | None = None) -> np.ndarr
                 raise AudioTooLongError(max_seconds)
             parts += downmix(frame)
         parts += downmix(None)
-    except (av.error.FFmpegError, ValueError, MemoryError) as exc:
+    except (pyav.error.FFmpegError, ValueError, MemoryError) as exc:
         if isinstance(exc, AudioDecodeError):
             raise
         raise AudioDecodeError(f"audio could not be decoded ({exc.__class__.__name__})") from None
@@ -314,7 +333,8 @@ class Effects:
         tempo = speed / pitch
         if abs(tempo - 1.0) > 1e-6:
             stages += [("atempo", f"{f:.6f}") for f in _atempo_chain(tempo)]
-        graph = av.filter.Graph()
+        pyav = _av()
+        graph = pyav.filter.Graph()
         node = graph.add_abuffer(format="flt", sample_rate=rate, layout="mono", time_base=Fraction(1, rate))
         for name, args in stages + [("aformat", f"sample_fmts=flt:channel_layouts=mono:sample_rates={rate}")]:
             nxt = graph.add(name, args)
@@ -327,11 +347,12 @@ class Effects:
         self._pts = 0
 
     def _pull(self) -> np.ndarray:
+        pyav = _av()
         parts = []
         while True:
             try:
                 frame = self._graph.pull()
-            except (av.error.BlockingIOError, av.error.EOFError):
+            except (pyav.error.BlockingIOError, pyav.error.EOFError):
                 break
             parts.append(frame.to_ndarray().reshape(-1))
         return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, dtype=np.float32)
@@ -340,8 +361,8 @@ class Effects:
         if samples is None:
             self._graph.push(None)
             return self._pull()
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, dtype=np.float32)[None, :],
-                                           format="flt", layout="mono")
+        frame = _av().AudioFrame.from_ndarray(np.ascontiguousarray(samples, dtype=np.float32)[None, :],
+                                              format="flt", layout="mono")
         frame.sample_rate = self.rate
         frame.pts = self._pts
         self._pts += len(samples)

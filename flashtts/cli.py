@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -14,8 +15,8 @@ import typer
 
 from flashtts.bench.cli import bench
 from flashtts.client import client
-from flashtts.engine import GenerationOptions
-from flashtts.serve_options import ServeOptions, serve_option, typer_signature
+from flashtts.engine import Engine, EngineConfig, GenerationOptions
+from flashtts.serve_options import ServeOptions, env_var, fields, parse_engine_opts, serve_option, typer_signature
 
 app = typer.Typer(help="flashtts: a self-hosted, batching text-to-speech server.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -33,19 +34,28 @@ def serve(**values: Any) -> None:
     """Serve the HTTP API (and the web UI at /)."""
     from flashtts.app import create_app
     from flashtts.compat_options import apply_launch_options
+    from flashtts.startup_checks import check_log_level, check_role_dir, clear_startup_errors, unknown_variables
 
     opts = ServeOptions(**values)
+    if len(opts.model_path) > 1 and not _check_engine(opts.engine).many_models:
+        typer.echo(f"error: engine '{opts.engine}' serves one --model_path; {len(opts.model_path)} given", err=True)
+        raise typer.Exit(2)
     _check_engine(opts.engine)
     try:
+        check_log_level(opts.log_level)
         config = opts.server_config()
         config, notes = apply_launch_options(config, compat=opts.compat, gpu=opts.gpu, workers=opts.workers,
                                              result_cache_mb=opts.result_cache_mb, flashtts=opts.flashtts_options())
+        check_role_dir(config.role_dir)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     logging.basicConfig(level=opts.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger("flashtts.cli")
     for note in notes:
-        logging.getLogger("flashtts.cli").info(note)
+        log.info(note)
+    for warning in unknown_variables(os.environ, (env_var(f.name) for f, _, _ in fields())):
+        log.warning(warning)
     if opts.ray:
         if opts.wyoming_port:
             typer.echo("error: --wyoming_port runs beside a single server, not under --ray", err=True)
@@ -56,19 +66,20 @@ def serve(**values: Any) -> None:
         return
     from flashtts.http_server import run
 
-    run(create_app(config), host=opts.host, port=opts.port, log_level=opts.log_level.lower(),
-        header_timeout=opts.header_timeout, idle_timeout=opts.idle_timeout)
+    server_app = create_app(config)
+    run(clear_startup_errors(server_app), host=opts.host, port=opts.port, log_level=opts.log_level.lower(),
+        header_timeout=opts.header_timeout, idle_timeout=opts.idle_timeout, drain=server_app.state.drain)
 
 
 serve.__signature__ = typer_signature()  # type: ignore[attr-defined]  # one option per ServeOptions field
 app.command()(serve)
 
 
-def _check_engine(name: str) -> None:
+def _check_engine(name: str) -> type[Engine]:
     from flashtts.engine_registry import UnknownEngineError, engine_class
 
     try:
-        engine_class(name)
+        return engine_class(name)
     except UnknownEngineError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -231,19 +242,47 @@ def roles_delete(name: str = typer.Argument(...),
 
 @app.command()
 def download(
-    name: str = typer.Argument(..., help="Hugging Face Hub model id, e.g. Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice"),
+    name: str = typer.Argument(..., help="Hugging Face Hub model id (Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice) or a "
+                                         "voice of the engine's catalogue (Piper: en_GB-alba-medium)"),
     revision: str | None = serve_option("revision"),
+    engine: str | None = typer.Option(None, "--engine", help="Fetch only the files this engine reads (kokoro: "
+                                      "one precision of the model, the voices; default: the whole repository); "
+                                      "the engine whose catalogue names a voice (default: piper)"),
+    engine_opt: list[str] = serve_option("engine_opt"),  # kokoro: precision=int8|fp16|fp32
 ) -> None:
-    """Fetch a Hub model into the Hugging Face cache (HF_HOME) with progress bars; print its folder."""
+    """Fetch a Hub model or a catalogue voice into the Hugging Face cache (HF_HOME) with progress bars;
+    print where it is."""
     from flashtts.hub import ModelNotFoundError, cache_dir, is_repo_id
     from flashtts.hub import download as fetch
 
-    if not is_repo_id(name):
-        typer.echo(f"error: '{name}' is not a Hub model id (owner/name)", err=True)
-        raise typer.Exit(2)
+    if not is_repo_id(name):  # a voice of an engine's catalogue (Piper's: en_GB-alba-medium)
+        catalogue = engine or "piper"
+        typer.echo(f"fetching {name} into {cache_dir()}", err=True)
+        try:
+            found = _check_engine(catalogue).prefetch(name, revision)
+        except (ModelNotFoundError, ValueError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        if found is None:
+            typer.echo(f"error: '{name}' is neither a Hub model id (owner/name) nor a voice engine '{catalogue}' "
+                       "knows", err=True)
+            raise typer.Exit(2)
+        typer.echo(found)
+        return
+    patterns = None
+    if engine is not None:
+        from flashtts.engine_registry import engine_class
+
+        _check_engine(engine)
+        try:
+            config = EngineConfig(model_path=name, revision=revision, extra=parse_engine_opts(engine_opt))
+            patterns = engine_class(engine).hub_patterns(config)
+        except ValueError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
     typer.echo(f"fetching {name} into {cache_dir()}", err=True)
     try:
-        path = fetch(name, revision)
+        path = fetch(name, revision, allow_patterns=patterns)
     except ModelNotFoundError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -32,6 +32,12 @@ class Limits:
     """Seconds a connection may take to send a request's headers (slowloris); then it is closed."""
     idle_timeout: float = 5.0
     """Seconds an idle keep-alive connection stays open."""
+    max_live_sessions: int = 256
+    """Live sessions (WebSocket text-in sockets, Wyoming streams) open at once; 0: no limit."""
+    max_live_sessions_per_client: int = 16
+    """Live sessions one client (its API key, else its address) may have open at once; 0: no limit."""
+    live_idle_timeout: float = 20.0
+    """Seconds a live session may wait with no text before it ends with ``idle_timeout``."""
 
 
 @dataclass
@@ -90,6 +96,10 @@ class ServerConfig:
     """Serve Home Assistant's Wyoming protocol on this TCP port too (``--wyoming_port``); None: off."""
     wyoming_host: str | None = None
     """Address of the Wyoming listener; None: the same as ``host``."""
+    shutdown_grace: float = 30.0
+    """Seconds in-flight streams may run on after SIGTERM while new requests get 503; then they are aborted."""
+    idle_unload: float = 0.0
+    """Free the engine's weights after this many seconds without a request (0: never); reload on demand."""
 
     def effective_allowed_hosts(self) -> tuple[str, ...]:
         from flashtts.security import default_allowed_hosts

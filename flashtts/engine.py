@@ -71,8 +71,14 @@ class SynthesisRequest:
     options: GenerationOptions = field(default_factory=GenerationOptions)
     stream: bool = False
     """True when the client is listening live: engines may emit a small first chunk."""
+    opening: bool = True
+    """The segment opens its answer (nothing of the request is heard before it): with ``stream``, the
+    place where a small first chunk shortens the wait for the first audio."""
     timestamps: bool = False
     """The client wants word timings: the engine (with the ``timestamps`` capability) yields :class:`TimedChunk`."""
+    mix: tuple[tuple[str, float], ...] = ()
+    """A blend of built-in voices (``voice_mixing`` engines): (voice, weight) pairs, weights summing to 1;
+    ``voice`` is then the first of them."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,8 @@ class VoiceInfo:
     name: str
     description: str = ""
     language: str | None = None
+    locale: str | None = None
+    """Language with region where the engine tells it (``en_GB``); Wyoming's ``describe`` shows it."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,8 @@ class Capabilities:
     """Honours ``speed`` natively; otherwise the server time-stretches the audio."""
     timestamps: bool = False
     """Reports when each word is spoken (``SynthesisRequest.timestamps`` -> :class:`TimedChunk`)."""
+    voice_mixing: bool = False
+    """Blends built-in voices by weight (``SynthesisRequest.mix``, asked as ``af_bella(2)+af_sky(1)``)."""
 
     def names(self) -> list[str]:
         return [k for k in self.__dataclass_fields__ if getattr(self, k)]
@@ -159,6 +169,9 @@ class EngineConfig:
 
     model_path: str | None = None
     """A local path, or a Hugging Face Hub id that engines resolve with :func:`flashtts.hub.resolve_model_path`."""
+    model_paths: tuple[str, ...] = ()
+    """Every ``--model_path`` given, in order (``model_path`` is the first): engines that serve several
+    models at once (Piper voices) read them all; the others take one."""
     revision: str | None = None
     """Hub revision (branch, tag or commit) of a Hub-named ``model_path``."""
     backend: str = "torch"
@@ -170,6 +183,14 @@ class EngineConfig:
     defaults: GenerationOptions = field(default_factory=GenerationOptions)
     extra: dict[str, Any] = field(default_factory=dict)
     """Engine-specific options (``--engine_opt key=value``)."""
+    voice_cache_mb: float = 0.0
+    """Engines that load voices on first use (Piper): most MiB of voice weights loaded at once (0: no limit)."""
+    voice_idle_timeout: float = 300.0
+    """Seconds such a voice, other than the default, stays loaded unused (0: until the budget needs room)."""
+
+    def all_model_paths(self) -> tuple[str, ...]:
+        """``model_paths``, or ``model_path`` alone when only that was set."""
+        return self.model_paths or ((self.model_path,) if self.model_path else ())
 
 
 class CapabilityError(ValueError):
@@ -180,6 +201,7 @@ CANNOT = {
     "clone": "cannot clone voices from reference audio",
     "instructions": "does not follow instructions",
     "timestamps": "cannot report word timestamps",
+    "voice_mixing": "cannot mix voices",
 }
 """What an engine without the capability cannot do, as the error says it."""
 
@@ -196,11 +218,15 @@ class Engine(abc.ABC):
     """Base class of every engine.
 
     Lifecycle: ``__init__`` (cheap) -> ``await start()`` (loads the model off the event loop)
-    -> any number of concurrent ``synthesize`` streams -> ``await stop()``.
+    -> any number of concurrent ``synthesize`` streams -> ``await stop()``. With ``--idle_unload``,
+    ``await unload()`` (no stream running) and ``await reload()`` may come between start and stop,
+    any number of times.
     """
 
     name: ClassVar[str] = "engine"
     description: ClassVar[str] = ""
+    many_models: ClassVar[bool] = False
+    """Serves several ``--model_path`` at once (else more than one is refused at start)."""
 
     def __init__(self, config: EngineConfig, metrics: Metrics) -> None:
         self.config = config
@@ -209,6 +235,17 @@ class Engine(abc.ABC):
     @classmethod
     def static_capabilities(cls) -> Capabilities | None:
         """Capabilities known without loading a model (``None`` when they depend on the checkpoint)."""
+        return None
+
+    @classmethod
+    def hub_patterns(cls, config: EngineConfig) -> list[str] | None:
+        """The files of a Hugging Face Hub repository this engine reads (None: the whole repository)."""
+        return None
+
+    @classmethod
+    def prefetch(cls, name: str, revision: str | None = None) -> str | None:
+        """Fetch what ``name`` names (a model or voice of this engine's own catalogue) into the local
+        cache for ``flashtts download``; where it is now, or None when the engine does not know such names."""
         return None
 
     @property
@@ -227,6 +264,25 @@ class Engine(abc.ABC):
         """True while the engine can take requests (its workers are alive)."""
         return True
 
+    def loaded(self) -> bool:
+        """True while the model's weights are in memory (False between :meth:`unload` and :meth:`reload`)."""
+        return True
+
+    def can_unload(self) -> bool:
+        """True when the engine implements :meth:`unload` and :meth:`reload` (``--idle_unload``)."""
+        cls = type(self)
+        return cls.unload is not Engine.unload and cls.reload is not Engine.reload
+
+    async def unload(self) -> None:
+        """Free the model's weights, threads and device memory, keeping :attr:`info` (voices, rate,
+        capabilities) valid; called only while no ``synthesize`` stream runs. Engines that cannot
+        keep this default."""
+        raise NotImplementedError(f"engine '{self.name}' cannot unload its model")
+
+    async def reload(self) -> None:
+        """Load the weights again after :meth:`unload`, off the event loop."""
+        raise NotImplementedError(f"engine '{self.name}' cannot reload its model")
+
     def validate(self, request: SynthesisRequest) -> None:
         """Raise :class:`CapabilityError` when the request needs what this engine cannot do."""
         info = self.info
@@ -239,6 +295,11 @@ class Engine(abc.ABC):
             raise capability_error(info, "timestamps")
         if request.voice is not None and request.voice not in info.voice_ids():
             raise CapabilityError(f"engine '{info.name}' has no built-in voice '{request.voice}'")
+        if request.mix and not caps.voice_mixing:
+            raise capability_error(info, "voice_mixing")
+        unknown = [v for v, _ in request.mix if v not in info.voice_ids()]
+        if unknown:
+            raise CapabilityError(f"engine '{info.name}' has no built-in voice '{unknown[0]}' to mix")
         langs = {lang.lower() for lang in info.languages}
         if request.language and request.language.lower() not in langs:
             raise CapabilityError(

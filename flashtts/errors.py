@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flashtts.engine import CapabilityError
+from flashtts.hub import ModelNotFoundError
 from flashtts.middleware import current_request_id
 from flashtts.registry import RoleError, RoleExistsError, RoleNotFoundError
 from flashtts.scheduler.admission import QueueFullError
@@ -79,6 +80,8 @@ def to_api_error(exc: BaseException) -> APIError:
     if isinstance(exc, RoleExistsError):
         return APIError(str(exc) + " (send overwrite=true to replace it)", param="name", status=409,
                         code="role_exists")
+    if isinstance(exc, ModelNotFoundError):  # a model or voice not downloaded while the Hub is out of reach
+        return APIError(str(exc), status=503, code="model_unavailable")
     if isinstance(exc, QueueFullError):
         return RateLimitError(str(exc), code=getattr(exc, "code", "queue_full"),
                               headers={"Retry-After": str(exc.retry_after)})

@@ -1,17 +1,28 @@
-"""Run the app under uvicorn with connection-level protection against slow clients.
+"""Run the app under uvicorn with connection-level protection against slow clients, and a graceful exit.
 
 uvicorn closes idle keep-alive connections (``--idle_timeout``) but waits for a request's
 headers forever: a client that opens many connections and dribbles header bytes (slowloris)
 holds them all. :func:`header_timeout_protocol` makes uvicorn's HTTP protocol close a
 connection whose request headers are not complete within ``--header_timeout`` seconds of its
 first byte (or of the connection opening).
+
+uvicorn's own shutdown closes the listener at once and gives streams a fixed 5 s.
+:class:`GracefulServer` drains instead (:mod:`flashtts.shutdown`): on SIGTERM or SIGINT the
+listener stays open to answer new requests 503 (so clients and load balancers are told), work in
+flight runs on for up to ``--shutdown_grace`` seconds, what is left is then cut, and the process
+exits 0. A second signal exits at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from types import FrameType
 from typing import Any
+
+import uvicorn
+
+from flashtts.shutdown import Drain
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +107,55 @@ def _raise_open_files_limit() -> None:
         pass
 
 
-def run(app: Any, *, host: str, port: int, log_level: str, header_timeout: float, idle_timeout: float) -> None:
-    """Serve ``app`` with uvicorn on ``host:port`` until interrupted."""
-    import uvicorn
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server, draining for up to ``drain.grace`` seconds on the first SIGTERM/SIGINT; exits 0."""
 
+    def __init__(self, config: uvicorn.Config, drain: Drain | None) -> None:
+        super().__init__(config)
+        self.drain = drain
+        self.signals = 0
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # a signal handler: only flags here; on_tick (on the event loop) does the work. The signal is
+        # not re-raised after shutdown (uvicorn's default), so a drained server exits 0.
+        self.signals += 1
+        if self.drain is None or self.drain.grace <= 0 or self.signals > 1:
+            if self.should_exit:
+                self.force_exit = True
+            self.should_exit = True
+
+    async def on_tick(self, counter: int) -> bool:
+        drain = self.drain
+        if drain is not None and self.signals and not self.should_exit:
+            if not drain.draining:
+                log.info("shutting down: %d request(s) in flight get up to %g s to finish; new requests get 503",
+                         drain.busy(), drain.grace)
+                await drain.begin()
+            busy = drain.busy()
+            if busy == 0:
+                log.info("shutting down: nothing left in flight")
+                self.should_exit = True
+            elif drain.left() <= 0:
+                log.warning("shutting down: %d request(s) still in flight after %g s; aborting them", busy,
+                            drain.grace)
+                await drain.abort()
+                self._abort_connections()
+                self.should_exit = True
+        return await super().on_tick(counter)
+
+    def _abort_connections(self) -> None:
+        """Cut every open HTTP/WebSocket connection: its request sees a disconnect and ends quietly."""
+        for connection in list(self.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None and not transport.is_closing():
+                transport.abort()
+
+
+def run(app: Any, *, host: str, port: int, log_level: str, header_timeout: float, idle_timeout: float,
+        drain: Drain | None = None) -> None:
+    """Serve ``app`` with uvicorn on ``host:port`` until a signal, draining ``drain`` first."""
     _raise_open_files_limit()
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5,
                             timeout_keep_alive=max(1, int(round(idle_timeout))),
                             http=header_timeout_protocol(header_timeout))
-    uvicorn.Server(config).run()
+    GracefulServer(config, drain).run()

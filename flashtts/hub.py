@@ -40,8 +40,10 @@ def offline() -> bool:
     return value.strip().upper() in {"1", "ON", "YES", "TRUE"}
 
 
-def download(repo_id: str, revision: str | None = None, progress: bool = True) -> Path:
-    """The local snapshot folder of a Hub model, downloaded (with progress bars) unless cached."""
+def download(repo_id: str, revision: str | None = None, progress: bool = True,
+             allow_patterns: list[str] | None = None) -> Path:
+    """The local snapshot folder of a Hub model, downloaded (with progress bars) unless cached; with
+    ``allow_patterns`` only the files they match (an engine that reads a few of a repository's files)."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
     from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
@@ -49,7 +51,7 @@ def download(repo_id: str, revision: str | None = None, progress: bool = True) -
     (enable_progress_bars if progress else disable_progress_bars)()
     at = f" at revision '{revision}'" if revision else ""
     try:
-        return Path(snapshot_download(repo_id, revision=revision))
+        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=allow_patterns))
     except LocalEntryNotFoundError:
         why = "HF_HUB_OFFLINE is set" if offline() else "the Hub could not be reached"
         raise ModelNotFoundError(
@@ -60,8 +62,9 @@ def download(repo_id: str, revision: str | None = None, progress: bool = True) -
         raise ModelNotFoundError(f"model '{repo_id}'{at} is not on the Hugging Face Hub: {exc}") from None
 
 
-def resolve_model_path(value: str | None, revision: str | None = None) -> str | None:
+def resolve_model_path(value: str | None, revision: str | None = None,
+                       allow_patterns: list[str] | None = None) -> str | None:
     """A local path as given; a Hub id as its local snapshot folder (downloaded when needed)."""
     if value is None or not is_repo_id(value):
         return value
-    return str(download(value, revision))
+    return str(download(value, revision, allow_patterns=allow_patterns))

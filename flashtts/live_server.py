@@ -39,6 +39,17 @@ def require_loopback(url: str) -> None:
     raise SystemExit(f"refusing to load {url}: benchmarks only target loopback addresses")
 
 
+def stop_process(proc: subprocess.Popen, grace: float = 20.0) -> None:
+    """Terminate ``proc`` if it still runs; kill it after ``grace`` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
 class ServerFailed(RuntimeError):
     """The server exited or did not become ready; the message holds the end of its log."""
 
@@ -50,7 +61,7 @@ class LiveServer:
     """
 
     def __init__(self, args: list[str] | tuple[str, ...] = (), log_path: Path | None = None,
-                 env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+                 env: dict[str, str] | None = None, cwd: Path | None = None, python: str | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.tmp = Path(tempfile.mkdtemp(prefix="flashtts-live-")) if log_path is None else log_path.parent
@@ -60,13 +71,15 @@ class LiveServer:
             self.args += ["--role_dir", str(self.tmp / f"roles-{self.port}")]
         self.env = {**os.environ, **(env or {})}
         self.cwd = cwd
+        self.python = python or sys.executable
+        """The interpreter that runs the server (another environment's, to compare two versions)."""
         self.proc: subprocess.Popen | None = None
         self._log: IO[bytes] | None = None
 
     def start(self, timeout: float = 180.0) -> LiveServer:
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "flashtts", "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.args],
+            [self.python, "-m", "flashtts", "serve", "--host", "127.0.0.1", "--port", str(self.port), *self.args],
             stdout=self._log, stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd,
         )
         deadline = time.monotonic() + timeout
@@ -86,13 +99,8 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")[-5000:] if self.log_path.exists() else ""
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        if self.proc is not None:
+            stop_process(self.proc)
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -1,14 +1,18 @@
 """Live speech: text that arrives in pieces, spoken segment by segment, in order, through the SpeechService.
 
-Shared by the Wyoming server's streaming synthesis and the WebSocket route. A session holds one
-admission slot from start to end (the same limit as any HTTP request); each complete segment
-becomes one plan of the serving layer, so deadlines, aborts, metrics and the request log are
-those of the HTTP routes.
+Shared by the Wyoming server's streaming synthesis and the WebSocket route. A session holds an
+admission slot (the same limit as any HTTP request) only while it has text to speak: the slot is
+taken when text arrives and given back once all of it was spoken, so sessions waiting for text
+never shut out other requests (their number is bounded by :mod:`flashtts.scheduler.sessions`). A
+session with no text for ``--live_idle_timeout`` seconds, nothing left to speak, ends with
+``idle_timeout``. Each complete segment becomes one plan of the serving layer, so deadlines,
+aborts, metrics and the request log are those of the HTTP routes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -18,6 +22,8 @@ import numpy as np
 from flashtts.engine import GenerationOptions, WordTiming
 from flashtts.errors import APIError
 from flashtts.live_text import SentenceCutter
+from flashtts.scheduler.admission import QueueFullError
+from flashtts.security import current_client
 from flashtts.serving import Plan, SpeechService, Ticket, Utterance, VoiceChoice
 from flashtts.validation import check_value
 
@@ -61,29 +67,53 @@ class LiveOptions:
 class LiveSpeech:
     """One session: ``add`` text pieces, ``flush``/``end``; iterate :meth:`events` for the audio."""
 
-    def __init__(self, service: SpeechService, route: str, options: LiveOptions, ticket: Ticket,
-                 cutter: SentenceCutter | None = None) -> None:
+    def __init__(self, service: SpeechService, route: str, options: LiveOptions, client: str | None = None,
+                 cutter: SentenceCutter | None = None, ticket: Ticket | None = None) -> None:
         self.service = service
         self.route = route
         self.options = options
-        self.ticket = ticket
+        self.client = client
+        """Who speaks, for the per-client limits (API key, else address)."""
         self.cutter = cutter or SentenceCutter()
         self.characters = 0
         self.audio_seconds = 0.0
+        self._ticket = ticket
+        self._counted = ticket is not None
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._ended = False
         self._planned = 0
         self._abort_counted = False
+        self._active_at = time.monotonic()
+        """When the session last had text or audio: its idle time counts from here."""
 
     @classmethod
     def open(cls, service: SpeechService, route: str, options: LiveOptions, client: str | None = None,
              cutter: SentenceCutter | None = None) -> LiveSpeech:
-        """Check the options (a 400 now rather than at the first sentence), then take a slot (429 when full).
+        """A session for text still being written: the options are checked now (a 400 rather than at the
+        first sentence); a slot is taken only when text comes (429 then when the server is full).
 
         ``client`` names who is speaking for the per-client limit (default: the HTTP client)."""
+        cls._check(service, route, options)
+        return cls(service, route, options, client or current_client(), cutter)
+
+    @classmethod
+    def request(cls, service: SpeechService, route: str, options: LiveOptions, text: str,
+                client: str | None = None) -> LiveSpeech:
+        """All the text at once, as one request: checked and admitted now (429 when full), then ended."""
+        cls._check(service, route, options)
+        client = client or current_client()
+        live = cls(service, route, options, client, ticket=service.admit(client))
+        try:
+            live.say(text)
+        except BaseException:
+            live.close()
+            raise
+        return live
+
+    @classmethod
+    def _check(cls, service: SpeechService, route: str, options: LiveOptions) -> None:
         service.plan_now(route, [cls._utterance(options, "check")], response_format="pcm", options=options.options,
                          timestamps=options.timestamps)
-        return cls(service, route, options, service.admit(client), cutter)
 
     @staticmethod
     def _utterance(options: LiveOptions, text: str) -> Utterance:
@@ -100,6 +130,8 @@ class LiveSpeech:
         if self.characters > limit:
             raise APIError(f"text is {self.characters} characters; the limit is {limit}", param="text",
                            code="input_too_long")
+        if piece:  # only text keeps a session alive (empty pieces would hold it open forever)
+            self._active_at = time.monotonic()
         for segment in self.cutter.feed(piece):
             self._queue.put_nowait(segment)
 
@@ -123,8 +155,43 @@ class LiveSpeech:
             self._queue.put_nowait(None)
 
     def close(self) -> None:
-        """Free the session's slot (idempotent)."""
-        self.ticket.release()
+        """Free the session's slot, if it holds one (idempotent)."""
+        self._release()
+
+    async def _hold(self) -> None:
+        """Hold a slot while there is text to speak. The session's first text gets 429 at once when the
+        server (or this client) is at its limit, as any request; a session already under way waits for
+        a slot instead (up to ``--live_idle_timeout``), so other traffic does not cut it mid-answer."""
+        if self._ticket is not None:
+            return
+        deadline = time.monotonic() + self.service.config.limits.live_idle_timeout
+        while True:
+            try:
+                self._ticket = self.service.admit(self.client, count=not self._counted)  # the session counts once
+                break
+            except QueueFullError:
+                if not self._counted or time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(0.05)
+        self._counted = True
+
+    def _release(self) -> None:
+        ticket, self._ticket = self._ticket, None
+        if ticket is not None:
+            ticket.release()
+
+    async def _next_text(self) -> str | None:
+        """The next segment (None: the end); ``idle_timeout`` after ``--live_idle_timeout`` s without text."""
+        idle = self.service.config.limits.live_idle_timeout
+        while True:
+            left = self._active_at + idle - time.monotonic()
+            if left <= 0 and self._queue.empty():
+                self.service.metrics.inc("live_sessions_idle_timeout_total")
+                raise APIError(f"no text for {idle:g} s", status=408, code="idle_timeout")
+            try:
+                return await asyncio.wait_for(self._queue.get(), max(left, 0.001))
+            except asyncio.TimeoutError:
+                continue  # text may have come without completing a segment: the loop looks again
 
     async def events(self) -> AsyncGenerator[LiveEvent, None]:
         """Segment starts, float32 audio chunks at the engine's rate, word timings and segment ends, in order.
@@ -132,22 +199,21 @@ class LiveSpeech:
         A session closed before its end counts once in ``requests_aborted_total``, wherever it stopped.
         """
         try:
-            idle = self.service.config.request_timeout
             while True:
-                try:  # a session waiting for text holds a slot: not for longer than a request may take
-                    text = await asyncio.wait_for(self._queue.get(), idle)
-                except asyncio.TimeoutError:
-                    raise APIError(f"no text for {idle:g} s", status=408, code="idle_timeout") from None
+                if self._queue.empty():
+                    self._release()  # nothing to speak: the slot goes back while the session waits for text
+                text = await self._next_text()
                 if text is None:
                     return
                 try:
                     plan = await self.service.plan(self.route, [self._utterance(self.options, text)],
                                                    response_format="pcm", options=self.options.options, stream=True,
-                                                   timestamps=self.options.timestamps)
+                                                   timestamps=self.options.timestamps, opening=self._planned == 0)
                 except APIError as exc:
                     if exc.code == "empty_input":
                         continue  # a piece of only emoji or punctuation ("🙂", "..."): nothing to say, go on
                     raise
+                await self._hold()
                 index = self._planned
                 self._planned += 1
                 yield SegmentStart(index, text)
@@ -155,10 +221,13 @@ class LiveSpeech:
                     async for event in events:
                         yield event
                 yield SegmentEnd(index, plan.audio_seconds)
+                self._active_at = time.monotonic()  # idle from the end of the last audio
         except (GeneratorExit, asyncio.CancelledError):  # closed early: the client went away
             if not self._abort_counted:
                 self.service.metrics.inc("requests_aborted_total")
             raise
+        finally:
+            self._release()
 
     async def _speak(self, plan: Plan) -> AsyncGenerator[LiveEvent, None]:
         offset, sent = self.audio_seconds, 0

@@ -17,14 +17,29 @@ class Histogram:
     def __post_init__(self) -> None:
         self.counts = [0] * (len(self.buckets) + 1)
 
+    max: float = 0.0
+
     def observe(self, value: float) -> None:
         self.counts[bisect.bisect_left(self.buckets, value)] += 1
         self.total += value
         self.n += 1
+        self.max = max(self.max, value)
+
+    def quantile(self, q: float) -> float | None:
+        """The upper bound of the bucket holding the ``q`` quantile (the largest value seen past the last)."""
+        if not self.n:
+            return None
+        rank, seen = q * self.n, 0
+        for bound, count in zip(self.buckets, self.counts, strict=False):
+            seen += count
+            if seen >= rank:
+                return bound
+        return self.max
 
 
 LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+LAG_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 
 COUNTERS = {
     "requests_total": "Synthesis requests received",
@@ -39,6 +54,11 @@ COUNTERS = {
     "http_errors_total": "Requests answered with an HTTP error status (4xx/5xx, 429 included)",
     "result_cache_hits_total": "Complete-file answers served from the result cache (--result_cache_mb)",
     "runaway_segments_total": "Segments stopped at their text's frame cap without end-of-speech (runaway guard)",
+    "live_sessions_refused_total": "Live sessions (WebSocket, Wyoming streams) refused by the session limits",
+    "live_sessions_idle_timeout_total": "Live sessions ended because no text came for --live_idle_timeout seconds",
+    "model_unloads_total": "Times the engine's weights were freed after --idle_unload idle seconds",
+    "model_reloads_total": "Times the engine's weights were loaded again for a request",
+    "model_reload_wait_seconds_total": "Seconds requests waited for the engine to reload (summed over requests)",
 }
 
 
@@ -50,12 +70,15 @@ class Metrics:
         self.counters: dict[str, float] = {k: 0 for k in COUNTERS}
         self.queue_depth = 0
         self.active_requests = 0
+        self.live_sessions = 0
+        self.model_loaded = 1
         self.max_batch_size = 0
         self.running_items = 0
         self.max_running_items = 0
         self.ttfa = Histogram(LATENCY_BUCKETS)
         self.latency = Histogram(LATENCY_BUCKETS)
         self.batch_size = Histogram(BATCH_BUCKETS)
+        self.loop_lag = Histogram(LAG_BUCKETS)
 
     def inc(self, name: str, value: float = 1) -> None:
         with self._lock:
@@ -64,6 +87,10 @@ class Metrics:
     def add_gauge(self, name: str, delta: int) -> None:
         with self._lock:
             setattr(self, name, getattr(self, name) + delta)
+
+    def set_gauge(self, name: str, value: int) -> None:
+        with self._lock:
+            setattr(self, name, value)
 
     def observe_batch(self, size: int) -> None:
         with self._lock:
@@ -86,12 +113,18 @@ class Metrics:
         with self._lock:
             self.latency.observe(seconds)
 
+    def observe_loop_lag(self, seconds: float) -> None:
+        with self._lock:
+            self.loop_lag.observe(seconds)
+
     def snapshot(self) -> dict:
         with self._lock:
             out: dict = dict(self.counters)
             out.update(
                 queue_depth=self.queue_depth,
                 active_requests=self.active_requests,
+                live_sessions=self.live_sessions,
+                model_loaded=self.model_loaded,
                 max_batch_size=self.max_batch_size,
                 running_items=self.running_items,
                 max_running_items=self.max_running_items,
@@ -99,6 +132,9 @@ class Metrics:
                 if self.counters["batches_total"]
                 else 0.0,
                 ttfa_mean_seconds=self.ttfa.total / self.ttfa.n if self.ttfa.n else None,
+                event_loop_lag_p99_seconds=self.loop_lag.quantile(0.99),
+                event_loop_lag_max_seconds=self.loop_lag.max,
+                event_loop_lag={"buckets": list(self.loop_lag.buckets), "counts": list(self.loop_lag.counts)},
             )
             return out
 
@@ -112,6 +148,8 @@ class Metrics:
             for name, value, help_ in (
                 ("queue_depth", self.queue_depth, "Requests waiting for the engine"),
                 ("active_requests", self.active_requests, "Requests admitted and not yet finished"),
+                ("live_sessions", self.live_sessions, "Live sessions open (WebSocket text-in, Wyoming streams)"),
+                ("model_loaded", self.model_loaded, "1 while the engine's weights are in memory, 0 once unloaded"),
                 ("max_batch_size", self.max_batch_size, "Largest batch run so far"),
                 ("running_items", self.running_items, "Items the micro-batcher's engine is running now"),
                 ("max_running_items", self.max_running_items,
@@ -123,6 +161,7 @@ class Metrics:
                 ("time_to_first_audio_seconds", self.ttfa, "Time from request to first audio chunk"),
                 ("request_latency_seconds", self.latency, "Time from request to last audio chunk"),
                 ("batch_size", self.batch_size, "Items per engine batch"),
+                ("event_loop_lag_seconds", self.loop_lag, "How late the event loop woke a task that slept 0.1 s"),
             ):
                 lines += [f"# HELP {prefix}_{name} {help_}", f"# TYPE {prefix}_{name} histogram"]
                 cumulative = 0

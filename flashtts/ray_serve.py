@@ -12,6 +12,11 @@ lifespan loads the engine inside the replica — and answers with an ``X-Replica
   same ``--role_dir`` (a shared filesystem path across machines), so a role added through one
   replica is used by every other one at once.
 * A replica whose engine is not ready fails Ray's health check and is replaced by the controller.
+* Shutdown with grace: on SIGTERM/SIGINT the application is deleted through Ray Serve's own graceful
+  path: the proxy stops routing to it (new requests, ``/ready`` included, get 503 with
+  ``Retry-After`` from :class:`ProxyErrorMiddleware`), each replica finishes its requests in flight
+  for up to ``--shutdown_grace`` seconds (``graceful_shutdown_timeout_s``) and is then stopped;
+  the process exits 0. A second signal skips the wait.
 
 Ray is an optional extra: ``pip install "flashtts[ray]"``.
 """
@@ -54,7 +59,8 @@ class RaySettings:
     """GPUs per replica (1 for one replica per GPU)."""
     address: str | None = None
     """An existing Ray cluster (``ray://`` or ``auto``); None starts a local instance on loopback."""
-    graceful_shutdown_timeout_s: float = 20.0
+    graceful_shutdown_timeout_s: float = 30.0
+    """Seconds a stopping replica lets its requests in flight finish (``--shutdown_grace``)."""
 
 
 class ReplicaIdMiddleware:
@@ -82,9 +88,11 @@ class ReplicaIdMiddleware:
 class ProxyErrorMiddleware:
     """Runs in Ray's HTTP proxy: its own bare errors become retriable OpenAI-style answers.
 
-    An answer without ``X-Replica-Id`` and with a 5xx status did not come from the app but from
-    the proxy itself (the replica died mid-request, no replica is available, the queue is full):
-    it is answered 503 with ``Retry-After`` and an error body, so clients retry it.
+    An answer without ``X-Replica-Id`` and with a 5xx status, or a 404 (the app is mounted on
+    ``/``, so the proxy finds no route only while the app is not deployed: starting or shutting
+    down), did not come from the app but from the proxy itself (the replica died mid-request, no
+    replica is available, the queue is full): it is answered 503 with ``Retry-After`` and an error
+    body, so clients retry it.
     """
 
     def __init__(self, app: Any) -> None:
@@ -101,7 +109,8 @@ class ProxyErrorMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 headers = message.get("headers") or []
-                if message["status"] >= 500 and not any(k.lower() == REPLICA_HEADER for k, _ in headers):
+                from_proxy = not any(k.lower() == REPLICA_HEADER for k, _ in headers)
+                if from_proxy and (message["status"] >= 500 or message["status"] == 404):
                     replaced = True
                     body = json.dumps({"error": {
                         "message": "the replica serving this request stopped, or none is available; retry it",
@@ -214,8 +223,19 @@ def run(config: ServerConfig, settings: RaySettings) -> None:
     log.info("Ray Serve: %d replica(s) of engine %s on http://%s:%d", settings.replicas, config.engine,
              config.host, config.port)
     stop = threading.Event()
+
+    def on_signal(*_: object) -> None:
+        if stop.is_set():  # a second signal: no more waiting
+            raise SystemExit(0)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, on_signal)
     stop.wait()
-    serve.shutdown()
-    ray.shutdown()
+    try:
+        log.info("shutting down: requests in flight get up to %g s to finish; new requests get 503",
+                 settings.graceful_shutdown_timeout_s)
+        serve.delete(APP_NAME)  # Ray's graceful path: unrouted first, then each replica drains and stops
+    finally:
+        serve.shutdown()
+        ray.shutdown()

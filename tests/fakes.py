@@ -49,14 +49,16 @@ class FakeEngine(Engine):
 
     def __init__(self, capabilities: Capabilities | None = None, *, chunks: int = 3, chunk_seconds: float = 0.25,
                  delay: float = 0.0, languages: tuple[str, ...] = ("auto", "en"),
-                 voices: tuple[VoiceInfo, ...] = (VoiceInfo("tone", "Tone", "a test tone", "en"),)) -> None:
+                 voices: tuple[VoiceInfo | str, ...] = ("tone",)) -> None:
         super().__init__(EngineConfig(), Metrics())
         self.capabilities = capabilities or Capabilities(speed=True)
         self.chunks = chunks
         self.chunk_seconds = chunk_seconds
         self.delay = delay
         self.languages = languages
-        self.voices = voices
+        self.voices = tuple(v if isinstance(v, VoiceInfo) else VoiceInfo(v, v.capitalize(), "a test tone", "en")
+                            for v in voices)
+        """The engine's voices (a name alone is a test tone of that name)."""
         self.requests: list[SynthesisRequest] = []
         self.aborted: list[str] = []
         self.finished: list[str] = []
@@ -65,6 +67,9 @@ class FakeEngine(Engine):
         self.permits: asyncio.Semaphore | None = None
         """When set (:meth:`hold`), every chunk takes one permit: a test lets chunks out one by one."""
         self._held = False
+        self.weights_loaded = True
+        self.unloads = 0
+        self.reloads = 0
 
     @property
     def info(self) -> EngineInfo:
@@ -75,8 +80,19 @@ class FakeEngine(Engine):
     async def start(self) -> None:
         return None
 
+    async def unload(self) -> None:
+        self.weights_loaded = False
+        self.unloads += 1
+
+    async def reload(self) -> None:
+        await asyncio.sleep(self.delay)
+        self.weights_loaded = True
+        self.reloads += 1
+
     async def synthesize(self, request: SynthesisRequest) -> AsyncIterator[np.ndarray | TimedChunk]:
         """``chunks`` tones; with ``request.timestamps`` each chunk carries one word of the text."""
+        if not self.weights_loaded:
+            raise RuntimeError("synthesize() on an unloaded engine")
         self.requests.append(request)
         n = int(RATE * self.chunk_seconds)
         t = np.arange(n) / RATE

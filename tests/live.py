@@ -46,6 +46,44 @@ def wait_idle(url: str, headers: dict[str, str] | None = None, limit: float = 60
         time.sleep(0.05)
 
 
+def log_mark(server: LiveServer) -> int:
+    """Where the server's log ends now (for :func:`errors_logged_since`)."""
+    return server.log_path.stat().st_size
+
+
+def errors_logged_since(server: LiveServer, mark: int) -> list[str]:
+    """ERROR lines, tracebacks and unretrieved task exceptions the server logged after ``mark``."""
+    log = server.log_path.read_bytes()[mark:].decode(errors="replace")
+    return [line for line in log.splitlines()
+            if " ERROR " in line or "Traceback" in line or "never retrieved" in line]
+
+
+async def resets_leave_no_trace(server: LiveServer, one, count: int, batch: int,
+                                headers: dict[str, str] | None = None) -> int:
+    """Run ``await one(n)`` for each ``n < count``, ``batch`` at a time (clients that reset their
+    connections); then no slot or session is held and no error was logged (``headers``: the key to ask
+    with). The log mark before."""
+    import asyncio
+
+    mark = log_mark(server)
+    for start in range(0, count, batch):
+        await asyncio.gather(*(one(n) for n in range(start, min(count, start + batch))))
+    after = wait_idle(server.url, headers)
+    assert after["active_requests"] == 0 and after["live_sessions"] == 0, after
+    bad = errors_logged_since(server, mark)
+    assert not bad, "\n".join(bad[:10])
+    return mark
+
+
+def reset(transport) -> None:
+    """Close a client connection with a TCP reset (SO_LINGER 0), as a client whose process died."""
+    import socket
+    import struct
+
+    transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
 def audio_info(data: bytes) -> tuple[float, int, int]:
     """(seconds, stream sample rate, decoded sample count) of an encoded file, decoded with PyAV."""
     with av.open(io.BytesIO(data)) as container:

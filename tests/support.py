@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from difflib import SequenceMatcher
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn
@@ -264,3 +265,14 @@ def wer(reference: str, hypothesis: str) -> float:
         return " ".join("".join(ch for ch in t.lower() if ch.isalnum() or ch.isspace() or ch == "'").split())
 
     return jiwer.wer(norm(reference), norm(hypothesis))
+
+
+def word_pairs(ours: list[str], theirs: list[str]) -> list[tuple[int, int]]:
+    """Indices of the words in the same place of two transcripts (case and punctuation aside): equal
+    words, and one-for-one substitutions (the same spoken word heard as another)."""
+    def norm(word: str) -> str:
+        return "".join(ch for ch in word.lower() if ch.isalnum())
+
+    a, b = [norm(w) for w in ours], [norm(w) for w in theirs]
+    return [(i1 + k, j1 + k) for op, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+            if op == "equal" or (op == "replace" and i2 - i1 == j2 - j1) for k in range(i2 - i1)]

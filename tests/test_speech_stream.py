@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from flashtts.audio import Resampler
-from live import serving, stats, wait_idle
+from live import reset, resets_leave_no_trace, serving, stats, wait_idle
 from support import HARVARD, wer
 
 pytestmark = pytest.mark.slow
@@ -171,24 +171,6 @@ def test_api_key_is_checked_on_the_upgrade(role_dir):
             assert kinds[0] == "segment" and "audio" in kinds
 
 
-def test_a_silent_session_ends_with_idle_timeout(role_dir):
-    """A session that sends no text holds a slot: it ends after --request_timeout with an error."""
-    from fastapi.testclient import TestClient
-
-    from flashtts.app import create_app
-    from flashtts.config import ServerConfig
-
-    config = ServerConfig(role_dir=role_dir, request_timeout=1.0, allowed_hosts=("testserver",))
-    with TestClient(create_app(config)) as http:  # Starlette's test client calls itself testserver
-        with http.websocket_connect("/v1/audio/speech/stream") as ws:
-            ws.send_json({"type": "start", "voice": "joe"})
-            assert ws.receive_json()["type"] == "started"
-            reply = ws.receive_json()
-            assert reply["type"] == "error" and reply["error"]["code"] == "idle_timeout"
-            assert ws.receive()["code"] == 1008
-        assert http.get("/server_info").json()["stats"]["active_requests"] == 0
-
-
 async def test_a_client_that_stops_reading_loses_its_slot(tmp_path):
     """A socket that takes no audio for --send_timeout seconds is dropped: it cannot hold a slot forever."""
     import socket
@@ -215,3 +197,20 @@ async def test_a_client_that_stops_reading_loses_its_slot(tmp_path):
                 raise AssertionError(f"the stalled stream still holds its slot: {now}")
         # the send timeout ended it (not the WebSocket keep-alive ping, which would take ~40 s)
         assert "client took no data for 2 s" in server.log(), server.log()[-2000:]
+
+
+async def test_sockets_reset_mid_answer_leave_no_error_in_the_log(server):
+    """20 sockets reset by their client (mid-answer, or waiting for text): quiet, every slot and place freed."""
+    wait_idle(server.url)
+
+    async def one(n: int) -> None:
+        ws = await connect(server.ws, open_timeout=TIMEOUT)
+        await ws.send(json.dumps({"type": "start", "voice": "joe"}))
+        await asyncio.wait_for(ws.recv(), TIMEOUT)
+        if n % 2 == 0:
+            await ws.send(json.dumps({"type": "text", "text": " ".join(EIGHT)}))
+            while not isinstance(await asyncio.wait_for(ws.recv(), TIMEOUT), bytes):
+                pass
+        reset(ws.transport)
+
+    await resets_leave_no_trace(server, one, 20, 5)

@@ -8,6 +8,7 @@ batched together through one engine.
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx
 import numpy as np
@@ -20,8 +21,8 @@ from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped, SynthesizeVoice
 
 from flashtts.audio import Resampler
-from live import serving, stats, wait_idle
-from support import HARVARD, free_port, wer
+from live import reset, resets_leave_no_trace, serving, stats, wait_idle
+from support import HARVARD, free_port, until, wer
 
 pytestmark = pytest.mark.slow
 
@@ -214,3 +215,149 @@ async def test_hostile_framing_gets_an_error_then_a_close(server):
     rate, pcm = await synthesize(server, "Still here.")  # and the server goes on
     assert len(pcm) > rate  # over half a second of audio
     assert stats(server.url)["active_requests"] == 0
+
+
+async def test_wrong_typed_fields_of_every_event_are_invalid_events(server):
+    """Every field a handler reads, given the wrong type: ``invalid_event`` naming it, never ``internal_error``."""
+    from flashtts.wyoming_events import EVENT_FIELDS, VOICE_FIELDS
+
+    cases = []
+    for kind, fields in EVENT_FIELDS.items():
+        good = {"text": "Hello."} if "text" in fields else {}
+        for name, types in fields.items():
+            cases += [(kind, {**good, name: bad}, name) for bad in (5, [name], True) if not isinstance(bad, types)]
+            if name == "voice":
+                cases += [(kind, {**good, "voice": {key: 5}}, f"voice.{key}") for key in VOICE_FIELDS]
+    cases.append(("synthesize", {}, "text"))  # absent where required
+    async with client(server) as c:
+        for kind, data, field in cases:
+            await c.write_event(Event(type=kind, data=data))
+            reply = await read(c)
+            assert Error.is_type(reply.type), (kind, data, reply)
+            err = Error.from_event(reply)
+            assert err.code == "invalid_event" and f"'{field}'" in err.text, (kind, data, err)
+        rate, pcm = await synthesize(server, "Still here.")  # the server, and the connection's peers, go on
+    assert len(pcm) > rate // 2
+    assert "internal_error" not in server.log_path.read_text()
+
+
+async def test_clients_that_reset_their_connection_leave_no_error_in_the_log(server):
+    """100 resets (mid-answer, mid-stream, idle): at most one INFO line each; no ERROR, no traceback."""
+    wait_idle(server.url)
+    text = "The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background."
+
+    async def one(n: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.wyoming_port)
+        if n % 3 == 0:  # mid-answer
+            writer.write((json.dumps({"type": "synthesize", "data": {"text": text}}) + "\n").encode())
+            await writer.drain()
+            await asyncio.wait_for(reader.readline(), TIMEOUT)
+        elif n % 3 == 1:  # mid-stream, text pending
+            writer.write(b'{"type": "synthesize-start", "data": {}}\n' + (json.dumps(
+                {"type": "synthesize-chunk", "data": {"text": text}}) + "\n").encode())
+            await writer.drain()
+            await asyncio.wait_for(reader.readline(), TIMEOUT)
+        else:  # between events
+            writer.write(b'{"type": "describe"}\n')
+            await writer.drain()
+            await asyncio.wait_for(reader.readline(), TIMEOUT)
+        reset(writer.transport)
+
+    mark = await resets_leave_no_trace(server, one, 100, 10)
+    assert server.log_path.read_bytes()[mark:].count(b"wyoming client") <= 100  # one INFO line at most each
+    rate, pcm = await synthesize(server, "Still here.")
+    assert len(pcm) > rate // 2
+
+
+async def test_idle_sessions_of_one_client_never_shut_out_its_http_requests(server):
+    """200 idle WebSocket sessions and 200 Wyoming ``synthesize-start``s from one address: beyond the
+    per-client session limit they are refused (close 1013 / ``too_many_sessions``), the rest hold no
+    admission slot; a speech request from that address is answered 200 throughout, and the idle
+    sessions end with ``idle_timeout`` after the documented 20 s."""
+    import time
+
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    from flashtts.config import Limits
+
+    idle_limit = Limits().live_idle_timeout
+    per_client = Limits().max_live_sessions_per_client
+    ws_url = server.url.replace("http://", "ws://") + "/v1/audio/speech/stream"
+    wait_idle(server.url)
+    ended: dict[str, list[float]] = {"ws": [], "wyoming": []}
+    refused: dict[str, int] = {"ws": 0, "wyoming": 0}
+    probes: list[tuple[int, float]] = []
+    holders: list = []
+
+    async def ws_session() -> None:
+        ws = await connect(ws_url, open_timeout=TIMEOUT)
+        holders.append(ws)
+        opened = time.monotonic()
+        try:
+            await ws.send(json.dumps({"type": "start", "voice": "joe"}))
+        except ConnectionClosed:  # refused at once: its error message is waiting
+            pass
+        reply = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+        if reply["type"] == "error":
+            assert reply["error"]["code"] == "too_many_sessions", reply
+            await ws.wait_closed()
+            assert ws.close_code == 1013
+            refused["ws"] += 1
+            return
+        assert reply["type"] == "started"
+        reply = json.loads(await asyncio.wait_for(ws.recv(), idle_limit + TIMEOUT))
+        assert reply["type"] == "error" and reply["error"]["code"] == "idle_timeout", reply
+        ended["ws"].append(time.monotonic() - opened)
+        await ws.wait_closed()
+        assert ws.close_code == 1008
+
+    async def wyoming_session() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.wyoming_port)
+        holders.append(writer)
+        writer.write(b'{"type": "synthesize-start", "data": {"voice": {"name": "joe"}}}\n')
+        await writer.drain()
+        opened = time.monotonic()
+        line = await asyncio.wait_for(reader.readline(), idle_limit + TIMEOUT)
+        event = json.loads(line)
+        if event.get("data_length"):
+            event["data"] = json.loads(await reader.readexactly(event["data_length"]))
+        assert event["type"] == "error", event
+        if event["data"]["code"] == "too_many_sessions":
+            refused["wyoming"] += 1
+        else:
+            assert event["data"]["code"] == "idle_timeout", event
+            ended["wyoming"].append(time.monotonic() - opened)
+        writer.close()
+
+    async def probe(until: asyncio.Event) -> None:
+        async with httpx.AsyncClient(timeout=TIMEOUT) as h:
+            while not until.is_set():
+                sent = time.monotonic()
+                r = await h.post(server.url + "/v1/audio/speech", json={"input": "Hello.", "voice": "joe",
+                                                                        "response_format": "wav"})
+                probes.append((r.status_code, time.monotonic() - sent))
+                await asyncio.sleep(0.5)
+
+    done = asyncio.Event()
+    prober = asyncio.create_task(probe(done))
+    # half the places to each kind first, then everything else at once
+    first = [asyncio.create_task(ws_session()) for _ in range(per_client // 2)]
+    first += [asyncio.create_task(wyoming_session()) for _ in range(per_client // 2)]
+    await until(lambda: stats(server.url)["live_sessions"] >= per_client, timeout=120, every=0.1)
+    await asyncio.gather(*first, *(ws_session() for _ in range(200 - per_client // 2)),
+                         *(wyoming_session() for _ in range(200 - per_client // 2)))
+    done.set()
+    await prober
+    for holder in holders:
+        holder.close() if isinstance(holder, asyncio.StreamWriter) else await holder.close()
+    print(f"probes: {len(probes)}, slowest {max(t for _, t in probes):.2f} s; idle ends after "
+          f"{min(ended['ws'] + ended['wyoming']):.1f}-{max(ended['ws'] + ended['wyoming']):.1f} s")
+    assert {status for status, _ in probes} == {200} and len(probes) >= idle_limit  # one every ~0.5-1 s
+    assert len(ended["ws"]) + len(ended["wyoming"]) == per_client
+    assert ended["ws"] and ended["wyoming"]
+    assert refused["ws"] + refused["wyoming"] == 400 - per_client
+    # ended at the documented time: not before it (and not much after)
+    assert all(idle_limit - 0.5 <= t <= idle_limit + 10 for t in ended["ws"] + ended["wyoming"]), ended
+    after = wait_idle(server.url)
+    assert after["live_sessions"] == 0

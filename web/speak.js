@@ -1,12 +1,12 @@
 // Speak tab: voice picker with preview, text, instructions, language, speed, format; streaming result.
 
-import { apiKey } from "./api.js";
+import { api, apiKey } from "./api.js";
 import { t, onLangChange } from "./i18n.js";
 import { playbackFor } from "./player.js";
 import { previewVoice } from "./preview.js";
 import { showError, SpeechRunner } from "./result.js";
 import * as snip from "./snippets.js";
-import { builtins, capabilities, engineName, onChange, roles, state, voiceById } from "./state.js";
+import { builtins, capabilities, engineName, onChange, reloadVoices, roles, state, voiceById } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
 const MAX_CHARS = 4096;
@@ -64,6 +64,37 @@ function renderInstructions() {
   const caps = capabilities();
   $("speak-instructions-row").hidden = !(caps.includes("instruct") || caps.includes("voice_design"));
   $("speak-words-row").hidden = !caps.includes("timestamps");
+  $("speak-mix-row").hidden = !caps.includes("voice_mixing");
+}
+
+/** The mix typed in (engines that blend voices), or "" to speak with the picked voice. */
+function mixValue() {
+  return $("speak-mix-row").hidden ? "" : $("speak-mix").value.trim();
+}
+
+/** Save the typed mix as a role (POST /v1/audio/voices with `voice`), then pick that role. */
+async function saveMix() {
+  const mix = mixValue();
+  const name = $("speak-mix-name").value.trim();
+  const status = $("speak-mix-status");
+  showError($("speak-error"), null);
+  if (!mix || !name) {
+    status.textContent = t("speak.mixEmpty");
+    return;
+  }
+  const form = new FormData();
+  form.append("name", name);
+  form.append("voice", mix);
+  try {
+    const role = await api("/v1/audio/voices", { form });
+    await reloadVoices();
+    $("speak-mix").value = "";
+    selectVoice(role.id);
+    status.textContent = t("speak.mixSaved", { name: role.id, mix });
+  } catch (err) {
+    status.textContent = "";
+    showError($("speak-error"), err);
+  }
 }
 
 /** Word highlighting asked for (and possible): the captioned route, in a format an audio element plays. */
@@ -88,7 +119,8 @@ function updateSpeed() {
 function buildBody() {
   const input = $("speak-text").value;
   if (!input.trim()) throw new Error(t("speak.placeholder"));
-  const body = { model: engineName(), voice: $("speak-voice").value, input, response_format: $("speak-format").value };
+  const voice = mixValue() || $("speak-voice").value;
+  const body = { model: engineName(), voice, input, response_format: $("speak-format").value };
   const instructions = $("speak-instructions").value.trim();
   if (!$("speak-instructions-row").hidden && instructions) body.instructions = instructions;
   const speed = Number($("speak-speed").value);
@@ -125,6 +157,7 @@ export function initSpeak() {
   $("speak-format").addEventListener("change", updateFormatNote);
   $("speak-speed").addEventListener("input", updateSpeed);
   $("speak-voice").addEventListener("change", describeVoice);
+  $("speak-mix-save").addEventListener("click", saveMix);
   $("speak-preview").addEventListener("click", async () => {
     const v = voiceById($("speak-voice").value);
     if (!v) return;

@@ -1,30 +1,35 @@
 #!/bin/bash
-# The GPU run: build a random-weight Qwen3-TTS CustomVoice checkpoint on the device, serve it with
-# `flashtts serve --engine qwen3 --backend static`, run `flashtts bench` (1 stream, Poisson 10/20/40
-# req/s, closed loop 32/64/128 streams) and the one-stream baselines (reference generate,
-# faster-qwen3-tts); JSON + PNG into one folder. Run from the repository root.
+# The GPU run (fail-soft, about 6 minutes): install the carried wheels, check every import, then
+# benchmarks/gpu/run.py (self-check, 1.7B checkpoint, flashtts serve + bench, baselines, summary).
+# From the repository root of a copy on the GPU machine, with .whl/ carried (make gpu-wheels):
 #
-#   GPU (H200, no network; wheels carried, see ../shared/tools/gpu/README.md):
-#     WHEELS=DIR bash benchmarks/gpu/run.sh --out $OUT/gpu
-#   CPU rehearsal (tiny checkpoint, small load points; what CI runs):
-#     bash benchmarks/gpu/run.sh --device cpu --size tiny --rehearsal --out /tmp/gpu-rehearsal
+#     bash benchmarks/gpu/run.sh            # results (4 files) into $OUT, scratch in /tmp
 #
-# WHEELS (optional): a folder of wheels installed with --no-index --no-deps into /tmp/site first
-# (transformers-5 qwen_tts, faster-qwen3-tts, dashscope for qwen.tiktoken, flashtts's own deps),
-# and this repository is installed there too. Without WHEELS the current python is used as it is.
-# PYTHON: the interpreter (default python3). Every other argument goes to benchmarks/gpu/run.py.
-set -eo pipefail
+# The CPU rehearsal of the same script (make gpu-rehearsal) sets PYTHON, WHEELS and SITE and passes
+# --device cpu. Every argument goes to run.py (--out, --device, --rehearsal, --total).
+# Environment: PYTHON (python3), WHEELS (.whl), SITE (/tmp/site), SCRATCH (/tmp/flashtts-gpu-run), OUT.
+set -uo pipefail
 cd "$(dirname "$0")/../.."
-export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 PY=${PYTHON:-python3}
+WHEELS=${WHEELS:-.whl}
+SITE=${SITE:-/tmp/site}
+export SCRATCH=${SCRATCH:-/tmp/flashtts-gpu-run}
+mkdir -p "$SCRATCH"
+exec > >(tee -a "$SCRATCH/run.log") 2>&1
 T0=$(date +%s)
-if [ -n "$WHEELS" ]; then
-  SITE=${SITE:-/tmp/site}
-  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" "$WHEELS"/*.whl
-  "$PY" -m pip install -q --no-index --no-deps --no-build-isolation --no-cache-dir --target "$SITE" .
-  export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
-  echo "setup $(( $(date +%s) - T0 )) s"
-fi
+echo "== setup: $(date -u +%FT%TZ) in $(pwd)"
 { command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; } || true
-"$PY" -c "import sys, torch, transformers; print(sys.version.split()[0], 'torch', torch.__version__, 'transformers', transformers.__version__)"
-exec "$PY" benchmarks/gpu/run.py "$@"
+if ls "$WHEELS"/*.whl >/dev/null 2>&1; then
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" "$WHEELS"/*.whl \
+    2>&1 | grep -v "^WARNING: Target directory" | tail -5
+else
+  echo "no wheels in $WHEELS: using $PY's own packages"
+fi
+"$PY" benchmarks/gpu/site_install.py "$SITE" >/dev/null || echo "site_install failed"
+export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
+echo "== setup took $(( $(date +%s) - T0 )) s; checking imports"
+timeout 120 "$PY" benchmarks/gpu/check_imports.py "$SCRATCH/imports.json" || echo "import check failed or timed out"
+echo "== run.py after $(( $(date +%s) - T0 )) s of setup"
+"$PY" benchmarks/gpu/run.py "$@"
+echo "== run.sh done in $(( $(date +%s) - T0 )) s"

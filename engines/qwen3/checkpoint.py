@@ -141,13 +141,16 @@ def _tiny_text_tokenizer(vocab_size: int = 512):
 
 
 def _find_qwen_tiktoken() -> Path | None:
-    try:
-        import dashscope  # type: ignore[import-not-found,import-untyped,unused-ignore]
+    """``qwen.tiktoken`` inside the installed ``dashscope`` wheel, found without importing ``dashscope``
+    (its import needs pydantic, cryptography, opentelemetry, ...: packages a bare GPU image lacks)."""
+    import importlib.util
 
-        p = Path(dashscope.__file__).parent / "resources" / "qwen.tiktoken"
-        return p if p.is_file() else None
-    except ImportError:
-        return None
+    spec = importlib.util.find_spec("dashscope")
+    for base in (spec.submodule_search_locations or []) if spec is not None else []:
+        p = Path(base) / "resources" / "qwen.tiktoken"
+        if p.is_file():
+            return p
+    return None
 
 
 def _qwen_text_tokenizer(path: Path):

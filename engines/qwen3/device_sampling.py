@@ -10,11 +10,14 @@ compiles with ``fullgraph=True`` and captures as a CUDA graph.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import torch
 
-from .sampling import Sampling
+if TYPE_CHECKING:  # sampling.py imports this module (its sample() wraps sample_rows())
+    from .sampling import Sampling
 
 MASK32 = 0xFFFFFFFF
 # multipliers below 2**31: a 32-bit value times one stays below 2**63, so int64 never overflows
@@ -68,17 +71,30 @@ class RowParams:
     def tensors(self) -> list[torch.Tensor]:
         return [getattr(self, f.name) for f in fields(self)]
 
+    @classmethod
+    def of(cls, rows: Sequence[Sampling], vocab: int, device: torch.device) -> RowParams:
+        """The options of ``rows`` (one :class:`~.sampling.Sampling` per row) as row tensors."""
+        cols = list(zip(*(_values(s, vocab) for s in rows), strict=True))
+        return cls(*(torch.tensor(c, dtype=t.dtype, device=device) for c, t in zip(cols, _EMPTY.tensors(),
+                                                                                   strict=True)))
+
     def set_row(self, row: int, s: Sampling, vocab: int) -> None:
         """Row ``row`` samples as ``s`` (its talker options; pass ``s.predictor`` for the code predictor)."""
-        self.greedy[row] = not s.do_sample
-        self.temperature[row] = max(float(s.temperature), 1e-5)
-        self.top_k[row] = s.top_k if 0 < s.top_k < vocab else vocab
-        self.top_p[row] = float(s.top_p)
-        self.min_p[row] = float(s.min_p)
+        for t, v in zip(self.tensors(), _values(s, vocab), strict=True):
+            t[row] = v
 
     def rows(self, n: int) -> RowParams:
         """The first ``n`` rows (views)."""
         return RowParams(*(t[:n] for t in self.tensors()))
+
+
+def _values(s: Sampling, vocab: int) -> tuple[bool, float, int, float, float]:
+    """One row's entries of the :class:`RowParams` tensors, in field order."""
+    return (not s.do_sample, max(float(s.temperature), 1e-5), s.top_k if 0 < s.top_k < vocab else vocab,
+            float(s.top_p), float(s.min_p))
+
+
+_EMPTY = RowParams.empty(0, torch.device("cpu"))  # the dtypes of the row tensors
 
 
 def sample_rows(logits: torch.Tensor, p: RowParams, u: torch.Tensor, candidates: int = 0) -> torch.Tensor:

@@ -17,16 +17,22 @@ Engine options (``--engine_opt key=value``, all optional):
 =====================  ======================================================================
 ``first_chunk_frames``  frames (80 ms each) before the first audio (default 4)
 ``chunk_frames``        frames per later chunk (default 12)
-``decode_context``      frames of left context the codec decoder's transformer sees per chunk
-                        (default 72, its attention window)
-``conv_context``        frames of left context its upsampling convolutions see per chunk
-                        (default 8; their receptive field is under 6 frames, so chunks join
-                        exactly: streamed chunks == a one-pass decode up to float rounding)
+``chunk_growth``        1: chunks after the first double up to ``chunk_frames`` (first 1, chunk 8:
+                        1, 2, 4, 8, 8, ... frames), so a stream that starts early cannot run dry
+                        waiting for one large second chunk (default 0)
+``decode_context``      reference codes of a cloned voice that start its stream's codec decoder state
+                        (default 72, the decoder transformer's attention window); the decoder is
+                        streamed: each chunk is decoded once after the state its stream carries
+                        (:mod:`.codec_stream`), so streamed chunks == a one-pass decode up to rounding
+``conv_context``        of those, the last frames that also run through the upsampling
+                        convolutions (default 8; their receptive field is under 6 frames)
 ``fixed_frames``        generate exactly this many frames per request, ignoring end-of-speech
                         (benchmarks; random weights stop at random points)
 ``threads``             torch CPU threads (default: half the cores, so the event loop keeps one)
-``attn``                the talker's attention kernel in transformers (``sdpa``, ``eager``,
-                        ``flash_attention_2``; default: transformers' choice)
+``attn``                the attention kernel of the checkpoint as transformers loads it (``sdpa``,
+                        ``eager``, ``flash_attention_2``; default: transformers' choice), used where
+                        the reference modules run (prompts, clone prompts); the torch and static
+                        decode loops attend through torch's SDPA directly (:mod:`.frame`)
 ``clone_cache_size``    clone prompts kept in memory (default 256, least recently used dropped)
 ``kv_cache_gib``        ``--backend vllm`` on CPU: vLLM's KV cache size (``VLLM_CPU_KVCACHE_SPACE``)
 ``gpu_memory_utilization``  ``--backend vllm`` on a GPU: vLLM's share of GPU memory
@@ -120,6 +126,7 @@ class Qwen3Engine(Engine):
         self.options = extra
         self.first_chunk_frames = opt_int(extra, "first_chunk_frames", 4) or 1
         self.chunk_frames = opt_int(extra, "chunk_frames", 12) or 1
+        self.chunk_growth = bool(opt_int(extra, "chunk_growth", 0))
         self.decode_context = opt_int(extra, "decode_context", 72) or 0
         self.conv_context = opt_int(extra, "conv_context", 8) or 0
         self.fixed_frames = opt_int(extra, "fixed_frames", None) or None
@@ -199,6 +206,18 @@ class Qwen3Engine(Engine):
 
     def ready(self) -> bool:
         return self.generation is not None and self.generation.ready()
+
+    async def unload(self) -> None:
+        """Stop the generation and the model thread and drop the checkpoint and the clone prompts held
+        in memory (``info`` stays; the disk cache of clone prompts too)."""
+        await self.stop()
+        self.generation = None
+        self._worker = None
+        self._runner = None
+        self._clone_mem.clear()
+
+    async def reload(self) -> None:
+        await self.start()
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {"clone_prompt_encodes": self.clone_encodes,
@@ -322,7 +341,8 @@ class Qwen3Engine(Engine):
                                 instruct=req.instructions or None, clone=clone)
         # one chunk schedule for live and complete-file requests: both decode the same
         # windows, so a streamed request's chunks are the complete file's samples
-        stream = r.new_stream(request_id, prompt, sampling, self.first_chunk_frames, self.chunk_frames)
+        stream = r.new_stream(request_id, prompt, sampling, self.first_chunk_frames, self.chunk_frames,
+                              self.chunk_growth)
         stream.frame_cap = cap
         return stream
 

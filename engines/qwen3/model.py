@@ -3,7 +3,8 @@
 Prompts are built by the reference package's own code (``Qwen3TTSModel.generate_*`` up to the
 point where it would start its talker loop), so every kind and mode (preset speaker, dialects,
 instructions, voice design, x-vector and in-context voice cloning) is formatted exactly as upstream.
-Codec decoding runs batched across streams on windows with left context. How frames are generated
+Codec decoding is streamed (:mod:`.codec_stream`): each chunk decoded once after the state its
+stream's causal decoder carries, batched across streams. How frames are generated
 is the generation's business (:mod:`.generation`: the torch decode loop or the vLLM talker).
 
 Everything here runs on the engine's model thread.
@@ -22,6 +23,8 @@ import torch
 
 from flashtts.languages import codes_of, spelled_as
 
+from .codec_stream import CodecState, CodecStream
+from .frame import FrameKernel
 from .sampling import Sampling, Uniforms
 
 
@@ -42,6 +45,10 @@ class Stream:
     sampling: Sampling
     first_chunk_frames: int = 4
     chunk_frames: int = 12
+    grow_chunks: bool = False
+    """Chunks after the first double in size up to ``chunk_frames`` (1, 2, 4, 8, 8, ...)."""
+    chunks: int = 0  # audio chunks decoded so far
+    codec: CodecState | None = None  # the codec decoder's state after the decoded frames
     randoms: Uniforms | None = None  # the stream's own random numbers (None when greedy)
     tokens: list[int] = field(default_factory=list)  # codebook-0 tokens generated (talker outputs)
     frames: list[torch.Tensor] = field(default_factory=list)  # (16,) codes per finished frame
@@ -120,7 +127,10 @@ class Qwen3Runner:
         suppress[self.vocab - 1024:] = True
         suppress[self.eos] = False
         self.suppress = suppress.to(self.device)
+        self.frame = FrameKernel(self.cp, self.talker.get_input_embeddings(), self.groups, self.eos, self.suppress)
+        """The per-frame math every decode loop shares (:mod:`.frame`)."""
         self.decoder = self.model.speech_tokenizer.model.decoder
+        self.codec = CodecStream(self.decoder)
         self.decode_context = decode_context
         self.conv_context = conv_context
         self.sample_rate = int(self.model.speech_tokenizer.get_output_sample_rate())
@@ -201,14 +211,14 @@ class Qwen3Runner:
 
     # ---- generation ---------------------------------------------------------------------------
     def new_stream(self, sid: str, prompt: Prompt, sampling: Sampling, first_chunk_frames: int,
-                   chunk_frames: int) -> Stream:
+                   chunk_frames: int, grow_chunks: bool = False) -> Stream:
         """A request's generation state (the prompt, its sampling, its own random numbers)."""
         randoms = Uniforms(sampling.seed) if sampling.samples else None
         # the talker cannot attend past its position table: stop there at the latest
         room = int(self.talker.config.max_position_embeddings) - int(prompt.embeds.shape[0]) - 1
         sampling = dataclasses.replace(sampling, max_frames=max(0, min(sampling.max_frames, room)))
         return Stream(id=sid, prompt=prompt, sampling=sampling, first_chunk_frames=max(1, first_chunk_frames),
-                      chunk_frames=max(1, chunk_frames), randoms=randoms,
+                      chunk_frames=max(1, chunk_frames), grow_chunks=grow_chunks, randoms=randoms,
                       seen=torch.zeros(self.vocab, dtype=torch.bool, device=self.device))
 
     def ready_to_decode(self, s: Stream) -> int:
@@ -216,61 +226,36 @@ class Qwen3Runner:
         todo = s.n_frames - s.emitted
         if todo <= 0:
             return 0
-        need = s.first_chunk_frames if s.emitted == 0 else s.chunk_frames
+        if s.emitted == 0:
+            need = s.first_chunk_frames
+        elif s.grow_chunks:
+            need = min(s.chunk_frames, s.first_chunk_frames << min(s.chunks, 16))
+        else:
+            need = s.chunk_frames
         return todo if (todo >= need or s.done) else 0
-
-    def _decoder_frames(self, codes: torch.Tensor) -> torch.Tensor:
-        """Codec decoder up to its transformer: ``(B, T, 16)`` codes -> ``(B, C, T)`` frame features."""
-        dec = self.decoder
-        h = dec.quantizer.decode(codes.clamp_min(0).transpose(1, 2))
-        h = dec.pre_conv(h).transpose(1, 2)
-        return dec.pre_transformer(inputs_embeds=h).last_hidden_state.permute(0, 2, 1)
-
-    def _decoder_waveform(self, h: torch.Tensor) -> torch.Tensor:
-        """The rest of the codec decoder (upsampling convolutions): ``(B, C, T)`` -> ``(B, T * 1920)``."""
-        dec = self.decoder
-        for blocks in dec.upsample:
-            for block in blocks:
-                h = block(h)
-        for block in dec.decoder:
-            h = block(h)
-        return h.clamp(min=-1, max=1)[:, 0]
 
     @torch.no_grad()
     def decode_audio(self, streams: list[Stream]) -> list[np.ndarray]:
-        """Audio for the next frames of each stream, decoded together.
+        """Audio for the next frames of each stream, decoded together, each after its own decoder state.
 
-        The decoder is causal, so each chunk needs only left context: its transformer (at the frame
-        rate, cheap) sees ``decode_context`` frames before the chunk, its upsampling convolutions
-        (at up to 24 kHz, the expensive part, receptive field under 6 frames) only ``conv_context``.
-        Rows are right-padded to one length, which causality makes harmless.
+        A cloned voice's stream first primes its state with the last ``decode_context`` reference
+        codes (the last ``conv_context`` of them through the upsampling convolutions, whose
+        receptive field is under 6 frames), as the reference decodes reference and new codes together.
         """
-        windows, starts, news = [], [], []
+        codes, states, due = [], [], []
         for s in streams:
-            hist = torch.stack(s.frames) if s.frames else torch.zeros(0, self.groups, dtype=torch.long)
-            ref = s.prompt.ref_code
-            if ref is not None:  # cloning: the reference codes are the voice's left context
-                hist = torch.cat([ref.to(hist.device, hist.dtype), hist], dim=0)
-            end = hist.shape[0]
-            start = end - (s.n_frames - s.emitted)
-            lo = max(0, start - self.decode_context)
-            windows.append(hist[lo:end])
-            starts.append(start - lo)
-            news.append(end - start)
+            if s.n_frames <= s.emitted:
+                continue
+            due.append(s)
+            if s.codec is None:
+                s.codec = CodecState()
+                ref = s.prompt.ref_code
+                if ref is not None and self.decode_context > 0:
+                    self.codec.prime(ref[-self.decode_context:], s.codec, self.conv_context)
+            codes.append(torch.stack(s.frames[s.emitted:]))
+            states.append(s.codec)
             s.emitted = s.n_frames
-        b = len(windows)
-        width = max(w.shape[0] for w in windows)
-        codes = torch.zeros(b, width, self.groups, dtype=torch.long, device=self.device)
-        for i, w in enumerate(windows):
-            codes[i, : w.shape[0]] = w.to(self.device)
-        feats = self._decoder_frames(codes)
-        ctxs = [min(self.conv_context, st) for st in starts]
-        conv_width = max(c + n for c, n in zip(ctxs, news, strict=True))
-        h = feats.new_zeros(b, feats.shape[1], conv_width)
-        for i in range(b):
-            lo = starts[i] - ctxs[i]
-            h[i, :, : ctxs[i] + news[i]] = feats[i, :, lo : starts[i] + news[i]]
-        wav = self._decoder_waveform(h)
-        spf = self.samples_per_frame
-        return [wav[i, ctxs[i] * spf : (ctxs[i] + news[i]) * spf].float().cpu().numpy().astype(np.float32, copy=False)
-                for i in range(b)]
+            s.chunks += 1
+        wavs = iter(self.codec.decode(codes, states) if codes else [])
+        return [next(wavs).float().cpu().numpy().astype(np.float32, copy=False) if s in due
+                else np.zeros(0, dtype=np.float32) for s in streams]

@@ -5,8 +5,9 @@ else the checkpoint's ``generation_config.json``, else the field's default here,
 ``generate`` defaults). Every generation uses it as it is: the torch decode step samples with
 :func:`sample`, and the vLLM talker sends it to its worker in ``SamplingParams.extra_args`` through
 :meth:`Sampling.to_wire` / :meth:`Sampling.from_wire`, where the code predictor samples with the
-same :func:`sample`. A new sampling option is one field here plus its use in :func:`sample` (and,
-for codebook 0 under vLLM, in the vLLM ``SamplingParams``).
+same :func:`sample`, a wrapper over the static step's :func:`~.device_sampling.sample_rows`. A new
+sampling option is one field here plus its use in ``sample_rows`` (and, for codebook 0 under vLLM, in
+the vLLM ``SamplingParams``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any, Protocol
 import torch
 
 from flashtts.engine import GenerationOptions
+
+from .device_sampling import RowParams, sample_rows
 
 # the reference's generation_config.json names of the code predictor's ("subtalker") options
 _CHECKPOINT_NAMES = {"subtalker_dosample": "sub_do_sample", "subtalker_temperature": "sub_temperature",
@@ -133,50 +136,17 @@ class RandomSource(Protocol):
 def sample(logits: torch.Tensor, rows: Sequence[Sampling], randoms: Sequence[RandomSource | None]) -> torch.Tensor:
     """One token per row: argmax for greedy rows, else temperature -> top-k -> top-p -> min-p -> draw.
 
-    The semantics of transformers' warpers (top-p keeps the smallest head of the sorted
-    distribution whose mass reaches ``top_p``), computed on the top-k candidates only. Each row
-    draws one uniform from its own source, so a stream's draws do not depend on the other rows.
+    :func:`~.device_sampling.sample_rows` with each row's options as row tensors and one uniform per
+    sampled row from the row's own source (greedy rows draw none), so a stream's draws do not depend
+    on the other rows; the candidates are the top ``max(top_k)`` of the sampled rows (exact for each).
     """
-    out = logits.argmax(dim=-1)
-    picked_rows = [i for i, s in enumerate(rows) if s.do_sample]
-    if not picked_rows:
-        return out
-    opts = [rows[i] for i in picked_rows]
-    idx = torch.tensor(picked_rows, device=logits.device) if len(picked_rows) < len(rows) else None
-    x = (logits[idx] if idx is not None else logits).float()
-    vocab = x.shape[-1]
-    t = torch.tensor([max(s.temperature, 1e-5) for s in opts], dtype=x.dtype)
-    x = x / t.to(x.device)[:, None]
-    ks = [s.top_k if 0 < s.top_k < vocab else vocab for s in opts]
-    kmax = max(ks)
-    if kmax < vocab:  # unsorted top-k then a sort of the k survivors: cheaper than a sorted top-k
-        vals, ids = torch.topk(x, kmax, dim=-1, sorted=False)
-        vals, order = torch.sort(vals, dim=-1, descending=True)
-        ids = ids.gather(1, order)
-    else:
-        vals, ids = torch.sort(x, dim=-1, descending=True)
-    if min(ks) < kmax:
-        ar = torch.arange(kmax, device=x.device)
-        vals = vals.masked_fill(ar[None, :] >= torch.tensor(ks, device=x.device)[:, None], -float("inf"))
-    probs = torch.softmax(vals, dim=-1)
-    ps = [s.top_p for s in opts]
-    if min(ps) < 1.0:
-        before = probs.cumsum(dim=-1) - probs  # mass of the more likely candidates
-        keep = before < torch.tensor(ps, device=x.device, dtype=probs.dtype)[:, None]
-        probs = probs * keep
-    min_ps = [s.min_p for s in opts]
-    if max(min_ps) > 0.0:  # relative to the most likely candidate (column 0), so after top-p as before it
-        floor = probs[:, :1] * torch.tensor(min_ps, device=x.device, dtype=probs.dtype)[:, None]
-        probs = probs * (probs >= floor)
-    cdf = probs.double().cumsum(dim=-1)
-    u = torch.tensor([_uniform(randoms[i]) for i in picked_rows], dtype=torch.float64)
-    u = u.to(cdf.device) * cdf[:, -1]
-    pick = torch.searchsorted(cdf, u[:, None], right=True).clamp_max(kmax - 1)
-    picked = ids.gather(1, pick)[:, 0]
-    if idx is None:
-        return picked
-    out[idx] = picked
-    return out
+    if not any(s.do_sample for s in rows):
+        return logits.argmax(dim=-1)
+    vocab = logits.shape[-1]
+    u = torch.tensor([_uniform(randoms[i]) if s.do_sample else 0.0 for i, s in enumerate(rows)],
+                     dtype=torch.float64, device=logits.device)
+    kmax = max(s.top_k if 0 < s.top_k < vocab else vocab for s in rows if s.do_sample)
+    return sample_rows(logits, RowParams.of(rows, vocab, logits.device), u, kmax if kmax < vocab else 0)
 
 
 def _uniform(source: RandomSource | None) -> float:

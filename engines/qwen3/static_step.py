@@ -36,8 +36,6 @@ import torch
 from .device_sampling import RowParams, counter_uniform, sample_rows, seed32
 from .generation import GenerationContext, opt_int
 from .model import Qwen3Runner, Stream
-from .sampling import penalize_repeats
-from .torch_decode import _CPCache
 from .torch_generation import TorchGeneration
 from .torch_talker import TorchTalker
 
@@ -104,11 +102,8 @@ class StaticDecode:
         self.tts_pad = torch.zeros(rows, d, dtype=dt, device=dev)
         text_tokens = opt_int(options, "max_text_tokens", 256) or 256
         self.trailing = torch.zeros(rows, text_tokens, d, dtype=dt, device=dev)
-        self.eos_col = torch.zeros(r.vocab, dtype=torch.bool, device=dev)
-        self.eos_col[r.eos] = True
+        self.frame = r.frame
         self.cp_vocab = int(self.cp.config.vocab_size)
-        pos = torch.arange(r.groups + 1, device=dev).view(1, -1)
-        self._cp_rope = self.cp.model.rotary_emb(torch.zeros(1, dtype=dt, device=dev), pos)
         self._neg = torch.finfo(dt).min
         self.steps = 0
         self.candidates = opt_int(options, "sample_candidates", 256) or 0
@@ -191,11 +186,8 @@ class StaticDecode:
     # ---- device work ------------------------------------------------------------------------------
     def _pick_tok0(self, rows: slice, logits: torch.Tensor) -> torch.Tensor:
         """The next codebook-0 token of ``rows`` (penalty, end-of-speech rules, sampling); updates their state."""
-        r = self.runner
-        logits = penalize_repeats(logits.float(), self.seen[rows], self.penalty[rows])
-        no_eos = (self.ntok[rows] < 2) | self.ignore_eos[rows]
-        logits = logits.masked_fill(no_eos[:, None] & self.eos_col[None, :], -float("inf"))
-        logits = logits.masked_fill(r.suppress[None, :], -float("inf"))
+        logits = self.frame.codebook0_logits(logits, self.seen[rows], self.penalty[rows],
+                                             (self.ntok[rows] < 2) | self.ignore_eos[rows])
         params = RowParams(*(t[rows] for t in self.talker_params.tensors()))
         tok = sample_rows(logits, params, counter_uniform(self.seed[rows], self.ntok[rows], 0), self.candidates)
         self.seen[rows] |= torch.nn.functional.one_hot(tok, self.vocab).bool() & self.active[rows][:, None]
@@ -203,47 +195,20 @@ class StaticDecode:
         self.pending[rows] = tok
         return tok
 
-    def _cp_forward(self, x: torch.Tensor, cache: _CPCache, start: int) -> torch.Tensor:
-        m = self.cp.model
-        cos, sin = self._cp_rope
-        t = x.shape[1]
-        pe = (cos[:, start: start + t], sin[:, start: start + t])
-        h = x
-        for layer in m.layers:
-            out = layer(h, attention_mask=None, past_key_values=cache, use_cache=True, position_embeddings=pe)
-            h = out[0] if isinstance(out, tuple) else out
-        return m.norm(h[:, -1])
-
     def _predict_codes(self, b: int) -> torch.Tensor:
         """The 15 code-predictor steps for rows ``0..b-1`` -> frames ``(b, 16)``."""
-        r, cp = self.runner, self.cp
-        tok0 = self.pending[:b]
-        emb = cp.model.get_input_embeddings()
-        x = torch.cat((self.past_hidden[:b, None], r.talker.get_input_embeddings()(tok0)[:, None]), dim=1)
-        cache = _CPCache(len(cp.model.layers))
-        h = self._cp_forward(cp.small_to_mtp_projection(x), cache, 0)
         params = self.cp_params.rows(b)
-        groups = torch.arange(r.groups, device=tok0.device)[None, :]
+        groups = torch.arange(self.runner.groups, device=self.pending.device)[None, :]
         u = counter_uniform(self.seed[:b, None], self.nframes[:b, None], groups)  # (b, 16): all draws of the frame
-        codes = [tok0]
-        for g in range(1, r.groups):
-            tok = sample_rows(cp.lm_head[g - 1](h), params, u[:, g], self.candidates)
-            codes.append(tok)
-            if g < r.groups - 1:
-                h = self._cp_forward(cp.small_to_mtp_projection(emb[g - 1](tok[:, None])), cache, g + 1)
-        return torch.stack(codes, dim=1)
+        return self.frame.residual_codes(self.past_hidden[:b], self.pending[:b],
+                                         lambda g, logits: sample_rows(logits, params, u[:, g], self.candidates))
 
     def _next_embeds(self, b: int, codes: torch.Tensor) -> torch.Tensor:
-        r = self.runner
-        x = r.talker.get_input_embeddings()(codes[:, 0])
-        cp_emb = self.cp.get_input_embeddings()
-        for i in range(r.groups - 1):
-            x = x + cp_emb[i](codes[:, i + 1])
         step = self.tstep[:b]
         at = step.clamp_max(self.trailing.shape[1] - 1)
-        text = self.trailing[:b].gather(1, at[:, None, None].expand(b, 1, x.shape[-1]))[:, 0]
+        text = self.trailing[:b].gather(1, at[:, None, None].expand(b, 1, self.trailing.shape[2]))[:, 0]
         text = torch.where((step < self.text_len[:b])[:, None], text, self.tts_pad[:b])
-        return x + text
+        return self.frame.next_input(codes, text)
 
     def _talker_step(self, b: int, width: int, x: torch.Tensor) -> torch.Tensor:
         t = self.talker
@@ -252,7 +217,7 @@ class StaticDecode:
         mask = torch.zeros(b, 1, 1, width, dtype=x.dtype, device=x.device)
         mask = mask.masked_fill((ar[None, :] > pos[:, None])[:, None, None, :], self._neg)
         t.cache.begin_decode(b, pos, width)
-        hidden = t._run(x.view(b, 1, -1), pos.view(1, b, 1).expand(3, b, 1), mask)[:, 0]
+        hidden = t._run(x.view(b, 1, -1), pos.view(b, 1), mask)[:, 0]
         return hidden
 
     def _frame(self, b: int, width: int) -> torch.Tensor:

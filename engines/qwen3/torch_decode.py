@@ -13,24 +13,8 @@ from typing import Any
 import torch
 
 from .model import Qwen3Runner, Stream
-from .sampling import penalize_repeats, sample
+from .sampling import sample
 from .torch_talker import TorchTalker
-
-
-class _CPCache:
-    """Minimal KV cache for the code predictor (all rows share one length)."""
-
-    def __init__(self, layers: int) -> None:
-        self.k: list[torch.Tensor | None] = [None] * layers
-        self.v: list[torch.Tensor | None] = [None] * layers
-
-    def update(self, key_states, value_states, layer_idx, cache_kwargs=None):
-        k, v = self.k[layer_idx], self.v[layer_idx]
-        if k is not None and v is not None:
-            key_states = torch.cat([k, key_states], dim=2)
-            value_states = torch.cat([v, value_states], dim=2)
-        self.k[layer_idx], self.v[layer_idx] = key_states, value_states
-        return key_states, value_states
 
 
 def _past_hidden(s: Stream) -> torch.Tensor:
@@ -44,8 +28,7 @@ class TorchDecode:
     def __init__(self, runner: Qwen3Runner, max_rows: int) -> None:
         self.runner = runner
         self.talker = TorchTalker(runner.talker, max_rows)
-        self.cp = runner.talker.code_predictor
-        self._cp_rope_cache: tuple[Any, Any] | None = None
+        self.frame = runner.frame
 
     @property
     def rows(self) -> int:
@@ -59,14 +42,11 @@ class TorchDecode:
         return self.talker.stats()
 
     def _pick_talker_tokens(self, streams: list[Stream], logits: torch.Tensor) -> list[int]:
-        r = self.runner
-        logits = logits.float()
-        pen = torch.tensor([s.sampling.repetition_penalty for s in streams], device=logits.device)
-        if bool((pen != 1.0).any()) and any(s.tokens for s in streams):
-            logits = penalize_repeats(logits, torch.stack([s.seen for s in streams]), pen)
-        no_eos = torch.tensor([len(s.tokens) < 2 or s.sampling.ignore_eos for s in streams], device=logits.device)
-        logits[no_eos, r.eos] = -float("inf")
-        logits = logits.masked_fill(r.suppress[None, :], -float("inf"))
+        dev = logits.device
+        logits = self.frame.codebook0_logits(
+            logits, torch.stack([s.seen for s in streams]),
+            torch.tensor([s.sampling.repetition_penalty for s in streams], device=dev),
+            torch.tensor([len(s.tokens) < 2 or s.sampling.ignore_eos for s in streams], device=dev))
         toks = sample(logits, [s.sampling for s in streams], [s.randoms for s in streams]).tolist()
         for s, t in zip(streams, toks, strict=True):
             s.tokens.append(t)
@@ -86,66 +66,21 @@ class TorchDecode:
             if s.sampling.max_frames <= 0 or t == self.runner.eos:
                 s.done = True
 
-    def _cp_rope(self, hidden: torch.Tensor):
-        key = (hidden.dtype, hidden.device)
-        cached = self._cp_rope_cache
-        if cached is None or cached[0] != key:
-            pos = torch.arange(self.runner.groups + 1, device=hidden.device).view(1, -1)
-            cached = (key, self.cp.model.rotary_emb(hidden, pos))
-            self._cp_rope_cache = cached
-        return cached[1]
-
-    def _cp_forward(self, x: torch.Tensor, cache: _CPCache, start: int) -> torch.Tensor:
-        """The code predictor's decoder on ``x (B, T, D)`` at positions ``start..``; returns last hidden."""
-        m = self.cp.model
-        cos, sin = self._cp_rope(x)
-        t = x.shape[1]
-        pe = (cos[:, start : start + t], sin[:, start : start + t])
-        h = x
-        for layer in m.layers:
-            out = layer(h, attention_mask=None, past_key_values=cache, use_cache=True, position_embeddings=pe)
-            h = out[0] if isinstance(out, tuple) else out
-        return m.norm(h[:, -1])
-
     @torch.no_grad()
     def predict_codes(self, streams: list[Stream]) -> torch.Tensor:
         """The 15 code-predictor steps for every stream at once -> full frames ``(B, 16)``."""
-        r = self.runner
-        b = len(streams)
-        tok0 = torch.tensor([s.pending for s in streams], device=r.device).view(b, 1)
-        last_id_hidden = r.talker.get_input_embeddings()(tok0)  # (B, 1, D)
-        past_hidden = torch.stack([_past_hidden(s) for s in streams]).view(b, 1, -1)
+        tok0 = torch.tensor([s.pending for s in streams], device=self.runner.device)
         rows = [s.sampling.predictor for s in streams]
         randoms = [s.randoms for s in streams]
-        cp = self.cp
-        emb = cp.model.get_input_embeddings()
-        cache = _CPCache(len(cp.model.layers))
-        x = cp.small_to_mtp_projection(torch.cat((past_hidden, last_id_hidden), dim=1))
-        h = self._cp_forward(x, cache, 0)
-        codes = [tok0]
-        for g in range(1, r.groups):
-            logits = cp.lm_head[g - 1](h)
-            tok = sample(logits, rows, randoms).view(b, 1)
-            codes.append(tok)
-            if g == r.groups - 1:
-                break
-            x = cp.small_to_mtp_projection(emb[g - 1](tok))
-            h = self._cp_forward(x, cache, g + 1)
-        return torch.cat(codes, dim=1)
+        hidden = torch.stack([_past_hidden(s) for s in streams])
+        return self.frame.residual_codes(hidden, tok0, lambda _g, logits: sample(logits, rows, randoms))
 
     def _next_embeds(self, streams: list[Stream], frames: torch.Tensor) -> torch.Tensor:
-        r = self.runner
-        b = frames.shape[0]
-        embs = [r.talker.get_input_embeddings()(frames[:, :1])]
-        cp_emb = self.cp.get_input_embeddings()
-        for i in range(r.groups - 1):
-            embs.append(cp_emb[i](frames[:, i + 1 : i + 2]))
-        x = torch.cat(embs, dim=1).sum(1, keepdim=True)  # (B, 1, D)
         text = []
         for s in streams:
             tr = s.prompt.trailing
             text.append(tr[s.step] if s.step < tr.shape[0] else s.prompt.tts_pad)
-        return (x + torch.stack(text).view(b, 1, -1))[:, 0]
+        return self.frame.next_input(frames, torch.stack(text))
 
     @torch.no_grad()
     def step(self, streams: list[Stream]) -> None:

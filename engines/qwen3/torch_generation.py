@@ -66,6 +66,23 @@ class DecodeLoop(Protocol):
     def stats(self) -> dict[str, Any]: ...
 
 
+def drive(decode: DecodeLoop, streams: list[Stream]) -> None:
+    """Run ``streams`` to their end through ``decode`` alone, rows leaving as they finish (as the batcher
+    releases them): self-checks and benchmarks of a decode loop without the serving machinery."""
+    decode.prefill(streams)
+    active = list(streams)
+    while active:
+        decode.step(active)
+        for s in [s for s in active if s.done]:
+            row = active.index(s)
+            moved = decode.remove(row)
+            if moved is not None:
+                active[row] = active[moved]
+                active.pop(moved)
+            else:
+                active.pop(row)
+
+
 class TorchGeneration:
     """The talker, code predictor and codec decoder in PyTorch, batched continuously across requests."""
 

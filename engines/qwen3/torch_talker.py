@@ -9,8 +9,9 @@ by the caller). :class:`TorchTalker` keeps one KV cache row per active stream, i
 * ``remove(row)`` drops a finished row; the last row moves into its place (swap-remove), so active
   rows always occupy ``0..rows-1`` and a decode step reads the cache without gathering.
 
-It reuses the checkpoint's own decoder layers (the reference implementation's math, for exact
-parity) with a slot-based KV cache.
+It runs the checkpoint's own decoder layers' weights through :func:`~.frame.decoder_layer` (the
+reference's math; attention through SDPA's grouped-query path, rotary tables once per step) over a
+slot-based KV cache.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+
+from .frame import decoder_layer, rope_tables
 
 
 class _SlotCache:
@@ -102,12 +105,13 @@ class TorchTalker:
         """Number of active rows (streams) in the cache."""
         return self._rows
 
-    def _run(self, hidden: torch.Tensor, position_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        cos_sin = self.model.rotary_emb(hidden, position_ids)
-        for layer in self.model.layers:
-            out = layer(hidden, attention_mask=mask, past_key_values=self.cache, use_cache=True,
-                        position_embeddings=cos_sin)
-            hidden = out[0] if isinstance(out, tuple) else out
+    def _run(self, hidden: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The decoder on ``hidden (B, T, D)`` at ``positions (B, T)`` with an additive ``mask (B, 1, T, S)``."""
+        rotary = self.model.rotary_emb
+        cos, sin = rope_tables(rotary.inv_freq, positions, rotary.attention_scaling, hidden.dtype)
+        cos, sin = cos[:, None], sin[:, None]
+        for i, layer in enumerate(self.model.layers):
+            hidden = decoder_layer(layer, hidden, cos, sin, mask, self.cache, i)
         return self.model.norm(hidden)
 
     @torch.no_grad()
@@ -127,7 +131,7 @@ class TorchTalker:
         allowed = (ar[None, :, None] >= ar[None, None, :]) & (ar[None, None, :] < lens_t[:, None, None])
         mask = torch.zeros(n, 1, width, width, dtype=self.dtype, device=self.device)
         mask.masked_fill_(~allowed[:, None], self._neg)
-        pos = ar.view(1, 1, -1).expand(3, n, -1)
+        pos = ar.view(1, -1).expand(n, -1)
         start = self._rows
         self.cache.begin_prefill(start, width)
         hidden = self._run(x, pos, mask)
@@ -150,7 +154,7 @@ class TorchTalker:
         mask = torch.zeros(b, 1, 1, width, dtype=self.dtype, device=self.device)
         mask.masked_fill_((ar[None, :] > pos[:, None])[:, None, None, :], self._neg)
         self.cache.begin_decode(b, pos, width)
-        hidden = self._run(embeds.view(b, 1, -1).to(self.dtype), pos.view(1, b, 1).expand(3, b, 1), mask)[:, 0]
+        hidden = self._run(embeds.view(b, 1, -1).to(self.dtype), pos.view(b, 1), mask)[:, 0]
         self.cache.lengths[:b] += 1
         return self.talker.codec_head(hidden), hidden
 

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import typer
 
-from flashtts.bench.client import RunSpec, load_texts, run, write_report
-
 
 def bench(
     url: str = typer.Option("http://127.0.0.1:8000", "--url", help="Server base URL"),
@@ -26,6 +24,8 @@ def bench(
 ) -> None:
     """Measure time to first audio, latency, throughput and underruns of a running server."""
     from rich.progress import Progress, TaskID
+
+    from flashtts.bench.client import RunSpec, load_texts, run, write_report  # httpx: not loaded by `serve`
 
     specs = [RunSpec("poisson", r, requests) for r in rate] + [RunSpec("concurrency", c, requests) for c in concurrency]
     if not specs:

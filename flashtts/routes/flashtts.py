@@ -81,7 +81,8 @@ async def add_speaker(
     reference_text: str | None = Form(None, max_length=4096),
     audio_file: UploadFile | None = File(None, description="Reference clip file"),
     latent_file: UploadFile | None = File(None, description="MegaTTS latent (not used by flashtts engines)"),
-    voice: str | None = Form(None, description="flashtts: built-in voice this role speaks with"),
+    voice: str | None = Form(None, description="flashtts: built-in voice (or mix, af_bella(2)+af_sky(1)) this "
+                                               "role speaks with"),
     instructions: str | None = Form(None, max_length=4096),
     speed: float | None = Form(None, ge=0.25, le=4.0),
     language: str | None = Form(None, max_length=32),

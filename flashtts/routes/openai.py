@@ -12,6 +12,7 @@ from flashtts.protocol.openai import Model, ModelList, SpeechRequest, Voice, Voi
 from flashtts.responses import respond
 from flashtts.routes import get_service, read_upload
 from flashtts.serving import Plan, SpeechService, Utterance
+from flashtts.voice_mix import looks_like_mix
 
 LISTINGS = ("/v1/models", "/v1/audio/models", "/v1/audio/voices")
 """Lists of names that ``--open_listings`` serves without a key (Open WebUI lists without sending one)."""
@@ -61,7 +62,8 @@ async def voice_list(service: SpeechService) -> list[Voice]:
 
 def role_voice(role) -> Voice:
     """A role as an ``audio.voice`` object."""
-    return Voice(id=role.name, name=role.name, kind="role", description=role.description, language=role.language,
+    description = role.description or (f"mix {role.voice}" if role.voice and looks_like_mix(role.voice) else "")
+    return Voice(id=role.name, name=role.name, kind="role", description=description, language=role.language,
                  created_at=int(role.created_at or 0), type="audio_sample" if role.has_audio else "prompt",
                  preview_url=f"/v1/audio/voices/{role.name}/reference" if role.has_audio else None)
 
@@ -80,12 +82,14 @@ async def create_voice(
     reference_text: str | None = Form(None, max_length=4096, description="Transcript of the clip"),
     language: str | None = Form(None, max_length=32),
     instructions: str | None = Form(None, max_length=4096),
+    voice: str | None = Form(None, max_length=1024, description="flashtts: a built-in voice or a mix "
+                                                                "(af_bella(2)+af_sky(1)) instead of a clip"),
     overwrite: bool = Form(False),
     service: SpeechService = Depends(get_service),
 ) -> Voice:
     upload = audio_sample or file
     clip = await read_upload(service, upload, "audio_sample")
-    role = await service.roles.add(name, clip, reference_text=reference_text, language=language,
+    role = await service.roles.add(name, clip, reference_text=reference_text, language=language, voice=voice,
                                     instructions=instructions, overwrite=overwrite, param="audio_sample")
     return role_voice(role)
 

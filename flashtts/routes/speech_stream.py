@@ -4,6 +4,11 @@ Client: a ``start`` message (options), then ``text`` pieces, ``flush`` and final
 Server: ``started``; per segment a ``segment`` message, then binary audio frames (and
 ``speech.audio.words`` when asked); ``done`` after the last; then it closes. A bad message is
 answered with an ``error`` message and a close (1008); closing the socket aborts the work.
+
+A socket is a live session from the moment it is accepted: bounded by ``--max_live_sessions`` and
+``--max_live_sessions_per_client`` (``too_many_sessions``, close 1013), ended with ``idle_timeout``
+(close 1008) after ``--live_idle_timeout`` seconds without text, and holding an admission slot
+only while it has text to speak (:class:`~flashtts.live_speech.LiveSpeech`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from flashtts.live_speech import LiveOptions, LiveSpeech, SegmentStart, Words
 from flashtts.live_text import SentenceCutter
 from flashtts.middleware import SlowClientError
 from flashtts.protocol.live import ControlMessage, StreamStart, TextMessage
+from flashtts.scheduler.sessions import SessionPlace
+from flashtts.security import current_client
 from flashtts.serving import SpeechService, encode_step
 from flashtts.sse import words_event
 
@@ -41,7 +48,7 @@ def _close_code(status: int) -> int:
     return 1008 if status < 500 else 1011
 
 
-async def _receive(ws: WebSocket, timeout: float) -> dict:
+async def _receive(ws: WebSocket, timeout: float | None) -> dict:
     """The next message as a JSON object (400 for anything else)."""
     try:
         message = await asyncio.wait_for(ws.receive(), timeout)
@@ -71,7 +78,7 @@ def _parse(model, value: dict):
 
 async def _start(ws: WebSocket, service: SpeechService) -> tuple[LiveSpeech, StreamStart]:
     await require_api_key(ws)
-    start: StreamStart = _parse(StreamStart, await _receive(ws, service.config.request_timeout))
+    start: StreamStart = _parse(StreamStart, await _receive(ws, service.config.limits.live_idle_timeout))
     if start.clause_chars > start.max_chars:
         raise APIError("clause_chars must not exceed max_chars", param="clause_chars")
     voice = await service.roles.voice_from(start.voice or service.engine.info.default_voice or "default")
@@ -82,10 +89,11 @@ async def _start(ws: WebSocket, service: SpeechService) -> tuple[LiveSpeech, Str
     return live, start
 
 
-async def _read_text(ws: WebSocket, live: LiveSpeech, timeout: float) -> None:
-    """Feed the session until the client goes (WebSocketDisconnect) or sends a bad message (APIError)."""
+async def _read_text(ws: WebSocket, live: LiveSpeech) -> None:
+    """Feed the session until the client goes (WebSocketDisconnect) or sends a bad message (APIError);
+    a session without text is ended by :meth:`LiveSpeech.events` (``idle_timeout``)."""
     while True:
-        value = await _receive(ws, timeout)
+        value = await _receive(ws, None)
         kind = value.get("type")
         if kind == "text":
             live.add(_parse(TextMessage, value).text)
@@ -130,13 +138,15 @@ async def speech_stream(ws: WebSocket) -> None:
     await ws.accept()
     service: SpeechService = ws.app.state.service
     live: LiveSpeech | None = None
+    place: SessionPlace | None = None
     tasks: list[asyncio.Task] = []
     try:
+        place = service.sessions.open(current_client())  # too_many_sessions: an error message, close 1013
         live, start = await _start(ws, service)
         await ws.send_json({"type": "started", "response_format": start.response_format,
                             "sample_rate": audio.OUTPUT_RATE})
         speaker = asyncio.create_task(_send_audio(ws, live, start, service.engine.info.sample_rate))
-        reader = asyncio.create_task(_read_text(ws, live, service.config.request_timeout))
+        reader = asyncio.create_task(_read_text(ws, live))
         tasks = [speaker, reader]
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         if speaker.done():
@@ -163,3 +173,5 @@ async def speech_stream(ws: WebSocket) -> None:
                 await task
         if live is not None:
             live.close()
+        if place is not None:
+            place.close()

@@ -10,8 +10,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from flashtts import __version__
 from flashtts.auth import require_api_key
+from flashtts.memory import rss_mib
 from flashtts.routes import get_service
 from flashtts.serving import SpeechService
+from flashtts.shutdown import RETRY_AFTER
 
 open_router = APIRouter(tags=["system"])
 router = APIRouter(tags=["system"], dependencies=[Depends(require_api_key)])
@@ -31,8 +33,9 @@ def health_body(request: Request) -> dict:
     (``status``, ``model_loaded``, ``cuda_available``) and the self-hosting plan's ``/api/health``
     (``device``, ``concurrent_tasks``, ``uptime_seconds``)."""
     service: SpeechService | None = getattr(request.app.state, "service", None)
-    loaded = service is not None and service.engine.ready()
-    status = "healthy" if loaded else ("starting" if service is None else "unhealthy")
+    ready = service is not None and service.engine.ready()
+    loaded = ready and service is not None and service.engine.loaded()
+    status = "healthy" if ready else ("starting" if service is None else "unhealthy")
     config = request.app.state.config
     device = config.engine_config.device
     if service is not None:
@@ -48,11 +51,15 @@ async def health(request: Request) -> dict:
     return health_body(request)
 
 
-@open_router.get("/ready", summary="Readiness: 200 when the engine takes requests, else 503")
+@open_router.get("/ready", summary="Readiness: 200 when the engine takes requests, else 503 (starting, "
+                                   "failed, shutting down)")
 async def ready(request: Request) -> JSONResponse:
     service: SpeechService | None = getattr(request.app.state, "service", None)
-    ok = service is not None and service.engine.ready()
-    return JSONResponse({"ready": ok}, status_code=200 if ok else 503)
+    draining = request.app.state.drain.draining
+    ok = service is not None and service.engine.ready() and not draining
+    body = {"ready": ok, "loaded": service is not None and service.engine.loaded(), "draining": draining}
+    headers = {"Retry-After": str(RETRY_AFTER)} if draining else None
+    return JSONResponse(body, status_code=200 if ok else 503, headers=headers)
 
 
 @router.get("/server_info", summary="Engine, capabilities, settings and counters")
@@ -75,8 +82,14 @@ async def server_info(request: Request, service: SpeechService = Depends(get_ser
             "batch_size": cfg.engine_config.batch_size, "wait_timeout": cfg.engine_config.wait_timeout,
             "queue_limit": cfg.queue_limit, "request_timeout": cfg.request_timeout,
             "backend": cfg.engine_config.backend, "device": cfg.engine_config.device,
-            "auth": bool(cfg.api_keys),
+            "auth": bool(cfg.api_keys), "max_live_sessions": cfg.limits.max_live_sessions,
+            "max_live_sessions_per_client": cfg.limits.max_live_sessions_per_client,
+            "live_idle_timeout": cfg.limits.live_idle_timeout, "shutdown_grace": cfg.shutdown_grace,
+            "idle_unload": cfg.idle_unload,
         },
+        "model_loaded": service.engine.loaded(),
+        "rss_mib": rss_mib(),  # this process's resident memory (the engine's loaded voices: engine_stats)
+        "rss_before_load_mib": getattr(request.app.state, "memory_before_load", None),
         "uptime_seconds": round(time.monotonic() - request.app.state.started, 1),
         "stats": service.metrics.snapshot(),
         "engine_stats": service.engine.stats(),

@@ -25,14 +25,15 @@ log = logging.getLogger("flashtts.requests")
 class Execution(ServiceState):
     """Running a plan: admitted, streamed from the engine, encoded, finished and logged once."""
 
-    def admit(self, client: str | None = None) -> Ticket:
+    def admit(self, client: str | None = None, *, count: bool = True) -> Ticket:
         """A slot for one request (429 when the server, or this client, is at its limit).
 
         The client is ``client`` or, by default, the one the edge middleware identified (API key,
-        else address)."""
+        else address). ``count=False``: a live session taking a slot again is not a new request."""
         client = client or current_client()
         self.admission.acquire(client)
-        self.metrics.inc("requests_total")
+        if count:
+            self.metrics.inc("requests_total")
         return Ticket(self, client)
 
     async def samples(self, plan: Plan, disconnected: Disconnected | None = None) -> AsyncGenerator[np.ndarray, None]:

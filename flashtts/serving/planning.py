@@ -70,6 +70,7 @@ class Planning(ServiceState):
         length_threshold: int | None = None,
         window_size: int | None = None,
         stream: bool = False,
+        opening: bool = True,
         timestamps: bool = False,
         text_param: str = "input",
         optional_instructions: bool = False,
@@ -80,6 +81,8 @@ class Planning(ServiceState):
         ``optional_instructions``: the API treats instructions as a hint (OpenAI's), so an engine that
         cannot follow them ignores them (see :meth:`_without_unfollowable_instructions`).
         ``normalize``: text is read as a person would (:mod:`flashtts.normalize`).
+        ``opening``: the plan opens its answer (False for a live session's later segments, whose listener
+        already hears audio): its first segment may then start with a small chunk.
         """
         self.check_format(response_format)
         self.check_length(sum(len(u.text) for u in utterances), text_param)
@@ -111,12 +114,14 @@ class Planning(ServiceState):
                     request_id=f"{job_id}-{len(segments)}",
                     text=piece,
                     voice=utt.voice.voice,
+                    mix=utt.voice.mix,
                     reference=utt.voice.reference,
                     instructions=utt.instructions or utt.voice.instructions,
                     language=(utt.language or utt.voice.language or "auto"),
                     speed=utt.speed or utt.voice.speed or 1.0,
                     options=options,
                     stream=stream,
+                    opening=opening and not segments,
                     timestamps=timestamps,
                 )
                 self._drop_unsupported_role_defaults(seg, utt)

@@ -23,6 +23,8 @@ class VoiceChoice:
     instructions: str | None = None
     speed: float | None = None
     language: str | None = None
+    mix: tuple[tuple[str, float], ...] = ()
+    """A blend of built-in voices (weights summing to one); ``voice`` is then its first voice."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from flashtts.errors import APIError
 from flashtts.registry import Role
 from flashtts.serving.plans import VoiceChoice
 from flashtts.url_fetch import AudioURLFetcher, is_url
+from flashtts.voice_mix import looks_like_mix
 
 if TYPE_CHECKING:
     from flashtts.serving.service import SpeechService
@@ -69,7 +70,9 @@ class RoleService:
                  description: str = "", overwrite: bool = False, param: str = "audio") -> Role:
         """Check, decode and store; the registry's refusals (bad name, exists) reach the one error mapping."""
         info = self.speech.engine.info
-        if voice is not None and voice not in info.voice_ids():
+        if voice is not None and looks_like_mix(voice):
+            voice = self.speech.resolve_mix(voice, "voice").name  # stored as built-in voices and their shares
+        if voice is not None and voice not in info.voice_ids() and not looks_like_mix(voice):
             raise APIError(f"unknown built-in voice '{voice}'; this engine has: {', '.join(sorted(info.voice_ids()))}",
                            param="voice", code="voice_not_found")
         if clip is None and voice is None and not instructions:

@@ -9,6 +9,7 @@ from flashtts.engine import Engine
 from flashtts.metrics import Metrics
 from flashtts.registry import SpeakerRegistry
 from flashtts.scheduler import Admission
+from flashtts.scheduler.sessions import LiveSessions
 from flashtts.serving.execution import Execution
 from flashtts.serving.planning import Planning
 from flashtts.serving.roles import RoleService
@@ -25,6 +26,10 @@ class SpeechService(Execution, Planning, Voices):
         self.registry = registry
         self.metrics = metrics
         self.admission = Admission(config.queue_limit, metrics, config.limits.max_streams_per_key)
+        limits = config.limits
+        self.sessions = LiveSessions(limits.max_live_sessions, limits.max_live_sessions_per_client, metrics,
+                                     retry_after=limits.live_idle_timeout)
+        """Open live sessions (WebSocket, Wyoming streams), bounded apart from :attr:`admission`."""
         self._audio_cache: dict[tuple[str, str], np.ndarray] = {}
         self.roles = RoleService(self)
         """Role management, created once with the service."""

@@ -27,6 +27,6 @@ class ServiceState:
     _audio_cache: dict[tuple[str, str], np.ndarray]
 
     if TYPE_CHECKING:
-        def admit(self, client: str | None = None) -> Ticket:
+        def admit(self, client: str | None = None, *, count: bool = True) -> Ticket:
             """A slot for one request (the execution part implements it)."""
             ...

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 
 import numpy as np
 
 from flashtts import audio
-from flashtts.engine import ReferenceAudio
+from flashtts.engine import ReferenceAudio, capability_error
 from flashtts.errors import APIError
 from flashtts.registry import Role, RoleNotFoundError, name_key
 from flashtts.serving.plans import VoiceChoice
 from flashtts.serving.state import ServiceState
+from flashtts.voice_mix import MixError, VoiceMix, looks_like_mix, parse_mix
 from flashtts.voices import match_voice
 
 log = logging.getLogger("flashtts.requests")
@@ -20,6 +22,8 @@ log = logging.getLogger("flashtts.requests")
 OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer",
                  "verse", "marin", "cedar")
 """OpenAI's stock voice names; they speak with the engine's default voice unless a role claims them."""
+MAX_LISTED = 20
+"""An unknown voice's error lists every voice up to this many (then only the close names)."""
 
 
 class Voices(ServiceState):
@@ -41,16 +45,23 @@ class Voices(ServiceState):
                               cache_dir=self.registry.role_dir(role.name))
 
     def resolve_voice(self, name: str, param: str = "voice") -> VoiceChoice:
-        """A built-in voice, a role, or an OpenAI stock name; else a 400 listing what exists."""
+        """A built-in voice, a role, a mix (``af_bella(2)+af_sky(1)``) or an OpenAI stock name; else a 400
+        listing what exists."""
         info = self.engine.info
         if name in info.voice_ids():
             return VoiceChoice(label=name, voice=name)
+        if looks_like_mix(name):
+            mix = self.resolve_mix(name, param)
+            return VoiceChoice(label=name, voice=mix.voices[0], mix=mix.parts)
         try:
             role = self.registry.get(name)
         except RoleNotFoundError:
             role = None
         if role is not None:
-            voice = role.voice if role.voice in info.voice_ids() else None
+            parts: tuple[tuple[str, float], ...] = ()
+            if role.voice is not None and looks_like_mix(role.voice):
+                parts = self.resolve_mix(role.voice, param, role=role.name).parts
+            voice = parts[0][0] if parts else role.voice if role.voice in info.voice_ids() else None
             if voice is None and not role.has_audio:
                 voice = info.default_voice
             return VoiceChoice(
@@ -60,6 +71,7 @@ class Voices(ServiceState):
                 instructions=role.instructions,
                 speed=role.speed,
                 language=role.language,
+                mix=parts,
             )
         if name.lower() in OPENAI_VOICES and info.default_voice is not None:
             return VoiceChoice(label=name, voice=info.default_voice)
@@ -71,8 +83,63 @@ class Voices(ServiceState):
             # the voice is whatever the instructions describe; the name is only a label
             return VoiceChoice(label=name)
         known = sorted(info.voice_ids()) + self.registry.names()
-        raise APIError(f"unknown voice '{name}'; available voices: {', '.join(known) or 'none'}",
-                       param=param, code="voice_not_found")
+        close = difflib.get_close_matches(name, known, n=5, cutoff=0.6)
+        hint = f"; close names: {', '.join(close)}" if close else ""
+        listing = (f"available voices: {', '.join(known) or 'none'}" if len(known) <= MAX_LISTED else
+                   f"{len(known)} voices are available (GET /v1/audio/voices lists them)")
+        raise APIError(f"unknown voice '{name}'{hint}; {listing}", param=param, code="voice_not_found")
+
+    def resolve_mix(self, value: str, param: str = "voice", role: str | None = None) -> VoiceMix:
+        """A mix of this engine's voices (roles that speak a built-in voice or a mix count as theirs),
+        or a 400 naming what is wrong: malformed, an engine that cannot mix, a part that is unknown, a
+        clone or another engine's role."""
+        info = self.engine.info
+        where = f"role '{role}': " if role else ""
+        try:
+            mix = parse_mix(value)
+        except MixError as exc:
+            raise APIError(f"{where}{exc}", param=param, code="invalid_voice_mix") from None
+        caps = info.capabilities
+        if not caps.voice_mixing:
+            raise APIError(str(capability_error(info, "voice_mixing", f"{where}'{value}'")), param=param,
+                           code="unsupported_capability")
+        weights: dict[str, float] = {}
+        for part, weight in mix.parts:
+            for voice, share in self._mix_part(part, value, param, where):
+                weights[voice] = weights.get(voice, 0.0) + weight * share
+        return VoiceMix(tuple(weights.items()))
+
+    def _mix_part(self, part: str, value: str, param: str, where: str) -> tuple[tuple[str, float], ...]:
+        """One part of a mix as built-in voices with shares of one."""
+        info = self.engine.info
+        if part in info.voice_ids():
+            return ((part, 1.0),)
+        folded = {v.lower(): v for v in info.voice_ids()}
+        if part.lower() in folded:
+            return ((folded[part.lower()], 1.0),)
+        try:
+            role = self.registry.get(part)
+        except RoleNotFoundError:
+            known = ", ".join(sorted(info.voice_ids()))
+            raise APIError(f"{where}unknown voice '{part}' in mix '{value}'; this engine's voices: {known}",
+                           param=param, code="voice_not_found") from None
+        if role.engine and role.engine != info.name:
+            raise APIError(f"{where}mix '{value}' mixes voices of different engines: role '{role.name}' was made "
+                           f"for engine '{role.engine}', this server runs '{info.name}'", param=param,
+                           code="mixed_engines")
+        if role.voice is not None and looks_like_mix(role.voice):
+            try:
+                return parse_mix(role.voice).parts
+            except MixError as exc:
+                raise APIError(f"role '{role.name}': {exc}", param=param, code="invalid_voice_mix") from None
+        if role.voice in info.voice_ids():
+            return ((role.voice, 1.0),)
+        if role.has_audio or role.voice is not None or info.default_voice is None:
+            what = ("clones a reference clip" if role.has_audio
+                    else f"speaks voice '{role.voice}', not one of this engine's")
+            raise APIError(f"{where}mix '{value}': role '{role.name}' {what}; only built-in voices mix",
+                           param=param, code="voice_not_mixable")
+        return ((info.default_voice, 1.0),)
 
     def reference_voice(self, samples: np.ndarray, rate: int, text: str | None) -> VoiceChoice:
         """An ad-hoc clone voice from an uploaded clip."""

@@ -1,6 +1,6 @@
-"""``benchmarks/gpu/run.sh`` rehearsed end to end on CPU: server, every bench, baselines, summary, on the
-session's tiny no-EOS checkpoint (given as ``--checkpoint``, as a GPU run reuses one; the builder's command,
-``flashtts dev make-checkpoint``, is tested in tests/qwen3/test_checkpoint.py)."""
+"""``benchmarks/gpu/run.sh`` rehearsed end to end on CPU in this environment: import check, self-check, tiny
+checkpoint, server, every bench phase, the reference baseline, the summary, and a results folder within
+the device's limits (``make gpu-rehearsal`` does the same in a venv holding only the GPU image's packages)."""
 
 from __future__ import annotations
 
@@ -14,24 +14,23 @@ import pytest
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks" / "gpu"))
+import check_results  # noqa: E402
 
 
-def test_gpu_script_rehearses_on_cpu(tmp_path, qwen3_no_eos_checkpoint):
-    out = tmp_path / "run"
-    proc = subprocess.run(["bash", "benchmarks/gpu/run.sh", "--device", "cpu", "--size", "tiny", "--rehearsal",
-                           "--checkpoint", str(qwen3_no_eos_checkpoint), "--out", str(out)], cwd=ROOT,
-                          env={**os.environ, "PYTHON": sys.executable},
-                          capture_output=True, text=True, timeout=600)
+@pytest.mark.timeout(1600)  # the run's own phase budgets bound it (a few minutes on an idle 2-core machine)
+def test_gpu_script_rehearses_on_cpu(tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHON": sys.executable, "WHEELS": str(tmp_path / "no-wheels"),
+           "SITE": str(tmp_path / "site"), "SCRATCH": str(tmp_path / "scratch"), "OUT": str(out)}
+    proc = subprocess.run(["bash", "benchmarks/gpu/run.sh", "--device", "cpu", "--rehearsal", "--out", str(out)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # carried to the GPU machine, not installed by `make install-dev`: faster-qwen3-tts (CUDA only) and the
+    # dashscope wheel's qwen.tiktoken (full-size checkpoints only); `make gpu-rehearsal` has both
+    allowed = ("faster_qwen3_tts", "qwen.tiktoken")
+    assert check_results.problems(out, rehearsal=True, allow_missing=allowed) == [], proc.stdout[-3000:]
     summary = json.loads((out / "summary.json").read_text())
-    runs = summary["flashtts"]
-    assert set(runs) == {"one_stream", "poisson", "closed_loop"}
-    for name, points in runs.items():
-        for p in points:
-            assert p["ok"] == p["requests"] > 0 and p["errors"] == 0, (name, p)
-            assert p["audio_seconds"] > 0 and p["ttfa_p95"] is not None
-    assert [p["mode"] for p in runs["poisson"]] == ["poisson"]
-    ref = summary["baselines"]["systems"]["reference_generate"]
-    assert ref["audio_s_per_wall_s"] > 0, ref
-    assert "CUDA only" in summary["baselines"]["systems"]["faster_qwen3_tts"]["skipped"]
-    assert (out / "one_stream.json").is_file() and (out / "closed_loop.json").is_file()
+    assert [p["mode"] for p in summary["flashtts"]["poisson"]] == ["poisson"]
+    assert summary["phases"]["selfcheck"]["status"] == "ok" and summary["imports"]["av_imported_by_server"] is False
+    assert sorted(p.name for p in out.iterdir()) == ["run.log", "server.log", "summary.json", "summary.png"]

@@ -155,3 +155,37 @@ async def test_stopping_a_replica_fails_only_its_in_flight_requests_retriably(ra
             break
         await asyncio.sleep(1)
     assert len(_replica_pids(ray_server)) == 2
+
+
+async def test_sigterm_lets_streams_finish_turns_new_requests_away_and_exits_0(ray_server):
+    """Last in the module (it stops the server): SIGTERM during a stream played in real time. Ray
+    Serve unroutes the app at once (new requests: 503 with Retry-After from the proxy), lets the
+    replica finish the stream (``--shutdown_grace``, default 30 s), then the process exits 0."""
+    async with httpx.AsyncClient(base_url=ray_server.url, timeout=120) as client:
+        first_audio = asyncio.Event()
+
+        async def play() -> tuple[int, int]:
+            got = 0
+            async with client.stream("POST", "/v1/audio/speech",
+                                     json={"input": LONG, "voice": "joe", "response_format": "pcm"}) as resp:
+                async for part in resp.aiter_raw(4800):
+                    got += len(part)
+                    first_audio.set()
+                    await asyncio.sleep(0.1)  # 0.1 s of 24 kHz 16-bit audio: read as it plays
+            return resp.status_code, got
+
+        player = asyncio.create_task(play())
+        await asyncio.wait_for(first_audio.wait(), 120)
+        ray_server.proc.send_signal(signal.SIGTERM)
+        statuses = []
+        for _ in range(40):  # bounded: the proxy stops routing within seconds
+            resp = await _speak(client, "Hello.")
+            statuses.append(resp.status_code)
+            if resp.status_code == 503:
+                assert _retriable_503(dict(resp.headers), resp.text), resp.text
+                break
+            await asyncio.sleep(0.5)
+        assert statuses[-1] == 503 and set(statuses) <= {200, 503}, statuses
+        status, got = await asyncio.wait_for(player, 240)
+    assert status == 200 and got > 10 * 48000  # the whole stream: eight sentences, over 10 s of audio
+    assert ray_server.proc.wait(180) == 0

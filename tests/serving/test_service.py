@@ -162,3 +162,29 @@ async def test_text_that_normalises_to_many_times_the_limit_is_refused(tmp_path)
         assert not engine.requests  # refused before any synthesis
         r = await client.post("/v1/audio/speech", json={**body, "normalize": False})
         assert r.status_code == 200, r.text
+
+
+def test_only_the_segment_that_opens_an_answer_may_start_small(tmp_path):
+    """``SynthesisRequest.opening``: the first segment of an answer, and of a live session only its first
+    plan (later segments are heard after audio is already playing)."""
+    from fastapi.testclient import TestClient
+
+    from flashtts.app import create_app
+
+    engine = FakeEngine(chunks=1)
+    app = create_app(_config(tmp_path, length_threshold=10, window_size=25, allowed_hosts=("testserver",)), engine)
+    with TestClient(app) as http:
+        r = http.post("/speak", json={"name": "tone", "text": "First sentence here. Second sentence follows.",
+                                      "response_format": "pcm"})
+        assert r.status_code == 200
+        assert [(q.text, q.opening) for q in engine.requests] == [("First sentence here.", True),
+                                                                  ("Second sentence follows.", False)]
+        engine.requests.clear()
+        with http.websocket_connect("/v1/audio/speech/stream") as ws:
+            ws.send_json({"type": "start", "voice": "tone"})
+            assert ws.receive_json()["type"] == "started"
+            ws.send_json({"type": "text", "text": "One sentence here. Another one there. "})
+            ws.send_json({"type": "end"})
+            while not (m := ws.receive()).get("text") or json.loads(m["text"])["type"] != "done":
+                pass
+        assert [q.opening for q in engine.requests] == [True, False]

@@ -13,8 +13,9 @@ text LLM does not have:
   API that is told about every request added to, removed from or moved within the persistent
   batch, with its ``SamplingParams`` and a live reference to its output tokens), keeps the row ->
   request map. Per-request data (text embeddings, the request's whole ``Sampling``) travel in
-  ``SamplingParams.extra_args`` (:mod:`.wire`); the code predictor samples with the torch
-  generation's own sampler (:func:`~..sampling.sample`).
+  ``SamplingParams.extra_args`` (:mod:`.wire`); the code predictor, the next input and the logit
+  rules are the torch generation's own (:class:`~..frame.FrameKernel`, sampling with
+  :func:`~..sampling.sample`).
 * **Returning codebooks 1..15.** vLLM only returns sampled ids, so each completed frame
   ``(request key, frame index, 16 codes)`` is pushed over a ZeroMQ socket (address given in the
   model config) to the flashtts process; vLLM's own output stream still carries codebook 0 and the
@@ -36,7 +37,8 @@ from vllm.config import VllmConfig
 from vllm.model_executor.models.qwen3 import Qwen3ForCausalLM
 from vllm.v1.sample.logits_processor import BatchUpdate, LogitsProcessor, MoveDirectionality
 
-from ..sampling import Uniforms, penalize_repeats, sample
+from ..frame import FrameKernel
+from ..sampling import Uniforms, sample
 from .plugin import ARCHITECTURE  # noqa: F401
 from .wire import WireRequest, decode_request
 
@@ -125,6 +127,7 @@ class FlashTTSQwen3Talker(Qwen3ForCausalLM):
         suppress[eos] = False
         self.register_buffer("_suppress", suppress, persistent=False)
         self._eos = eos
+        self._frame: FrameKernel | None = None  # built once the weights are loaded (device and dtype known)
         self._socket: Any = None  # zmq PUSH socket, opened at the first frame
         self._address = getattr(cfg, "flashtts_side_channel", None)
         global _MODEL
@@ -164,26 +167,12 @@ class FlashTTSQwen3Talker(Qwen3ForCausalLM):
             sock.connect(self._address)
         sock.send(pickle.dumps(frames, protocol=pickle.HIGHEST_PROTOCOL))
 
-    @torch.no_grad()
-    def _residual_codes(self, hidden: torch.Tensor, code0: torch.Tensor, reqs: list[_Request]) -> torch.Tensor:
-        """Codebooks 1..15 for each row, batched through the code predictor: ``(B, 15)``."""
-        from transformers import DynamicCache
-
-        cp = self.code_predictor
-        embed0 = self.model.embed_input_ids(code0)
-        x = cp.small_to_mtp_projection(torch.stack([hidden, embed0], dim=1).to(embed0.dtype))
-        cache = DynamicCache()
-        rows = [r.wire.sampling.predictor for r in reqs]
-        randoms = [r.randoms for r in reqs]
-        codes = []
-        for step in range(self.num_groups - 1):
-            out = cp.model(inputs_embeds=x, past_key_values=cache, use_cache=True)
-            logits = cp.lm_head[step](out.last_hidden_state[:, -1])
-            nxt = sample(logits, rows, randoms)
-            codes.append(nxt)
-            if step + 1 < self.num_groups - 1:
-                x = cp.small_to_mtp_projection(cp.model.get_input_embeddings()[step](nxt)[:, None])
-        return torch.stack(codes, dim=1)
+    @property
+    def frame(self) -> FrameKernel:
+        if self._frame is None:
+            self._frame = FrameKernel(self.code_predictor, self.model.embed_input_ids, self.num_groups, self._eos,
+                                      self._suppress)
+        return self._frame
 
     def embed_input_ids(self, input_ids: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         embeds = self.model.embed_input_ids(input_ids)
@@ -198,19 +187,18 @@ class FlashTTSQwen3Talker(Qwen3ForCausalLM):
                     "(preemption/recompute is not supported: give the KV cache more room)")
             return embeds  # warm-up / profiling runs
         hidden = torch.stack([h for r in decoding if (h := r.hidden) is not None])
-        residual = self._residual_codes(hidden, input_ids, decoding)
-        cp_embed = self.code_predictor.model.get_input_embeddings()
-        total = embeds.clone()
-        for g in range(self.num_groups - 1):
-            total = total + cp_embed[g](residual[:, g]).to(total.dtype)
-        frames = []
-        for i, r in enumerate(decoding):
-            step = len(r.output) - 1  # frame index == decode step index of the reference
-            w = r.wire
-            text = w.trailing[step] if step < w.trailing.shape[0] else w.pad
-            total[i] = total[i] + text.to(total.dtype)
-            frames.append((w.key, step, [int(input_ids[i])] + residual[i].tolist()))
-        self._publish(frames)
+        rows = [r.wire.sampling.predictor for r in decoding]
+        randoms = [r.randoms for r in decoding]
+        with torch.no_grad():
+            codes = self.frame.residual_codes(hidden, input_ids, lambda _g, logits: sample(logits, rows, randoms))
+            text = []
+            for r in decoding:
+                step = len(r.output) - 1  # frame index == decode step index of the reference
+                w = r.wire
+                text.append(w.trailing[step] if step < w.trailing.shape[0] else w.pad)
+            total = self.frame.next_input(codes, torch.stack(text).to(embeds.device)).to(embeds.dtype)
+        listed = codes.tolist()
+        self._publish([(r.wire.key, len(r.output) - 1, listed[i]) for i, r in enumerate(decoding)])
         return total
 
     # ---- logits ----
@@ -220,18 +208,18 @@ class FlashTTSQwen3Talker(Qwen3ForCausalLM):
             return None
         tracker = _TRACKER
         rows = tracker.rows if tracker is not None else []
+        b, dev = logits.shape[0], logits.device
+        seen = torch.zeros(b, logits.shape[-1], dtype=torch.bool, device=dev)
+        penalty = torch.ones(b, device=dev)
+        no_eos = torch.zeros(b, dtype=torch.bool, device=dev)
         if len(rows) == hidden_states.shape[0]:
             for i, r in enumerate(rows):
                 if r is None:
                     continue
                 r.hidden = hidden_states[i].detach().clone()
                 s = r.wire.sampling
-                if s.ignore_eos:
-                    logits[i, self._eos] = float("-inf")
+                no_eos[i] = s.ignore_eos or len(r.output) < 2  # vLLM's min_tokens=2 says the same
                 if s.repetition_penalty != 1.0 and r.output:
-                    seen = torch.zeros(1, logits.shape[-1], dtype=torch.bool, device=logits.device)
-                    seen[0, torch.tensor(r.output, dtype=torch.long, device=logits.device)] = True
-                    pen = torch.tensor([s.repetition_penalty], dtype=logits.dtype, device=logits.device)
-                    logits[i : i + 1] = penalize_repeats(logits[i : i + 1], seen, pen)
-        return logits.masked_fill(self._suppress[: logits.shape[-1]], float("-inf"))
-
+                    penalty[i] = s.repetition_penalty
+                    seen[i, torch.tensor(r.output, dtype=torch.long, device=dev)] = True
+        return self.frame.codebook0_logits(logits, seen, penalty, no_eos)

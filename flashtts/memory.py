@@ -1,0 +1,86 @@
+"""This process's resident memory, and handing freed memory back to the system."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import gc
+import os
+import sys
+
+
+def rss_bytes() -> int | None:
+    """Resident set size of this process now (None where it cannot be read)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil
+
+        return int(psutil.Process().memory_info().rss)
+    except Exception:
+        return None
+
+
+def rss_mib() -> float | None:
+    """Resident set size in MiB, one decimal (None where it cannot be read)."""
+    rss = rss_bytes()
+    return None if rss is None else round(rss / 2**20, 1)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    if not name or not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(name)
+    except OSError:
+        return None
+
+
+M_ARENA_MAX = -8
+"""glibc's ``mallopt`` parameter: the most heaps (arenas) malloc keeps for threads."""
+
+
+def limit_heap_arenas(arenas: int = 2) -> None:
+    """Let glibc's malloc keep at most ``arenas`` heaps. Each model thread otherwise gets a heap of
+    its own, whose freed pages stay scattered and mostly unreturnable; with few heaps, memory freed
+    by an unloaded model goes back to the system (``--idle_unload``)."""
+    libc = _libc()
+    if libc is not None:
+        try:
+            libc.mallopt(M_ARENA_MAX, arenas)
+        except AttributeError:  # not glibc
+            pass
+
+
+def release_free_memory() -> bool:
+    """Return the heap's free pages to the system (glibc ``malloc_trim``): threads' allocator arenas keep
+    what a burst of concurrent work freed, which then shows as resident memory until trimmed. True if done."""
+    libc = _libc()
+    if libc is None:
+        return False
+    try:
+        libc.malloc_trim(0)
+    except AttributeError:  # not glibc (musl has no malloc_trim)
+        return False
+    return True
+
+
+def release_freed_memory() -> None:
+    """After a model's objects were dropped: collect garbage, empty PyTorch's CUDA cache when it is in
+    use, and return the C heap's free pages to the system."""
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        try:
+            if torch.cuda.is_available() and torch.cuda.is_initialized():
+                torch.cuda.synchronize()
+                torch.cuda.empty_cache()
+        except Exception:
+            pass
+    release_free_memory()
