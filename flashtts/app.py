@@ -16,8 +16,9 @@ from fastapi.staticfiles import StaticFiles
 from flashtts import __version__
 from flashtts.config import ServerConfig
 from flashtts.engine import Engine
-from flashtts.errors import install_error_handlers
 from flashtts.form_limits import allow_large_form_fields, fastapi_form_limits
+from flashtts.http.errors import install_error_handlers
+from flashtts.http.validation import check_request_text
 from flashtts.idle_unload import IdleUnloadEngine
 from flashtts.loop_lag import watch_loop_lag
 from flashtts.memory import limit_heap_arenas, rss_mib
@@ -35,7 +36,6 @@ from flashtts.routes import system as system_routes
 from flashtts.security import EdgeSecurityMiddleware
 from flashtts.serving import SpeechService
 from flashtts.shutdown import Drain, DrainMiddleware
-from flashtts.validation import check_request_text
 
 log = logging.getLogger(__name__)
 

@@ -107,9 +107,9 @@ def synth(*, text: str, output: Path, voice: str | None, instructions: str | Non
           speed: float | None, **values: Any) -> None:
     """Synthesise text to a file with the same engine code the server uses."""
     from flashtts.engine_registry import create_engine
-    from flashtts.errors import to_api_error
     from flashtts.metrics import Metrics
     from flashtts.serving import SpeechService, Utterance
+    from flashtts.serving.errors import to_api_error
 
     opts = replace(ServeOptions(**values), batch_size=1, wait_timeout=0.0)  # one request: no batching wait
     _check_engine(opts.engine)

@@ -166,8 +166,8 @@ async def complete_many(service: SpeechService, request: Request, plans: list[Pl
         todo.append(i)
     tickets = []
     try:
-        for _ in todo:
-            tickets.append(service.admit())
+        for i in todo:
+            tickets.append(service.admit(plans[i].client))
     except BaseException:
         for ticket in tickets:
             ticket.release()

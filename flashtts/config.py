@@ -7,6 +7,17 @@ from pathlib import Path
 
 from flashtts.engine import EngineConfig
 
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+WILDCARD_BINDS = ("0.0.0.0", "::", "")
+"""Host names of this machine, and the binds that listen on every interface."""
+
+
+def default_allowed_hosts(bind: str) -> tuple[str, ...]:
+    """Loopback names and the bind address; every host (``*``) when bound to all interfaces."""
+    if bind in WILDCARD_BINDS:
+        return ("*",)
+    return tuple(dict.fromkeys([*LOOPBACK_NAMES, bind.strip("[]").lower()]))
+
 
 @dataclass
 class Limits:
@@ -102,6 +113,4 @@ class ServerConfig:
     """Free the engine's weights after this many seconds without a request (0: never); reload on demand."""
 
     def effective_allowed_hosts(self) -> tuple[str, ...]:
-        from flashtts.security import default_allowed_hosts
-
         return self.allowed_hosts or default_allowed_hosts(self.host)

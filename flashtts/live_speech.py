@@ -23,7 +23,6 @@ from flashtts.engine import GenerationOptions, WordTiming
 from flashtts.errors import APIError
 from flashtts.live_text import SentenceCutter
 from flashtts.scheduler.admission import QueueFullError
-from flashtts.security import current_client
 from flashtts.serving import Plan, SpeechService, Ticket, Utterance, VoiceChoice
 from flashtts.validation import check_value
 
@@ -92,16 +91,15 @@ class LiveSpeech:
         """A session for text still being written: the options are checked now (a 400 rather than at the
         first sentence); a slot is taken only when text comes (429 then when the server is full).
 
-        ``client`` names who is speaking for the per-client limit (default: the HTTP client)."""
+        ``client`` names who is speaking for the per-client limit (None: only the server's)."""
         cls._check(service, route, options)
-        return cls(service, route, options, client or current_client(), cutter)
+        return cls(service, route, options, client, cutter)
 
     @classmethod
     def request(cls, service: SpeechService, route: str, options: LiveOptions, text: str,
                 client: str | None = None) -> LiveSpeech:
         """All the text at once, as one request: checked and admitted now (429 when full), then ended."""
         cls._check(service, route, options)
-        client = client or current_client()
         live = cls(service, route, options, client, ticket=service.admit(client))
         try:
             live.say(text)

@@ -24,11 +24,12 @@ import json
 import logging
 import re
 import sys
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from starlette.exceptions import HTTPException
+
+from flashtts.serving.plans import new_request_id
 
 if sys.version_info < (3, 11):  # anyio raises the backport's groups there; the builtin exists from 3.11
     from exceptiongroup import BaseExceptionGroup
@@ -44,10 +45,6 @@ log = logging.getLogger(__name__)
 REQUEST_ID_HEADER = "x-request-id"
 _ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("flashtts_request_id", default=None)
-
-
-def new_request_id() -> str:
-    return uuid.uuid4().hex[:16]
 
 
 def current_request_id() -> str | None:
@@ -93,9 +90,9 @@ class RequestIdMiddleware:
             if started:  # headers are out: let the server abort the connection (a truncated body)
                 raise
             # an unexpected error before any byte: the one error mapping answers (500 with a body)
-            from flashtts.errors import json_error
+            from flashtts.http.errors import json_error
 
-            await json_error(exc)(scope, receive, send_with_id)
+            await json_error(exc, request_id)(scope, receive, send_with_id)
         finally:
             _request_id.reset(token)
 

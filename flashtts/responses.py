@@ -77,7 +77,7 @@ async def _guarded(service: SpeechService, plan: Plan, ticket: Ticket,
 async def complete_admitted(service: SpeechService, plan: Plan, request: Request,
                             ticket: Ticket | None = None) -> tuple[bytes, float]:
     """The plan's whole file and duration, admitted (429 when full), its slot freed and request logged."""
-    ticket = ticket or service.admit()
+    ticket = ticket or service.admit(plan.client)
     error: BaseException | None = None
     try:
         return await service.complete(plan, request.is_disconnected)
@@ -155,7 +155,7 @@ class _Drain(Generic[T]):
 
 async def respond(service: SpeechService, plan: Plan, request: Request, *, stream: bool, sse: bool = False) -> Response:
     """Admit the plan (429 when full) and answer it in the requested shape."""
-    ticket = service.admit()
+    ticket = service.admit(plan.client)
     headers = {"X-Request-Id": plan.request_id, **plan.headers}
     if sse or stream:
         disconnected = request.is_disconnected

@@ -30,7 +30,8 @@ import logging
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from flashtts.middleware import ASGIApp, Receive, Scope, Send
+from flashtts.middleware import ASGIApp, Receive, Scope, Send, current_request_id
+from flashtts.serving.plans import Caller
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,6 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 OPEN_PATHS = frozenset({"/health", "/ready", "/api/health", "/", "/docs", "/redoc", "/openapi.json",
                         "/docs/oauth2-redirect", "/favicon.ico"})
 """Routes that never need an API key (the web page's static files under ``/web/`` neither)."""
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
-WILDCARD_BINDS = ("0.0.0.0", "::", "")
 
 _client: contextvars.ContextVar[str | None] = contextvars.ContextVar("flashtts_client", default=None)
 
@@ -49,11 +48,9 @@ def current_client() -> str | None:
     return _client.get()
 
 
-def default_allowed_hosts(bind: str) -> tuple[str, ...]:
-    """Loopback names and the bind address; every host (``*``) when bound to all interfaces."""
-    if bind in WILDCARD_BINDS:
-        return ("*",)
-    return tuple(dict.fromkeys([*LOOPBACK_NAMES, bind.strip("[]").lower()]))
+def http_caller() -> Caller:
+    """The request being served, as the serving layer takes it: its id and its client."""
+    return Caller(current_request_id(), current_client())
 
 
 def _host_name(value: str) -> str:

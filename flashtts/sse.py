@@ -8,8 +8,9 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
 from flashtts.engine import WordTiming
-from flashtts.errors import error_type, to_api_error
+from flashtts.errors import error_type
 from flashtts.serving import Disconnected, Plan, SpeechService
+from flashtts.serving.errors import to_api_error
 
 
 async def speech_events(service: SpeechService, plan: Plan,
@@ -26,7 +27,7 @@ async def speech_events(service: SpeechService, plan: Plan,
             if len(plan.words) > sent:
                 yield _sse(words_event(plan.words[sent:]))
         except Exception as exc:  # the stream is open: report in-band
-            err = to_api_error(exc)
+            err = to_api_error(exc, plan.request_id)
             plan.status = "error"
             yield _sse({"type": "error", "error": {"message": err.message, "type": error_type(err), "code": err.code}})
             return

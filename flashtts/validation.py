@@ -1,20 +1,15 @@
-"""Every text a request carries is checked before any route logic sees it.
+"""Every text a request carries is checked before any route logic sees it (HTTP:
+:mod:`flashtts.http.validation`; WebSocket and Wyoming: :mod:`flashtts.live_speech`).
 
-One app-wide dependency walks the parsed JSON body, form fields, query and path parameters and
-refuses control characters (other than tab, newline and carriage return) and unpaired
+:func:`check_value` refuses control characters (other than tab, newline and carriage return) and unpaired
 surrogates with a 400 naming the field: no engine, file name or log line ever meets them.
 The search is one character-class scan per string (linear, no backtracking).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
 from typing import Any
-
-from fastapi import Request
-from starlette.requests import HTTPConnection
 
 from flashtts.errors import APIError
 
@@ -50,39 +45,3 @@ def check_value(value: Any, param: str) -> None:
                 stack.append((sub, f"{where}.{key}" if where else str(key)))
         elif isinstance(item, list):
             stack.extend((sub, f"{where}[{i}]") for i, sub in enumerate(item))
-
-
-_INLINE_BYTES = 64 * 1024
-
-
-def _check_json(raw: bytes) -> None:
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return  # not JSON: the body validation answers with its own 400
-    check_value(body, "")
-
-
-async def check_request_text(request: HTTPConnection) -> None:
-    """FastAPI dependency (app-wide): refuse bad characters in any text the request carries.
-
-    A WebSocket's messages are checked where they are read (:mod:`flashtts.live_speech`)."""
-    for key, value in request.path_params.items():
-        check_value(value, key)
-    for key, value in request.query_params.multi_items():
-        check_value(value, key)
-    if not isinstance(request, Request):
-        return
-    content_type = request.headers.get("content-type", "").lower()
-    if content_type.startswith("application/json"):
-        raw = await request.body()
-        if len(raw) > _INLINE_BYTES:  # a large body (a base64 clip) is parsed and scanned off the loop
-            await asyncio.to_thread(_check_json, raw)
-        else:
-            _check_json(raw)
-    elif content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-        form = getattr(request, "_form", None)  # parsed by FastAPI already; never parse twice
-        if form is not None:
-            for key, value in form.multi_items():
-                if isinstance(value, str):
-                    check_value(value, key)

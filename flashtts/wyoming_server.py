@@ -35,10 +35,11 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 
 from flashtts import __version__
 from flashtts.config import ServerConfig
-from flashtts.errors import APIError, to_api_error
+from flashtts.errors import APIError
 from flashtts.live_speech import LiveOptions, LiveSpeech, SegmentEnd, SegmentStart
 from flashtts.scheduler.sessions import SessionPlace
 from flashtts.serving import SpeechService
+from flashtts.serving.errors import to_api_error
 from flashtts.shutdown import Drain
 from flashtts.wyoming_events import (
     MAX_HEADER_BYTES,

@@ -13,6 +13,7 @@ from flashtts.errors import APIError
 from flashtts.protocol.flashtts import CloneForm, MultiSpeakRequest, RoleList, RoleResult, SpeakRequest
 from flashtts.responses import respond
 from flashtts.routes import get_service, read_upload
+from flashtts.security import current_client, http_caller
 from flashtts.serving import SpeechService, Utterance
 
 router = APIRouter(tags=["flashtts"], dependencies=[Depends(require_api_key)])
@@ -39,11 +40,11 @@ async def clone_voice(
     if clip is None:
         raise APIError("give reference_audio_file or reference_audio", param="reference_audio_file",
                        code="missing_audio")
-    samples, rate = await service.load_reference(clip, "reference_audio")
+    samples, rate = await service.load_reference(clip, "reference_audio", current_client())
     voice = service.reference_voice(samples, rate, form.reference_text)
     utt = Utterance(form.text, voice, instructions=form.instructions, speed=form.speed, pitch=form.pitch,
                     language=form.language)
-    plan = await service.plan("/clone_voice", [utt], **_plan_kwargs(form))
+    plan = await service.plan("/clone_voice", [utt], caller=http_caller(), **_plan_kwargs(form))
     return await respond(service, plan, request, stream=form.stream)
 
 
@@ -53,7 +54,7 @@ async def speak(body: SpeakRequest, request: Request, service: SpeechService = D
     voice = service.resolve_voice(body.name, "name")
     utt = Utterance(body.text, voice, instructions=body.instructions, speed=body.speed, pitch=body.pitch,
                     language=body.language)
-    plan = await service.plan("/speak", [utt], **_plan_kwargs(body))
+    plan = await service.plan("/speak", [utt], caller=http_caller(), **_plan_kwargs(body))
     return await respond(service, plan, request, stream=body.stream)
 
 
@@ -64,7 +65,7 @@ async def multi_speak(body: MultiSpeakRequest, request: Request,
     utts = [Utterance(text, service.resolve_voice(role, "text"), instructions=body.instructions, speed=body.speed,
                       pitch=body.pitch, language=body.language)
             for role, text in service.dialogue(body.text)]
-    plan = await service.plan("/multi_speak", utts, **_plan_kwargs(body))
+    plan = await service.plan("/multi_speak", utts, caller=http_caller(), **_plan_kwargs(body))
     return await respond(service, plan, request, stream=body.stream)
 
 
@@ -91,9 +92,8 @@ async def add_speaker(
 ) -> RoleResult:
     roles = service.roles
     clip = await roles.audio_bytes(await read_upload(service, audio_file, "audio_file"), audio, "audio")
-    role = await roles.add(name, clip, reference_text=reference_text, voice=voice, instructions=instructions,
-                           speed=speed,
-                     language=language, overwrite=overwrite)
+    role = await roles.add(name, clip, client=current_client(), reference_text=reference_text, voice=voice,
+                           instructions=instructions, speed=speed, language=language, overwrite=overwrite)
     return RoleResult(role=role.name)
 
 

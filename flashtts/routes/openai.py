@@ -11,6 +11,7 @@ from flashtts.errors import APIError, NotFoundError
 from flashtts.protocol.openai import Model, ModelList, SpeechRequest, Voice, VoiceList
 from flashtts.responses import respond
 from flashtts.routes import get_service, read_upload
+from flashtts.security import current_client, http_caller
 from flashtts.serving import Plan, SpeechService, Utterance
 from flashtts.voice_mix import looks_like_mix
 
@@ -42,13 +43,15 @@ async def speech(body: SpeechRequest, request: Request, service: SpeechService =
 async def speech_plan(service: SpeechService, body: SpeechRequest, route: str, *, stream: bool) -> Plan:
     """Check and plan one ``audio.speech`` request (word timings when ``body.timestamps``)."""
     service.check_text(body.input, "input")
-    voice = await service.roles.voice_from(body.voice_name(), "voice")
+    caller = http_caller()
+    voice = await service.roles.voice_from(body.voice_name(), "voice", client=caller.client)
     return await service.plan(
         route,
         [Utterance(body.input, voice, instructions=body.instructions, speed=body.speed, language=body.language)],
         response_format=body.response_format, options=body.generation_options(),
         length_threshold=body.length_threshold, window_size=body.window_size,
         stream=stream, timestamps=body.timestamps, optional_instructions=True, normalize=body.normalize,
+        caller=caller,
     )
 
 
@@ -89,8 +92,9 @@ async def create_voice(
 ) -> Voice:
     upload = audio_sample or file
     clip = await read_upload(service, upload, "audio_sample")
-    role = await service.roles.add(name, clip, reference_text=reference_text, language=language, voice=voice,
-                                    instructions=instructions, overwrite=overwrite, param="audio_sample")
+    role = await service.roles.add(name, clip, client=current_client(), reference_text=reference_text,
+                                   language=language, voice=voice, instructions=instructions, overwrite=overwrite,
+                                   param="audio_sample")
     return role_voice(role)
 
 

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from flashtts import audio
 from flashtts.auth import require_api_key
-from flashtts.errors import APIError, error_body, to_api_error
+from flashtts.errors import APIError, error_body
 from flashtts.live_speech import LiveOptions, LiveSpeech, SegmentStart, Words
 from flashtts.live_text import SentenceCutter
 from flashtts.middleware import SlowClientError
@@ -33,6 +33,7 @@ from flashtts.protocol.live import ControlMessage, StreamStart, TextMessage
 from flashtts.scheduler.sessions import SessionPlace
 from flashtts.security import current_client
 from flashtts.serving import SpeechService, encode_step
+from flashtts.serving.errors import to_api_error
 from flashtts.sse import words_event
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -81,11 +82,12 @@ async def _start(ws: WebSocket, service: SpeechService) -> tuple[LiveSpeech, Str
     start: StreamStart = _parse(StreamStart, await _receive(ws, service.config.limits.live_idle_timeout))
     if start.clause_chars > start.max_chars:
         raise APIError("clause_chars must not exceed max_chars", param="clause_chars")
-    voice = await service.roles.voice_from(start.voice or service.engine.info.default_voice or "default")
+    client = current_client()  # the edge middleware identified it at the handshake
+    voice = await service.roles.voice_from(start.voice or service.engine.info.default_voice or "default",
+                                           client=client)
     options = LiveOptions(voice, instructions=start.instructions, speed=start.speed, language=start.language,
                           options=start.generation_options(), timestamps=start.timestamps)
-    live = LiveSpeech.open(service, ROUTE, options, None,  # the edge middleware identified the client
-                           SentenceCutter(start.clause_chars, start.max_chars))
+    live = LiveSpeech.open(service, ROUTE, options, client, SentenceCutter(start.clause_chars, start.max_chars))
     return live, start
 
 

@@ -72,3 +72,26 @@ class Admission:
             self.by_client[client] -= 1
             if self.by_client[client] <= 0:
                 del self.by_client[client]
+
+
+class Ticket:
+    """An admitted request: its synthesis slot and its client's count; each released once."""
+
+    def __init__(self, admission: Admission, client: str | None = None) -> None:
+        self._admission = admission
+        self._client = client
+        self._slot = True
+        self._open = True
+
+    def generated(self) -> None:
+        """Synthesis is over: free the slot (the answer may still be draining to the client)."""
+        if self._slot:
+            self._slot = False
+            self._admission.release_slot()
+
+    def release(self) -> None:
+        """The request is over: free the slot if still held and the client's count."""
+        self.generated()
+        if self._open:
+            self._open = False
+            self._admission.release_client(self._client)

@@ -5,7 +5,8 @@ Routes stay thin: they parse their protocol's model, resolve the voice, call
 to a response builder (:mod:`flashtts.responses`).
 """
 
-from flashtts.serving.execution import Ticket, encode_step
+from flashtts.scheduler.admission import Ticket
+from flashtts.serving.execution import encode_step
 from flashtts.serving.plans import Disconnected, Plan, Utterance, VoiceChoice
 from flashtts.serving.roles import RoleService
 from flashtts.serving.service import SpeechService

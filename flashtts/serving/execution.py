@@ -15,7 +15,7 @@ import numpy as np
 from flashtts import audio
 from flashtts.engine import SynthesisRequest, TimedChunk
 from flashtts.errors import APIError, TimeoutError_
-from flashtts.security import current_client
+from flashtts.scheduler.admission import Ticket
 from flashtts.serving.plans import Disconnected, Plan
 from flashtts.serving.state import ServiceState
 
@@ -25,16 +25,14 @@ log = logging.getLogger("flashtts.requests")
 class Execution(ServiceState):
     """Running a plan: admitted, streamed from the engine, encoded, finished and logged once."""
 
-    def admit(self, client: str | None = None, *, count: bool = True) -> Ticket:
-        """A slot for one request (429 when the server, or this client, is at its limit).
-
-        The client is ``client`` or, by default, the one the edge middleware identified (API key,
-        else address). ``count=False``: a live session taking a slot again is not a new request."""
-        client = client or current_client()
+    def admit(self, client: str | None, *, count: bool = True) -> Ticket:
+        """A slot for one request (429 when the server, or this ``client``, is at its limit; None: a
+        caller without one, only the server's limit). ``count=False``: a live session taking a slot again
+        is not a new request."""
         self.admission.acquire(client)
         if count:
             self.metrics.inc("requests_total")
-        return Ticket(self, client)
+        return Ticket(self.admission, client)
 
     async def samples(self, plan: Plan, disconnected: Disconnected | None = None) -> AsyncGenerator[np.ndarray, None]:
         """Engine audio of the whole plan at the engine's rate, speed/pitch applied, with deadline,
@@ -150,29 +148,6 @@ class Execution(ServiceState):
             "ttfa": None if plan.ttfa is None else round(plan.ttfa, 4), "seconds": round(elapsed, 4),
             "status": plan.status, "error": None if error is None else str(error)[:200],
         }, ensure_ascii=False))
-
-
-class Ticket:
-    """An admitted request: its synthesis slot and its client's count; each released once."""
-
-    def __init__(self, service: ServiceState, client: str | None = None) -> None:
-        self._service = service
-        self._client = client
-        self._slot = True
-        self._open = True
-
-    def generated(self) -> None:
-        """Synthesis is over: free the slot (the answer may still be draining to the client)."""
-        if self._slot:
-            self._slot = False
-            self._service.admission.release_slot()
-
-    def release(self) -> None:
-        """The request is over: free the slot if still held and the client's count."""
-        self.generated()
-        if self._open:
-            self._open = False
-            self._service.admission.release_client(self._client)
 
 
 async def encode_step(enc: audio.Encoder, fn: Callable[..., bytes], *args) -> bytes:

@@ -9,10 +9,9 @@ from flashtts import audio
 from flashtts.engine import EngineInfo, GenerationOptions, SynthesisRequest
 from flashtts.errors import APIError
 from flashtts.languages import speech_language, voice_language_codes
-from flashtts.middleware import current_request_id, new_request_id
 from flashtts.normalize import normalize as normalize_text
 from flashtts.scripts import readable_scripts, unreadable_script
-from flashtts.serving.plans import Plan, Utterance
+from flashtts.serving.plans import Caller, Plan, Utterance, new_request_id
 from flashtts.serving.state import ServiceState
 from flashtts.text import parse_dialogue, split_text
 
@@ -75,18 +74,21 @@ class Planning(ServiceState):
         text_param: str = "input",
         optional_instructions: bool = False,
         normalize: bool = True,
+        caller: Caller | None = None,
     ) -> Plan:
         """Validate and segment; raises APIError/CapabilityError before anything is sent.
 
         ``optional_instructions``: the API treats instructions as a hint (OpenAI's), so an engine that
         cannot follow them ignores them (see :meth:`_without_unfollowable_instructions`).
         ``normalize``: text is read as a person would (:mod:`flashtts.normalize`).
+        ``caller``: the request id and client the edge gives (a fresh id when it gives none).
         ``opening``: the plan opens its answer (False for a live session's later segments, whose listener
         already hears audio): its first segment may then start with a small chunk.
         """
         self.check_format(response_format)
         self.check_length(sum(len(u.text) for u in utterances), text_param)
-        request_id = current_request_id() or new_request_id()
+        caller = caller or Caller()
+        request_id = caller.request_id or new_request_id()
         job_id = new_request_id()  # engine ids stay unique even when clients reuse an X-Request-Id
         threshold = length_threshold or self.config.length_threshold
         window = window_size or self.config.window_size
@@ -131,7 +133,8 @@ class Planning(ServiceState):
             raise APIError(f"{text_param}: nothing to speak: no letters or digits once markup, emoji and symbols "
                            "are left out", param=text_param, code="empty_input")
         return Plan(request_id, route, segments, response_format, speed, pitch,
-                    ", ".join(dict.fromkeys(u.voice.label for u in utterances)), total_chars, headers=headers)
+                    ", ".join(dict.fromkeys(u.voice.label for u in utterances)), total_chars, headers=headers,
+                    client=caller.client)
 
     def _check_spoken_length(self, spoken_chars: int, param: str) -> None:
         most = SPOKEN_EXPANSION * self.config.limits.max_text_chars

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -11,6 +12,22 @@ from flashtts.engine import ReferenceAudio, SynthesisRequest, WordTiming
 
 Disconnected = Callable[[], Awaitable[bool]]
 """Asks whether the client has gone (a request's ``is_disconnected``)."""
+
+
+def new_request_id() -> str:
+    """A fresh request id: 16 hex digits."""
+    return uuid.uuid4().hex[:16]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks, passed in by the edge (HTTP, WebSocket, Wyoming, the CLI): the serving layer never reads it
+    from a web framework."""
+
+    request_id: str | None = None
+    """The edge's id of the request (HTTP: ``X-Request-Id``); None: the plan gets a fresh one."""
+    client: str | None = None
+    """Who it is for the per-client limits and the log: ``key:<hash>`` with an API key, else ``addr:<ip>``."""
 
 
 @dataclass(frozen=True)
@@ -61,3 +78,5 @@ class Plan:
     """Word timings heard so far, on the plan's audio timeline (when its segments ask for timestamps)."""
     headers: dict[str, str] = field(default_factory=dict)
     """Extra response headers (``X-Instructions-Ignored``)."""
+    client: str | None = None
+    """The caller's client (:class:`Caller`), whose slot the plan takes when admitted."""

@@ -5,22 +5,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import builtins
-from typing import TYPE_CHECKING
 
 from flashtts.errors import APIError
 from flashtts.registry import Role
 from flashtts.serving.plans import VoiceChoice
+from flashtts.serving.voices import Voices
 from flashtts.url_fetch import AudioURLFetcher, is_url
 from flashtts.voice_mix import looks_like_mix
-
-if TYPE_CHECKING:
-    from flashtts.serving.service import SpeechService
 
 
 class RoleService:
     """Role management shared by FlashTTS's and OpenAI's routes."""
 
-    def __init__(self, speech: SpeechService) -> None:
+    def __init__(self, speech: Voices) -> None:
         self.speech = speech
         self.registry = speech.registry
 
@@ -41,14 +38,15 @@ class RoleService:
         except (ValueError, TypeError):
             raise APIError(f"{param}: not valid base64 audio", param=param, code="invalid_audio") from None
 
-    async def voice_from(self, value: str, param: str = "voice") -> VoiceChoice:
-        """A voice name, or (FlashTTS) a base64 clip or audio URL to clone from."""
+    async def voice_from(self, value: str, param: str = "voice", *, client: str | None) -> VoiceChoice:
+        """A voice name, or (FlashTTS) a base64 clip or audio URL to clone from (decoded in ``client``'s
+        slot)."""
         if len(value) <= 256 and not is_url(value) and not value.startswith("data:"):
             return self.speech.resolve_voice(value, param)
         try:
             data = await self.audio_bytes(None, value, param)
             assert data is not None
-            samples, rate = await self.speech.load_reference(data, param)
+            samples, rate = await self.speech.load_reference(data, param, client)
         except APIError as exc:
             if exc.code != "invalid_audio":
                 raise
@@ -56,10 +54,10 @@ class RoleService:
                            f"({exc.message.removeprefix(param + ': ')})", param=param, code="invalid_audio") from None
         return self.speech.reference_voice(samples, rate, None)
 
-    async def add(self, name: str, clip: bytes | None, **kwargs) -> Role:
+    async def add(self, name: str, clip: bytes | None, *, client: str | None, **kwargs) -> Role:
         """Decode the clip and write the role on a worker thread (decoding and fsync never block the
         loop), admitted like synthesis."""
-        ticket = self.speech.admit()
+        ticket = self.speech.admit(client)
         try:
             return await asyncio.to_thread(self.add_sync, name, clip, **kwargs)
         finally:

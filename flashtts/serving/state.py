@@ -13,7 +13,7 @@ from flashtts.registry import SpeakerRegistry
 from flashtts.scheduler import Admission
 
 if TYPE_CHECKING:
-    from flashtts.serving.execution import Ticket
+    from flashtts.scheduler.admission import Ticket
 
 
 class ServiceState:
@@ -27,6 +27,6 @@ class ServiceState:
     _audio_cache: dict[tuple[str, str], np.ndarray]
 
     if TYPE_CHECKING:
-        def admit(self, client: str | None = None, *, count: bool = True) -> Ticket:
+        def admit(self, client: str | None, *, count: bool = True) -> Ticket:
             """A slot for one request (the execution part implements it)."""
             ...

@@ -174,10 +174,10 @@ class Voices(ServiceState):
             raise APIError(f"{param}: clip is silent", param=param, code="invalid_audio")
         return samples, rate
 
-    async def load_reference(self, data: bytes, param: str) -> tuple[np.ndarray, int]:
+    async def load_reference(self, data: bytes, param: str, client: str | None) -> tuple[np.ndarray, int]:
         """:meth:`decode_reference` on a worker thread (never on the event loop), admitted like
-        synthesis: uploads count against the same limits."""
-        ticket = self.admit()
+        synthesis (for ``client``): uploads count against the same limits."""
+        ticket = self.admit(client)
         try:
             return await asyncio.to_thread(self.decode_reference, data, param)
         finally:

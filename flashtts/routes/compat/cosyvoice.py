@@ -22,6 +22,7 @@ from flashtts.errors import APIError
 from flashtts.protocol.compat.cosyvoice import CrossLingualForm, Instruct2Form, InstructForm, SftForm, ZeroShotForm
 from flashtts.responses import respond
 from flashtts.routes import get_service, read_upload
+from flashtts.security import current_client, http_caller
 from flashtts.serving import SpeechService, Utterance, VoiceChoice
 
 router = APIRouter(tags=["compat: CosyVoice"], dependencies=[Depends(require_api_key)])
@@ -35,7 +36,7 @@ METHODS = ["GET", "POST"]
 async def _stream(service: SpeechService, request: Request, route: str, utt: Utterance, fmt: str | None) -> Response:
     fmt = fmt or ("pcm" if request.method == "GET" else "wav")
     plan = await service.plan(route, [utt], response_format=fmt, options=GenerationOptions(), stream=True,
-                              text_param="tts_text")
+                              text_param="tts_text", caller=http_caller())
     plan.out_rate = SAMPLE_RATE
     response = await respond(service, plan, request, stream=True)
     response.headers["X-Custom-Header-sampleRate"] = str(SAMPLE_RATE)
@@ -48,7 +49,7 @@ async def _prompt_voice(service: SpeechService, upload: UploadFile, text: str | 
     clip = await read_upload(service, upload, "prompt_wav")
     if clip is None:
         raise APIError("prompt_wav is empty", param="prompt_wav", code="missing_audio")
-    samples, rate = await service.load_reference(clip, "prompt_wav")
+    samples, rate = await service.load_reference(clip, "prompt_wav", current_client())
     return service.reference_voice(samples, rate, text or None)
 
 

@@ -24,6 +24,7 @@ from flashtts.protocol.compat.qwen_fastapi import (
     VoiceDesignRequest,
 )
 from flashtts.routes import get_service
+from flashtts.security import http_caller
 from flashtts.serving import Plan, SpeechService, Utterance, VoiceChoice
 
 router = APIRouter(tags=["compat: Qwen3-TTS FastAPI"], dependencies=[Depends(require_api_key)])
@@ -35,7 +36,7 @@ async def _plan(service: SpeechService, route: str, text: str, instruct: str, la
     service.check_text(text, param)
     voice = VoiceChoice(label="voice_design", voice=info.default_voice)
     utt = Utterance(text, voice, instructions=instruct, language=engine_language(info, language))
-    return await service.plan(route, [utt], response_format="wav", options=options)
+    return await service.plan(route, [utt], response_format="wav", options=options, caller=http_caller())
 
 
 @router.get("/languages", response_model=Languages, summary="Languages the engine speaks")

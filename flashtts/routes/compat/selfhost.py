@@ -15,6 +15,7 @@ from flashtts.languages import engine_language
 from flashtts.protocol.compat.selfhost import SynthesizeRequest, SynthesizeResponse, VoiceEntry, VoicesResponse
 from flashtts.routes import get_service
 from flashtts.routes.system import health_body
+from flashtts.security import http_caller
 from flashtts.serving import SpeechService, Utterance
 
 open_router = APIRouter(tags=["compat: Qwen3-TTS self-hosting"])
@@ -52,7 +53,7 @@ async def synthesize(body: SynthesizeRequest, request: Request,
     utt = Utterance(body.text, voice, instructions=body.instruct, speed=body.speed, pitch=body.pitch,
                     language=language)
     plan = await service.plan("/api/tts/synthesize", [utt], response_format="wav", options=body.generation_options(),
-                        length_threshold=body.length_threshold, window_size=body.window_size)
+                        length_threshold=body.length_threshold, window_size=body.window_size, caller=http_caller())
     data, seconds = await complete_one(service, request, plan)
     return SynthesizeResponse(success=True, audio_base64=base64.b64encode(data).decode(), duration=round(seconds, 3),
                               sample_rate=plan.out_rate, processing_time=watch.seconds)

@@ -20,6 +20,7 @@ from flashtts.languages import engine_language
 from flashtts.protocol.compat.streaming_service import FullTTSRequest, StreamTTSRequest, VoiceAttributes
 from flashtts.responses import respond
 from flashtts.routes import get_service
+from flashtts.security import http_caller
 from flashtts.serving import Plan, SpeechService, Utterance
 
 router = APIRouter(tags=["compat: Qwen-TTS streaming service"], dependencies=[Depends(require_api_key)])
@@ -36,7 +37,7 @@ async def _plan(service: SpeechService, route: str, body: StreamTTSRequest | Ful
     utt = Utterance(text, voice, language=engine_language(service.engine.info, body.language))
     return await service.plan(route, [utt], response_format=fmt, options=options,
                               length_threshold=body.length_threshold,
-                        window_size=body.window_size, stream=stream)
+                        window_size=body.window_size, stream=stream, caller=http_caller())
 
 
 @router.post("/stream-tts", summary="Speak text as a live WAV stream",

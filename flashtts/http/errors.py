@@ -1,0 +1,115 @@
+"""The HTTP edge's error mapping: any exception as a status, headers and an OpenAI-style body (the one
+place errors become HTTP answers), and FastAPI's validation errors said as a client can act on them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from flashtts.engine import CapabilityError
+from flashtts.errors import APIError, error_body, error_type
+from flashtts.registry import RoleNotFoundError
+from flashtts.scheduler.admission import QueueFullError
+from flashtts.serving.errors import to_api_error
+
+
+def request_id_of(request: Request) -> str | None:
+    """The id :class:`~flashtts.middleware.RequestIdMiddleware` gave the request."""
+    return getattr(request.state, "request_id", None)
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON that always encodes: text echoed from a request may hold unpaired surrogates."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def json_error(exc: BaseException, request_id: str | None = None) -> JSONResponse:
+    """The HTTP answer to any exception: its status, headers and OpenAI error body."""
+    err = to_api_error(exc, request_id)
+    return SafeJSONResponse(error_body(err.message, error_type(err), err.param, err.code), status_code=err.status,
+                            headers=err.headers)
+
+
+_LOC_ROOTS = ("body", "query", "form", "path", "header", "cookie")
+_TYPE_TAGS = {"str", "int", "float", "bool", "bytes", "list", "dict", "set", "tuple", "none", "json-or-python"}
+
+
+def _is_union_tag(part: object) -> bool:
+    """A pydantic union-member tag in an error location ('float', "literal['a','b']", 'VoiceId')."""
+    if not isinstance(part, str):
+        return False
+    return part in _TYPE_TAGS or "[" in part or "-" in part or part[:1].isupper()
+
+
+def _param(loc: tuple) -> str | None:
+    parts = [p for p in loc if p not in _LOC_ROOTS]
+    parts = parts[:1] + [p for p in parts[1:] if not _is_union_tag(p)]
+    return ".".join(str(p) for p in parts) or None
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str | None, str]:
+    """(message, param, code) for the first field in error; a union's alternatives become one message."""
+    errors = exc.errors()
+    if not errors:
+        return "invalid request", None, "invalid_value"
+    first = errors[0]
+    if first.get("type") == "json_invalid":
+        detail = (first.get("ctx") or {}).get("error") or first.get("msg", "")
+        return f"request body is not valid JSON: {detail}", None, "invalid_json"
+    param = _param(tuple(first.get("loc", ())))
+    if param is None and first.get("type") in ("model_attributes_type", "dict_type", "model_type"):
+        return "request body must be a JSON object", None, "invalid_value"
+    msgs: list[str] = []
+    others: set[str | None] = set()
+    for err in errors:
+        if _param(tuple(err.get("loc", ()))) == param:
+            msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+            if msg not in msgs:
+                msgs.append(msg)
+        else:
+            others.add(_param(tuple(err.get("loc", ()))))
+    msg = " or ".join(msgs)
+    more = f" (and errors in {len(others)} more field{'s' if len(others) > 1 else ''})" if others else ""
+    return (f"{param}: {msg}{more}" if param else f"{msg}{more}"), param, "invalid_value"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(APIError)
+    async def _api_error(request: Request, exc: APIError) -> JSONResponse:
+        return json_error(exc, request_id_of(request))
+
+    @app.exception_handler(CapabilityError)
+    async def _capability(request: Request, exc: CapabilityError) -> JSONResponse:
+        return json_error(exc, request_id_of(request))
+
+    @app.exception_handler(RoleNotFoundError)
+    async def _role_not_found(request: Request, exc: RoleNotFoundError) -> JSONResponse:
+        return json_error(exc, request_id_of(request))
+
+    @app.exception_handler(QueueFullError)
+    async def _queue_full(request: Request, exc: QueueFullError) -> JSONResponse:
+        return json_error(exc, request_id_of(request))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        message, param, code = _validation_message(exc)
+        return SafeJSONResponse(error_body(message, "invalid_request_error", param, code), status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        type_ = "not_found_error" if exc.status_code == 404 else (
+            "server_error" if exc.status_code >= 500 else "invalid_request_error")
+        return SafeJSONResponse(error_body(str(exc.detail), type_, code=getattr(exc, "code", None)),
+                            status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return json_error(exc, request_id_of(request))
