@@ -16,10 +16,10 @@ from fastapi.staticfiles import StaticFiles
 from flashtts import __version__
 from flashtts.config import ServerConfig
 from flashtts.engine import Engine
+from flashtts.engine.idle_unload import IdleUnloadEngine
 from flashtts.form_limits import allow_large_form_fields, fastapi_form_limits
 from flashtts.http.errors import install_error_handlers
 from flashtts.http.validation import check_request_text
-from flashtts.idle_unload import IdleUnloadEngine
 from flashtts.loop_lag import watch_loop_lag
 from flashtts.memory import limit_heap_arenas, rss_mib
 from flashtts.metrics import ErrorCounter, Metrics

@@ -76,7 +76,7 @@ app.command()(serve)
 
 
 def _check_engine(name: str) -> type[Engine]:
-    from flashtts.engine_registry import UnknownEngineError, engine_class
+    from flashtts.engine.registry import UnknownEngineError, engine_class
 
     try:
         return engine_class(name)
@@ -106,7 +106,7 @@ def _synth_arguments(
 def synth(*, text: str, output: Path, voice: str | None, instructions: str | None, language: str | None,
           speed: float | None, **values: Any) -> None:
     """Synthesise text to a file with the same engine code the server uses."""
-    from flashtts.engine_registry import create_engine
+    from flashtts.engine.registry import create_engine
     from flashtts.metrics import Metrics
     from flashtts.serving import SpeechService, Utterance
     from flashtts.serving.errors import to_api_error
@@ -155,7 +155,7 @@ app.command()(synth)
 @app.command()
 def engines(json_out: bool = typer.Option(False, "--json", help="Print JSON")) -> None:
     """List installed engines and what each can do."""
-    from flashtts.engine_registry import available
+    from flashtts.engine.registry import available
 
     rows = []
     for name, ep in sorted(available().items()):
@@ -252,8 +252,8 @@ def download(
 ) -> None:
     """Fetch a Hub model or a catalogue voice into the Hugging Face cache (HF_HOME) with progress bars;
     print where it is."""
-    from flashtts.hub import ModelNotFoundError, cache_dir, is_repo_id
-    from flashtts.hub import download as fetch
+    from flashtts.engine.hub import ModelNotFoundError, cache_dir, is_repo_id
+    from flashtts.engine.hub import download as fetch
 
     if not is_repo_id(name):  # a voice of an engine's catalogue (Piper's: en_GB-alba-medium)
         catalogue = engine or "piper"
@@ -271,7 +271,7 @@ def download(
         return
     patterns = None
     if engine is not None:
-        from flashtts.engine_registry import engine_class
+        from flashtts.engine.registry import engine_class
 
         _check_engine(engine)
         try:

@@ -22,7 +22,7 @@ import numpy as np
 
 from flashtts.config import ServerConfig
 from flashtts.engine import Engine, EngineInfo, SynthesisRequest, TimedChunk
-from flashtts.engine_registry import create_engine
+from flashtts.engine.registry import create_engine
 from flashtts.metrics import Metrics
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flashtts.hub import is_repo_id
+from flashtts.engine.hub import is_repo_id
 
 from live import serving
 from support import ROOT

@@ -36,9 +36,10 @@ from flashtts.engine import (
     VoiceInfo,
     WordTiming,
 )
-from flashtts.hub import is_repo_id, resolve_model_path
+from flashtts.engine.hub import is_repo_id, resolve_model_path
+from flashtts.engine.microbatch import MicroBatcher
+from flashtts.engine.worker import ModelWorker
 from flashtts.metrics import Metrics
-from flashtts.scheduler import MicroBatcher, ModelWorker
 from flashtts_engines.piper.alignment import WordSpan, locate_words, phoneme_bounds, sentence_words
 
 from .files import ROWS, KokoroFiles, hub_patterns, load_files, precision_of

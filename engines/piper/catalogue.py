@@ -5,7 +5,7 @@ Everything goes through ``huggingface_hub`` (its cache, ``HF_HOME``/``HF_HUB_CAC
 ``HF_HUB_OFFLINE`` and progress bars): a file is downloaded into a temporary file and renamed into the
 cache only when complete, and a cached model whose size differs from the catalogue's is fetched again,
 so an interrupted download is never loaded. Offline, files come from the cache; a voice missing there is
-a :class:`~flashtts.hub.ModelNotFoundError` that names the ``flashtts download`` command to run.
+a :class:`~flashtts.engine.hub.ModelNotFoundError` that names the ``flashtts download`` command to run.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flashtts.hub import ModelNotFoundError, cache_dir, offline
+from flashtts.engine.hub import ModelNotFoundError, cache_dir, offline
 
 log = logging.getLogger(__name__)
 

@@ -29,10 +29,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from flashtts.engine import Capabilities, Engine, EngineConfig, EngineInfo, SynthesisRequest, TimedChunk
-from flashtts.hub import ModelNotFoundError
+from flashtts.engine.hub import ModelNotFoundError
+from flashtts.engine.microbatch import MicroBatcher
+from flashtts.engine.worker import ModelWorker
 from flashtts.memory import release_free_memory
 from flashtts.metrics import Metrics
-from flashtts.scheduler import MicroBatcher, ModelWorker
 
 from .alignment import WordSpan, locate_words, phoneme_bounds, sentence_words
 from .session import VoiceModel, can_prepare

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from flashtts.engine import VoiceInfo
-from flashtts.hub import ModelNotFoundError
+from flashtts.engine.hub import ModelNotFoundError
 
 from .catalogue import Catalogue, CatalogueVoice, looks_like_voice_name
 
@@ -70,7 +70,7 @@ class VoiceSource:
     def check_available(self) -> None:
         """Raise :class:`ModelNotFoundError` when this catalogue voice is neither cached nor fetchable
         (offline); cheap (the local cache only)."""
-        from flashtts.hub import offline
+        from flashtts.engine.hub import offline
 
         if self.entry is None or not offline():
             return

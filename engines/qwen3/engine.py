@@ -7,7 +7,7 @@
   embedding alone). The clone prompt is computed once per ``reference.cache_key`` and kept in memory
   and on disk in ``reference.cache_dir``.
 
-All model work runs on one :class:`~flashtts.scheduler.worker.ModelWorker` thread. Frames come from
+All model work runs on one :class:`~flashtts.engine.worker.ModelWorker` thread. Frames come from
 the generation chosen once at start by ``--backend`` (:mod:`.generation`): ``torch`` batches this
 process's decode loop continuously (:mod:`.torch_generation`), ``vllm`` runs the talker in vLLM
 (:mod:`.vllm.generation`). Prompts, clone prompts and the codec decoder are shared by both.
@@ -93,9 +93,9 @@ from flashtts.engine import (
     SynthesisRequest,
     VoiceInfo,
 )
-from flashtts.hub import resolve_model_path
+from flashtts.engine.hub import resolve_model_path
+from flashtts.engine.worker import ModelWorker
 from flashtts.metrics import Metrics
-from flashtts.scheduler.worker import ModelWorker
 
 from .generation import Generation, GenerationContext, Work, generation_class, opt_int
 from .model import Qwen3Runner, Stream

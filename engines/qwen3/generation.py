@@ -21,8 +21,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from flashtts.engine.worker import ModelWorker
 from flashtts.metrics import Metrics
-from flashtts.scheduler.worker import ModelWorker
 
 from .model import Qwen3Runner, Stream
 

@@ -1,6 +1,6 @@
 """The torch generation (``--backend torch``): continuous batching of the torch decode loop in this process.
 
-A :class:`~flashtts.scheduler.continuous.ContinuousBatcher` drives it on the model thread: arrivals
+A :class:`~flashtts.engine.continuous.ContinuousBatcher` drives it on the model thread: arrivals
 are prepared and prefilled together, then every decode step runs one talker step for all active
 streams, the 15 code-predictor steps batched across them (:class:`~.torch_decode.TorchDecode`), and
 one batched codec decode for the streams whose next chunk is due.
@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from flashtts.scheduler.continuous import ContinuousBatcher
+from flashtts.engine.continuous import ContinuousBatcher
 
 from .generation import GenerationContext, Work
 from .model import Qwen3Runner, Stream

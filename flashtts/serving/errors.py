@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 
 from flashtts.engine import CapabilityError
+from flashtts.engine.hub import ModelNotFoundError
 from flashtts.errors import APIError, NotFoundError, RateLimitError
-from flashtts.hub import ModelNotFoundError
 from flashtts.registry import RoleError, RoleExistsError, RoleNotFoundError
 from flashtts.scheduler.admission import QueueFullError
 

@@ -8,7 +8,7 @@ from flashtts.config import ServerConfig
 from flashtts.engine import Engine
 from flashtts.metrics import Metrics
 from flashtts.registry import SpeakerRegistry
-from flashtts.scheduler import Admission
+from flashtts.scheduler.admission import Admission
 from flashtts.scheduler.sessions import LiveSessions
 from flashtts.serving.execution import Execution
 from flashtts.serving.planning import Planning

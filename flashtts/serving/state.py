@@ -10,7 +10,7 @@ from flashtts.config import ServerConfig
 from flashtts.engine import Engine
 from flashtts.metrics import Metrics
 from flashtts.registry import SpeakerRegistry
-from flashtts.scheduler import Admission
+from flashtts.scheduler.admission import Admission
 
 if TYPE_CHECKING:
     from flashtts.scheduler.admission import Ticket

@@ -1,4 +1,4 @@
-"""The generic continuous-batching loop (flashtts/scheduler/continuous.py) with a counting model."""
+"""The generic continuous-batching loop (flashtts/engine/continuous.py) with a counting model."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from flashtts.engine.continuous import ContinuousBatcher
+from flashtts.engine.worker import ModelWorker
 from flashtts.metrics import Metrics
-from flashtts.scheduler.continuous import ContinuousBatcher
-from flashtts.scheduler.worker import ModelWorker
 
 from support import until
 

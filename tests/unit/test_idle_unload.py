@@ -8,7 +8,7 @@ import pytest
 
 from flashtts.config import ServerConfig
 from flashtts.engine import Engine
-from flashtts.idle_unload import IdleUnloadEngine
+from flashtts.engine.idle_unload import IdleUnloadEngine
 from flashtts.metrics import Metrics
 
 from fakes import FakeEngine

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 
 import pytest
 
+from flashtts.engine.microbatch import MicroBatcher
+from flashtts.engine.worker import ModelWorker
 from flashtts.metrics import Metrics
-from flashtts.scheduler import MicroBatcher, ModelWorker
 
 
 class Recorder:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from flashtts.hub import ModelNotFoundError
+from flashtts.engine.hub import ModelNotFoundError
 from flashtts.memory import release_free_memory, rss_bytes
 from flashtts_engines.piper.catalogue import Catalogue, CatalogueVoice, UnknownVoiceError, looks_like_voice_name
 from flashtts_engines.piper.prepare import prepared

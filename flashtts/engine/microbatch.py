@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from flashtts.engine.worker import ModelWorker
 from flashtts.metrics import Metrics
-from flashtts.scheduler.worker import ModelWorker
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Continuous batching: requests join a running batch between decode steps and leave when done.
 
-Unlike :mod:`flashtts.scheduler.microbatch` (whole items per batch), an autoregressive engine
+Unlike :mod:`flashtts.engine.microbatch` (whole items per batch), an autoregressive engine
 keeps a set of *active* jobs and advances all of them by one step per iteration:
 
 * new jobs are admitted between steps, up to ``batch_size`` active at once, and their prompts are
@@ -9,7 +9,7 @@ keeps a set of *active* jobs and advances all of them by one step per iteration:
   that long for company; once anything is active, arrivals join at the very next step;
 * a job leaves the batch as soon as it is finished or aborted (``abort`` takes effect before the
   next step), and its slot is free for the next waiting job;
-* the loop runs on the model thread (a :class:`~flashtts.scheduler.worker.ModelWorker`), so all model
+* the loop runs on the model thread (a :class:`~flashtts.engine.worker.ModelWorker`), so all model
   work stays off the event loop; ``call`` runs any other model-thread work between steps.
 """
 
@@ -25,8 +25,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
+from flashtts.engine.worker import ModelWorker
 from flashtts.metrics import Metrics
-from flashtts.scheduler.worker import ModelWorker
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 An engine turns one :class:`SynthesisRequest` into an async stream of float32 mono audio
 chunks at :attr:`EngineInfo.sample_rate`. Engines are found by name through the
-``flashtts.engines`` entry-point group (see :mod:`flashtts.engine_registry`); nothing outside
+``flashtts.engines`` entry-point group (see :mod:`flashtts.engine.registry`); nothing outside
 the registry branches on an engine's name.
 """
 
@@ -168,7 +168,8 @@ class EngineConfig:
     """Settings the server passes to an engine when it is created."""
 
     model_path: str | None = None
-    """A local path, or a Hugging Face Hub id that engines resolve with :func:`flashtts.hub.resolve_model_path`."""
+    """A local path, or a Hugging Face Hub id that engines resolve with
+    :func:`flashtts.engine.hub.resolve_model_path`."""
     model_paths: tuple[str, ...] = ()
     """Every ``--model_path`` given, in order (``model_path`` is the first): engines that serve several
     models at once (Piper voices) read them all; the others take one."""
