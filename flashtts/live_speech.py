@@ -21,10 +21,10 @@ import numpy as np
 
 from flashtts.engine import GenerationOptions, WordTiming
 from flashtts.errors import APIError
-from flashtts.live_text import SentenceCutter
 from flashtts.scheduler.admission import QueueFullError
 from flashtts.serving import Plan, SpeechService, Ticket, Utterance, VoiceChoice
-from flashtts.validation import check_value
+from flashtts.text.characters import check_value
+from flashtts.text.sentences import SentenceCutter
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flashtts.engine import EngineInfo
-from flashtts.languages import language_code
+from flashtts.text.languages import language_code
 
 
 @dataclass(frozen=True)

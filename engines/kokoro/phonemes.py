@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from flashtts.languages import language_code
+from flashtts.text.languages import language_code
 
 MAX_TOKENS = 508
 """Phoneme tokens per model call (510 style rows less the two pad tokens)."""

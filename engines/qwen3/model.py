@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from flashtts.languages import codes_of, spelled_as
+from flashtts.text.languages import codes_of, spelled_as
 
 from .codec_stream import CodecState, CodecStream
 from .frame import FrameKernel

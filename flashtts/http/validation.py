@@ -1,6 +1,6 @@
 """Every text an HTTP request carries is checked before any route logic sees it: one app-wide
 dependency walks the parsed JSON body, form fields, query and path parameters with
-:func:`flashtts.validation.check_value`."""
+:func:`flashtts.text.characters.check_value`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import json
 from fastapi import Request
 from starlette.requests import HTTPConnection
 
-from flashtts.validation import check_value
+from flashtts.text.characters import check_value
 
 _INLINE_BYTES = 64 * 1024
 

@@ -27,7 +27,6 @@ from flashtts import audio
 from flashtts.auth import require_api_key
 from flashtts.errors import APIError, error_body
 from flashtts.live_speech import LiveOptions, LiveSpeech, SegmentStart, Words
-from flashtts.live_text import SentenceCutter
 from flashtts.middleware import SlowClientError
 from flashtts.protocol.live import ControlMessage, StreamStart, TextMessage
 from flashtts.scheduler.sessions import SessionPlace
@@ -35,6 +34,7 @@ from flashtts.security import current_client
 from flashtts.serving import SpeechService, encode_step
 from flashtts.serving.errors import to_api_error
 from flashtts.sse import words_event
+from flashtts.text.sentences import SentenceCutter
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 log = logging.getLogger(__name__)

@@ -8,12 +8,12 @@ from dataclasses import replace
 from flashtts import audio
 from flashtts.engine import EngineInfo, GenerationOptions, SynthesisRequest
 from flashtts.errors import APIError
-from flashtts.languages import speech_language, voice_language_codes
-from flashtts.normalize import normalize as normalize_text
-from flashtts.scripts import readable_scripts, unreadable_script
 from flashtts.serving.plans import Caller, Plan, Utterance, new_request_id
 from flashtts.serving.state import ServiceState
-from flashtts.text import parse_dialogue, split_text
+from flashtts.text.languages import speech_language, voice_language_codes
+from flashtts.text.normalize import normalize as normalize_text
+from flashtts.text.scripts import readable_scripts, unreadable_script
+from flashtts.text.sentences import parse_dialogue, split_text
 
 SPOKEN_EXPANSION = 4
 """Normalised text (numbers, symbols and links spelled out) may be at most this many times the text limit:
@@ -80,7 +80,7 @@ class Planning(ServiceState):
 
         ``optional_instructions``: the API treats instructions as a hint (OpenAI's), so an engine that
         cannot follow them ignores them (see :meth:`_without_unfollowable_instructions`).
-        ``normalize``: text is read as a person would (:mod:`flashtts.normalize`).
+        ``normalize``: text is read as a person would (:mod:`flashtts.text.normalize`).
         ``caller``: the request id and client the edge gives (a fresh id when it gives none).
         ``opening``: the plan opens its answer (False for a live session's later segments, whose listener
         already hears audio): its first segment may then start with a small chunk.

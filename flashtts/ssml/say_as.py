@@ -1,7 +1,7 @@
 """``<say-as interpret-as>``: how a piece of text is read, through the server's English normaliser.
 
-Numbers, dates, times and money come out in words from :mod:`flashtts.normalize` and
-:mod:`flashtts.numbers` (the same readings plain text gets), so SSML and plain text never say the
+Numbers, dates, times and money come out in words from :mod:`flashtts.text.normalize` and
+:mod:`flashtts.text.numbers` (the same readings plain text gets), so SSML and plain text never say the
 same thing two ways. Letter-by-letter and digit-by-digit readings work in any language; the others
 in English only (elsewhere the text is left to the engine and the element listed as ignored).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from flashtts import normalize, numbers
+from flashtts.text import normalize, numbers
 
 INTERPRET_AS = ("characters", "spell-out", "verbatim", "cardinal", "number", "ordinal", "digits", "date", "time",
                 "telephone", "currency")

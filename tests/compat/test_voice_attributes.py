@@ -9,7 +9,7 @@ import pytest
 
 from flashtts.compat_serving import Traits, attribute_instructions, closest_voice, voice_for_attributes
 from flashtts.engine import Capabilities, EngineInfo, VoiceInfo
-from flashtts.languages import codes_of, engine_language, spelled_as
+from flashtts.text.languages import codes_of, engine_language, spelled_as
 
 QWEN_SPEAKERS = ("aiden", "dylan", "eric", "ono_anna", "ryan", "serena", "sohee", "uncle_fu", "vivian")
 
@@ -90,7 +90,7 @@ def test_language_names_map_to_the_engines_spelling(languages, given, expected):
 
 
 def test_one_alias_table_for_the_server_and_the_engines():
-    """The Qwen3 engine lists its languages by name; the codes answer to them (flashtts/languages.py)."""
+    """The Qwen3 engine lists its languages by name; the codes answer to them (flashtts/text/languages.py)."""
     qwen = ["auto", "chinese", "english", "german", "italian", "portuguese", "spanish", "japanese", "korean",
             "french", "russian"]
     assert codes_of(qwen) == ["zh", "en", "ja", "ko", "de", "fr", "ru", "pt", "es", "it"]

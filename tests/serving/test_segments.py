@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flashtts.config import ServerConfig
-from flashtts.normalize import normalize
+from flashtts.text.normalize import normalize
 
 from fakes import FakeEngine
 from support import AppWebSocket, app_client

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from flashtts import numbers
 from flashtts.engine import EngineInfo, VoiceInfo
-from flashtts.languages import speech_language
-from flashtts.normalize import normalize
+from flashtts.text import numbers
+from flashtts.text.languages import speech_language
+from flashtts.text.normalize import normalize
 
 CASES = json.loads((Path(__file__).resolve().parent.parent / "data" / "normalize_cases.json").read_text("utf-8"))
 

@@ -6,8 +6,8 @@ import pytest
 
 from flashtts.engine import EngineInfo, VoiceInfo
 from flashtts.errors import APIError
-from flashtts.scripts import dominant_script, guess_language, readable_scripts, script_counts, unreadable_script
 from flashtts.serving.planning import check_script
+from flashtts.text.scripts import dominant_script, guess_language, readable_scripts, script_counts, unreadable_script
 
 LATIN = frozenset({"latin"})
 

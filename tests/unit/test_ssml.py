@@ -10,9 +10,9 @@ import math
 import pytest
 from hostile_ssml import HOSTILE
 
-from flashtts import normalize, numbers
 from flashtts.ssml import Limits, Pause, Prosody, Segment, SSMLError, is_ssml, parse_inline, parse_ssml, read
 from flashtts.ssml.values import RATES
+from flashtts.text import normalize, numbers
 
 
 def spans(doc, index=0):

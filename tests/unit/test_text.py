@@ -1,10 +1,11 @@
-"""The one sentence cutter (flashtts/text.py): whole texts for HTTP, pieces for the live paths, dialogue tags."""
+"""The one sentence cutter (flashtts/text/sentences.py): whole texts for HTTP, pieces for the live paths,
+dialogue tags."""
 
 from __future__ import annotations
 
 import pytest
 
-from flashtts.text import SentenceCutter, parse_dialogue, split_sentences, split_text
+from flashtts.text.sentences import SentenceCutter, parse_dialogue, split_sentences, split_text
 
 
 def test_short_text_is_one_segment():

@@ -15,7 +15,6 @@ from fastapi.responses import Response
 from flashtts.auth import require_api_key
 from flashtts.compat_serving import complete_many, complete_one, file_response
 from flashtts.engine import GenerationOptions
-from flashtts.languages import engine_language
 from flashtts.protocol.compat.qwen_fastapi import (
     AudioBase64,
     BatchAudio,
@@ -26,6 +25,7 @@ from flashtts.protocol.compat.qwen_fastapi import (
 from flashtts.routes import get_service
 from flashtts.security import http_caller
 from flashtts.serving import Plan, SpeechService, Utterance, VoiceChoice
+from flashtts.text.languages import engine_language
 
 router = APIRouter(tags=["compat: Qwen3-TTS FastAPI"], dependencies=[Depends(require_api_key)])
 

@@ -11,12 +11,12 @@ from fastapi.responses import JSONResponse
 
 from flashtts.auth import require_api_key
 from flashtts.compat_serving import Stopwatch, complete_one, voice_traits
-from flashtts.languages import engine_language
 from flashtts.protocol.compat.selfhost import SynthesizeRequest, SynthesizeResponse, VoiceEntry, VoicesResponse
 from flashtts.routes import get_service
 from flashtts.routes.system import health_body
 from flashtts.security import http_caller
 from flashtts.serving import SpeechService, Utterance
+from flashtts.text.languages import engine_language
 
 open_router = APIRouter(tags=["compat: Qwen3-TTS self-hosting"])
 router = APIRouter(tags=["compat: Qwen3-TTS self-hosting"], dependencies=[Depends(require_api_key)])

@@ -16,12 +16,12 @@ from flashtts.audio import FORMATS
 from flashtts.auth import require_api_key
 from flashtts.compat_serving import complete_one, file_response, voice_for_attributes
 from flashtts.errors import APIError
-from flashtts.languages import engine_language
 from flashtts.protocol.compat.streaming_service import FullTTSRequest, StreamTTSRequest, VoiceAttributes
 from flashtts.responses import respond
 from flashtts.routes import get_service
 from flashtts.security import http_caller
 from flashtts.serving import Plan, SpeechService, Utterance
+from flashtts.text.languages import engine_language
 
 router = APIRouter(tags=["compat: Qwen-TTS streaming service"], dependencies=[Depends(require_api_key)])
 

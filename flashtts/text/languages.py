@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flashtts.engine import EngineInfo
-from flashtts.scripts import guess_language
+from flashtts.text.scripts import guess_language
 
 LANGUAGE_ALIASES: tuple[tuple[str, ...], ...] = (
     ("zh", "chinese", "zh-cn", "zh_cn", "cn", "mandarin", "中文"),
