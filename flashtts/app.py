@@ -14,7 +14,8 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from flashtts import __version__
-from flashtts.config import ServerConfig
+from flashtts.config.paths import default_roles_dir, web_dir
+from flashtts.config.settings import ServerConfig
 from flashtts.engine import Engine
 from flashtts.engine.idle_unload import IdleUnloadEngine
 from flashtts.form_limits import allow_large_form_fields, fastapi_form_limits
@@ -24,7 +25,6 @@ from flashtts.loop_lag import watch_loop_lag
 from flashtts.memory import limit_heap_arenas, rss_mib
 from flashtts.metrics import ErrorCounter, Metrics
 from flashtts.middleware import BodyLimitMiddleware, RequestIdMiddleware, SendTimeoutMiddleware
-from flashtts.paths import default_roles_dir, web_dir
 from flashtts.registry import SpeakerRegistry
 from flashtts.replicas import build_engine
 from flashtts.routes import captions as captions_routes

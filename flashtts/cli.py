@@ -15,8 +15,8 @@ import typer
 
 from flashtts.bench.cli import bench
 from flashtts.client import client
+from flashtts.config.options import ServeOptions, env_var, fields, parse_engine_opts, serve_option, typer_signature
 from flashtts.engine import Engine, EngineConfig, GenerationOptions
-from flashtts.serve_options import ServeOptions, env_var, fields, parse_engine_opts, serve_option, typer_signature
 
 app = typer.Typer(help="flashtts: a self-hosted, batching text-to-speech server.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -33,8 +33,8 @@ app.command(name="client", help="CosyVoice's client.py: call /inference_<mode> a
 def serve(**values: Any) -> None:
     """Serve the HTTP API (and the web UI at /)."""
     from flashtts.app import create_app
-    from flashtts.compat_options import apply_launch_options
-    from flashtts.startup_checks import check_log_level, check_role_dir, clear_startup_errors, unknown_variables
+    from flashtts.config.compat import apply_launch_options
+    from flashtts.config.startup_checks import check_log_level, check_role_dir, clear_startup_errors, unknown_variables
 
     opts = ServeOptions(**values)
     if len(opts.model_path) > 1 and not _check_engine(opts.engine).many_models:
@@ -178,7 +178,7 @@ def engines(json_out: bool = typer.Option(False, "--json", help="Print JSON")) -
 
 
 def _registry(role_dir: Path):
-    from flashtts.paths import default_roles_dir
+    from flashtts.config.paths import default_roles_dir
     from flashtts.registry import SpeakerRegistry
 
     return SpeakerRegistry(role_dir, defaults=default_roles_dir())
@@ -314,8 +314,8 @@ def make_checkpoint_cmd(
 
 @dev_app.command("options-table")
 def options_table_cmd() -> None:
-    """Print the README's table of `flashtts serve` options (generated from flashtts/serve_options.py)."""
-    from flashtts.serve_options import options_table
+    """Print the README's table of `flashtts serve` options (generated from flashtts/config/options.py)."""
+    from flashtts.config.options import options_table
 
     typer.echo(options_table(), nl=False)
 

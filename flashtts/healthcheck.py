@@ -13,7 +13,7 @@ import sys
 import urllib.request
 from collections.abc import Mapping
 
-from flashtts.config import LOOPBACK_NAMES, WILDCARD_BINDS
+from flashtts.config.settings import LOOPBACK_NAMES, WILDCARD_BINDS
 
 
 def target(environ: Mapping[str, str]) -> tuple[str, str]:

@@ -32,7 +32,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Any
 
-from flashtts.config import ServerConfig
+from flashtts.config.settings import ServerConfig
 
 log = logging.getLogger(__name__)
 

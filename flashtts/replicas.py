@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from flashtts.config import ServerConfig
+from flashtts.config.settings import ServerConfig
 from flashtts.engine import Engine, EngineInfo, SynthesisRequest, TimedChunk
 from flashtts.engine.registry import create_engine
 from flashtts.metrics import Metrics

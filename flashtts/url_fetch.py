@@ -27,7 +27,7 @@ import socket
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from flashtts.config import AudioURLPolicy
+from flashtts.config.settings import AudioURLPolicy
 from flashtts.errors import APIError
 
 if TYPE_CHECKING:

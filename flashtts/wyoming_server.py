@@ -34,7 +34,7 @@ from wyoming.server import AsyncEventHandler
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped, SynthesizeVoice
 
 from flashtts import __version__
-from flashtts.config import ServerConfig
+from flashtts.config.settings import ServerConfig
 from flashtts.errors import APIError
 from flashtts.live_speech import LiveOptions, LiveSpeech, SegmentEnd, SegmentStart
 from flashtts.scheduler.sessions import SessionPlace

@@ -148,7 +148,7 @@ def test_api_key_is_checked_on_the_upgrade(role_dir):
     from fastapi.testclient import TestClient
 
     from flashtts.app import create_app
-    from flashtts.config import ServerConfig
+    from flashtts.config.settings import ServerConfig
 
     from starlette.websockets import WebSocketDisconnect
 

@@ -279,7 +279,7 @@ async def test_idle_sessions_of_one_client_never_shut_out_its_http_requests(serv
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
 
-    from flashtts.config import Limits
+    from flashtts.config.settings import Limits
 
     idle_limit = Limits().live_idle_timeout
     per_client = Limits().max_live_sessions_per_client

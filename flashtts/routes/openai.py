@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 
 from flashtts.auth import require_api_key
-from flashtts.config import ServerConfig
+from flashtts.config.settings import ServerConfig
 from flashtts.errors import APIError, NotFoundError
 from flashtts.protocol.openai import Model, ModelList, SpeechRequest, Voice, VoiceList
 from flashtts.responses import respond

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flashtts.config import ServerConfig
+from flashtts.config.settings import ServerConfig
 from flashtts.engine import Engine
 from flashtts.metrics import Metrics
 from flashtts.registry import SpeakerRegistry

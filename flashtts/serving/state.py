@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from flashtts.config import ServerConfig
+from flashtts.config.settings import ServerConfig
 from flashtts.engine import Engine
 from flashtts.metrics import Metrics
 from flashtts.registry import SpeakerRegistry

@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from flashtts.cli import app
-from flashtts.compat_options import apply_launch_options
 from flashtts.compat_serving import ResultCache
-from flashtts.config import ServerConfig
+from flashtts.config.compat import apply_launch_options
+from flashtts.config.settings import ServerConfig
 from flashtts.engine import EngineConfig
 from flashtts.replicas import parse_gpus, replica_devices
 from flashtts.routes.compat import parse_groups

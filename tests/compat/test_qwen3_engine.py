@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from flashtts.audio import decode
-from flashtts.config import ServerConfig
+from flashtts.config.settings import ServerConfig
 from flashtts.engine import EngineConfig
 
 from live import assert_openai_error

@@ -18,7 +18,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from flashtts.app import create_app
-from flashtts.config import ServerConfig
+from flashtts.config.settings import ServerConfig
 from flashtts.engine import EngineConfig
 
 from .qwen3_helpers import reference_audio

@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from flashtts.config import AudioURLPolicy, Limits, ServerConfig
-from flashtts.serve_options import ServeOptions
+from flashtts.config.options import ServeOptions
+from flashtts.config.settings import AudioURLPolicy, Limits, ServerConfig
 from flashtts.url_fetch import host_allowed, is_public
 
 from fakes import FakeEngine, tone_wav

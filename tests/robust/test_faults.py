@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from flashtts import registry as registry_module
-from flashtts.config import ServerConfig
+from flashtts.config.settings import ServerConfig
 from flashtts.engine import VoiceInfo
 
 from fakes import FakeEngine

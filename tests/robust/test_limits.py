@@ -11,7 +11,7 @@ import socket
 import httpx
 import pytest
 
-from flashtts.config import Limits, ServerConfig
+from flashtts.config.settings import Limits, ServerConfig
 
 from fakes import FakeEngine, tone_wav
 from support import AppStream, app_client

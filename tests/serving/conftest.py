@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flashtts.config import ServerConfig
+from flashtts.config.settings import ServerConfig
 
 from fakes import FakeEngine
 from support import app_client

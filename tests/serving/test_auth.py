@@ -11,8 +11,8 @@ import openai
 import pytest
 import pytest_asyncio
 
-from flashtts.config import ServerConfig
-from flashtts.serve_options import ServeOptions
+from flashtts.config.options import ServeOptions
+from flashtts.config.settings import ServerConfig
 
 from fakes import FakeEngine
 from support import app_client, assert_openai_error

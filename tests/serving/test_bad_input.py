@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 
 from flashtts.audio import encode
-from flashtts.config import Limits, ServerConfig
+from flashtts.config.settings import Limits, ServerConfig
 
 from fakes import FakeEngine, tone_wav
 from support import app_client, assert_openai_error

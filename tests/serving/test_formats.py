@@ -17,7 +17,7 @@ import av
 import pytest
 import pytest_asyncio
 
-from flashtts.config import ServerConfig
+from flashtts.config.settings import ServerConfig
 
 from fakes import FakeEngine
 from live import audio_info

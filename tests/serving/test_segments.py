@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flashtts.config import ServerConfig
+from flashtts.config.settings import ServerConfig
 from flashtts.text.normalize import normalize
 
 from fakes import FakeEngine

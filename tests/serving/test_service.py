@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from flashtts.config import ServerConfig
+from flashtts.config.settings import ServerConfig
 from flashtts.engine import Capabilities
 
 from fakes import FakeEngine
@@ -147,7 +147,7 @@ async def test_host_check_in_process(tmp_path, host, status):
 
 async def test_text_that_normalises_to_many_times_the_limit_is_refused(tmp_path):
     """Numbers and symbols spelled out may not turn one request into far more speech than the text limit allows."""
-    from flashtts.config import Limits
+    from flashtts.config.settings import Limits
     from flashtts.serving.planning import SPOKEN_EXPANSION
 
     engine = FakeEngine(chunks=1)

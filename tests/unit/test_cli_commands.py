@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from flashtts.audio import encode
 from flashtts.cli import app
-from flashtts.config import ServerConfig
+from flashtts.config.settings import ServerConfig
 from flashtts.engine import VoiceInfo
 
 from fakes import FakeEngine

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from flashtts.serve_options import env_var, fields
+from flashtts.config.options import env_var, fields
 
 ROOT = Path(__file__).resolve().parents[2]
 OPTION_VARIABLES = {env_var(f.name) for f, _, _ in fields()}

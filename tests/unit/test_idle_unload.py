@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from flashtts.config import ServerConfig
+from flashtts.config.settings import ServerConfig
 from flashtts.engine import Engine
 from flashtts.engine.idle_unload import IdleUnloadEngine
 from flashtts.metrics import Metrics

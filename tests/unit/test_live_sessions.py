@@ -9,7 +9,7 @@ import json
 import pytest
 from wyoming.event import Event
 
-from flashtts.config import Limits, ServerConfig
+from flashtts.config.settings import Limits, ServerConfig
 from flashtts.errors import APIError
 from flashtts.live_speech import LiveOptions, LiveSpeech, SegmentEnd
 from flashtts.registry import SpeakerRegistry

@@ -229,7 +229,7 @@ def test_the_prepared_model_is_built_once_and_never_half_written(model_cache, tm
 
 
 def test_repeated_model_paths_and_the_voice_cache_options_reach_the_engine():
-    from flashtts.serve_options import ServeOptions
+    from flashtts.config.options import ServeOptions
 
     config = ServeOptions(model_path=["en_GB-alba-medium", "joe"], voice_cache_mb=200,
                           voice_idle_timeout=60).engine_config()

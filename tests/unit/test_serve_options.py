@@ -1,4 +1,4 @@
-"""`flashtts` options are defined once (flashtts/serve_options.py): the CLI of serve, synth and roles, the
+"""`flashtts` options are defined once (flashtts/config/options.py): the CLI of serve, synth and roles, the
 environment variables and the README table all come from there, and every default is the one of the settings
 the code reads."""
 
@@ -11,9 +11,9 @@ import typer
 from typer.testing import CliRunner
 
 from flashtts.cli import SYNTH_OPTIONS, app
-from flashtts.config import ServerConfig
+from flashtts.config.options import ServeOptions, env_var, fields, options_table
+from flashtts.config.settings import ServerConfig
 from flashtts.ray_serve import RaySettings
-from flashtts.serve_options import ServeOptions, env_var, fields, options_table
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -1,4 +1,4 @@
-"""Bad settings end `flashtts serve` with one clear paragraph, never a traceback (flashtts/startup_checks.py).
+"""Bad settings end `flashtts serve` with one clear paragraph, never a traceback (flashtts/config/startup_checks.py).
 
 In-process: the CLI through Typer's runner (each case fails before an engine loads) and the ASGI
 wrapper that turns a failed start into one line. The same cases in a container: tests/container.
@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from flashtts.cli import app
-from flashtts.startup_checks import ConfigError, check_role_dir, clear_startup_errors, unknown_variables
+from flashtts.config.startup_checks import ConfigError, check_role_dir, clear_startup_errors, unknown_variables
 
 
 def serve(env: dict[str, str], tmp_path: Path):

@@ -91,7 +91,7 @@ async def test_speech_and_clone_over_http_with_backend_vllm(vllm_checkpoints, li
     """One real vLLM server on the Base checkpoint (cloning, and speech in a role made from a clip) answers with
     the samples ``--backend torch`` gives through the same app in-process (CustomVoice's frames on vLLM:
     tests/vllm/test_engine.py)."""
-    from flashtts.config import ServerConfig
+    from flashtts.config.settings import ServerConfig
     from flashtts.engine import EngineConfig
 
     from support import app_client

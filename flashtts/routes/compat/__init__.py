@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from flashtts.config import ServerConfig
+from flashtts.config.settings import ServerConfig
 from flashtts.routes.compat import cosyvoice, qwen_fastapi, selfhost, streaming_service
 
 GROUPS: dict[str, tuple[APIRouter, ...]] = {

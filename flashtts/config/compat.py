@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from flashtts.config import ServerConfig
+from flashtts.config.settings import ServerConfig
 from flashtts.replicas import check_gpus, parse_gpus
 
 ENGINE_OPTIONS = {

@@ -4,10 +4,10 @@ Each field of :class:`ServeOptions` is one option: its type and help text live h
 come the command line (``--name`` and a dashed alias), the ``FLASHTTS_<NAME>`` environment variable,
 and the README's table of options (``flashtts dev options-table``; a test fails when the README and
 this file disagree). A default is written once, in the settings the code reads
-(:class:`~flashtts.config.ServerConfig` and its parts, :class:`~flashtts.engine.EngineConfig`,
+(:class:`~flashtts.config.settings.ServerConfig` and its parts, :class:`~flashtts.engine.EngineConfig`,
 :class:`~flashtts.ray_serve.RaySettings`), and referenced here; a test checks that the options'
 defaults build exactly those settings. :meth:`ServeOptions.server_config` turns the values into the
-:class:`~flashtts.config.ServerConfig` the app reads. ``serve`` takes every option; ``synth`` and the
+:class:`~flashtts.config.settings.ServerConfig` the app reads. ``serve`` takes every option; ``synth`` and the
 ``roles`` commands take the ones they need from here (:func:`typer_signature`, :func:`serve_option`).
 """
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flashtts.config import AudioURLPolicy, Limits, ServerConfig
+from flashtts.config.settings import AudioURLPolicy, Limits, ServerConfig
 from flashtts.engine import EngineConfig, GenerationOptions
 from flashtts.ray_serve import RaySettings
 
@@ -227,8 +227,8 @@ class ServeOptions:
                            graceful_shutdown_timeout_s=self.shutdown_grace)
 
     def flashtts_options(self) -> dict[str, Any]:
-        """FlashTTS's own server options (see :mod:`flashtts.compat_options`)."""
-        from flashtts.compat_options import FLASHTTS_OPTIONS
+        """FlashTTS's own server options (see :mod:`flashtts.config.compat`)."""
+        from flashtts.config.compat import FLASHTTS_OPTIONS
 
         return {name: getattr(self, name) for name in FLASHTTS_OPTIONS}
 
