@@ -179,7 +179,7 @@ def engines(json_out: bool = typer.Option(False, "--json", help="Print JSON")) -
 
 def _registry(role_dir: Path):
     from flashtts.config.paths import default_roles_dir
-    from flashtts.registry import SpeakerRegistry
+    from flashtts.voices.registry import SpeakerRegistry
 
     return SpeakerRegistry(role_dir, defaults=default_roles_dir())
 
@@ -206,7 +206,7 @@ def roles_add(
 ) -> None:
     """Add a role from a clip or a voice preset."""
     from flashtts.audio import AudioDecodeError, decode
-    from flashtts.registry import Role, RoleError, RoleExistsError
+    from flashtts.voices.registry import Role, RoleError, RoleExistsError
 
     samples = None
     rate = 24000
@@ -230,7 +230,7 @@ def roles_add(
 def roles_delete(name: str = typer.Argument(...),
                  role_dir: Path = serve_option("role_dir")) -> None:
     """Delete a role."""
-    from flashtts.registry import RoleError, RoleNotFoundError
+    from flashtts.voices.registry import RoleError, RoleNotFoundError
 
     try:
         _registry(role_dir).delete(name)

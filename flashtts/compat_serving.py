@@ -23,7 +23,7 @@ from fastapi.responses import Response
 from flashtts.engine import capability_error
 from flashtts.serving import Plan, SpeechService, VoiceChoice
 from flashtts.text.scripts import guess_language
-from flashtts.voices import KNOWN_VOICES, Traits, age_group, closest_voice, voice_traits  # noqa: F401  (re-exported)
+from flashtts.voices.matching import KNOWN_VOICES, Traits, age_group, closest_voice, voice_traits  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
 

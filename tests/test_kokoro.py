@@ -27,7 +27,7 @@ from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeVoice
 
 from flashtts.audio import decode
-from flashtts.registry import Role, SpeakerRegistry
+from flashtts.voices.registry import Role, SpeakerRegistry
 from flashtts_engines.kokoro.wheels import assembled_folder
 from flashtts_engines.piper.alignment import text_words
 

@@ -9,7 +9,7 @@ import pytest
 
 from flashtts.config.settings import ServerConfig
 from flashtts.engine import Capabilities
-from flashtts.registry import Role, SpeakerRegistry
+from flashtts.voices.registry import Role, SpeakerRegistry
 
 from fakes import FakeEngine
 from support import app_client

@@ -13,9 +13,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flashtts.engine import CapabilityError
 from flashtts.errors import APIError, error_body, error_type
-from flashtts.registry import RoleNotFoundError
 from flashtts.scheduler.admission import QueueFullError
 from flashtts.serving.errors import to_api_error
+from flashtts.voices.registry import RoleNotFoundError
 
 
 def request_id_of(request: Request) -> str | None:

@@ -13,7 +13,7 @@ from flashtts.responses import respond
 from flashtts.routes import get_service, read_upload
 from flashtts.security import current_client, http_caller
 from flashtts.serving import Plan, SpeechService, Utterance
-from flashtts.voice_mix import looks_like_mix
+from flashtts.voices.mixing import looks_like_mix
 
 LISTINGS = ("/v1/models", "/v1/audio/models", "/v1/audio/voices")
 """Lists of names that ``--open_listings`` serves without a key (Open WebUI lists without sending one)."""

@@ -8,8 +8,8 @@ import logging
 from flashtts.engine import CapabilityError
 from flashtts.engine.hub import ModelNotFoundError
 from flashtts.errors import APIError, NotFoundError, RateLimitError
-from flashtts.registry import RoleError, RoleExistsError, RoleNotFoundError
 from flashtts.scheduler.admission import QueueFullError
+from flashtts.voices.registry import RoleError, RoleExistsError, RoleNotFoundError
 
 log = logging.getLogger("flashtts.errors")
 

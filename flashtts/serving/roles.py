@@ -7,11 +7,11 @@ import base64
 import builtins
 
 from flashtts.errors import APIError
-from flashtts.registry import Role
 from flashtts.serving.plans import VoiceChoice
 from flashtts.serving.voices import Voices
 from flashtts.url_fetch import AudioURLFetcher, is_url
-from flashtts.voice_mix import looks_like_mix
+from flashtts.voices.mixing import looks_like_mix
+from flashtts.voices.registry import Role
 
 
 class RoleService:

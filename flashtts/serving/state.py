@@ -9,8 +9,8 @@ import numpy as np
 from flashtts.config.settings import ServerConfig
 from flashtts.engine import Engine
 from flashtts.metrics import Metrics
-from flashtts.registry import SpeakerRegistry
 from flashtts.scheduler.admission import Admission
+from flashtts.voices.registry import SpeakerRegistry
 
 if TYPE_CHECKING:
     from flashtts.scheduler.admission import Ticket

@@ -11,11 +11,11 @@ import numpy as np
 from flashtts import audio
 from flashtts.engine import ReferenceAudio, capability_error
 from flashtts.errors import APIError
-from flashtts.registry import Role, RoleNotFoundError, name_key
 from flashtts.serving.plans import VoiceChoice
 from flashtts.serving.state import ServiceState
-from flashtts.voice_mix import MixError, VoiceMix, looks_like_mix, parse_mix
-from flashtts.voices import match_voice
+from flashtts.voices.matching import match_voice
+from flashtts.voices.mixing import MixError, VoiceMix, looks_like_mix, parse_mix
+from flashtts.voices.registry import Role, RoleNotFoundError, name_key
 
 log = logging.getLogger("flashtts.requests")
 

@@ -17,9 +17,9 @@ import time
 import httpx
 import pytest
 
-from flashtts import registry as registry_module
 from flashtts.config.settings import ServerConfig
 from flashtts.engine import VoiceInfo
+from flashtts.voices import registry as registry_module
 
 from fakes import FakeEngine
 from robust.conftest import tone_wav

@@ -4,8 +4,8 @@ import threading
 import numpy as np
 import pytest
 
-from flashtts import registry as registry_mod
-from flashtts.registry import Role, RoleError, RoleExistsError, RoleNotFoundError, SpeakerRegistry, validate_name
+from flashtts.voices import registry as registry_mod
+from flashtts.voices.registry import Role, RoleError, RoleExistsError, RoleNotFoundError, SpeakerRegistry, validate_name
 
 
 @pytest.mark.parametrize("name", ["../x", "..", "a/b", "a\\b", "", " ", ".hidden", "x" * 65, "a\x00b", "bad.."])

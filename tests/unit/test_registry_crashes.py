@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flashtts.registry import Role, SpeakerRegistry
+from flashtts.voices.registry import Role, SpeakerRegistry
 
 # ---- crash safety ------------------------------------------------------------------------------
 
@@ -23,7 +23,7 @@ CHILD = textwrap.dedent(
     """
     import os, shutil, sys
     import numpy as np
-    from flashtts import registry as R
+    from flashtts.voices import registry as R
 
     root, point, name, overwrite = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
     real_rename, real_write, real_rmtree = os.rename, R._write_file, shutil.rmtree

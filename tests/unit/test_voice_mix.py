@@ -1,10 +1,10 @@
-"""Voice-mix names (``af_bella(2)+af_sky(1)``) read by flashtts.voice_mix: weights, and what is malformed."""
+"""Voice-mix names (``af_bella(2)+af_sky(1)``) read by flashtts.voices.mixing: weights, and what is malformed."""
 
 from __future__ import annotations
 
 import pytest
 
-from flashtts.voice_mix import MixError, looks_like_mix, parse_mix
+from flashtts.voices.mixing import MixError, looks_like_mix, parse_mix
 
 
 def test_weights_are_normalised_in_the_order_written():
