@@ -25,7 +25,6 @@ from flashtts.loop_lag import watch_loop_lag
 from flashtts.memory import limit_heap_arenas, rss_mib
 from flashtts.metrics import ErrorCounter, Metrics
 from flashtts.middleware import BodyLimitMiddleware, RequestIdMiddleware, SendTimeoutMiddleware
-from flashtts.replicas import build_engine
 from flashtts.routes import captions as captions_routes
 from flashtts.routes import compat as compat_routes
 from flashtts.routes import flashtts as flashtts_routes
@@ -34,6 +33,7 @@ from flashtts.routes import speech_stream as speech_stream_routes
 from flashtts.routes import system as system_routes
 from flashtts.security import EdgeSecurityMiddleware
 from flashtts.serving import SpeechService
+from flashtts.serving.replicas import build_engine
 from flashtts.shutdown import Drain, DrainMiddleware
 from flashtts.voices.registry import SpeakerRegistry
 

@@ -9,7 +9,7 @@ audio-start/stop, and ends with ``synthesize-stopped``. Every failure is answere
 resets its connection ends its handler quietly (one INFO line). Wyoming has no authentication:
 listen on loopback or a trusted network.
 
-A ``synthesize-start`` stream is a live session (:mod:`flashtts.scheduler.sessions`): bounded by
+A ``synthesize-start`` stream is a live session (:mod:`flashtts.serving.sessions`): bounded by
 ``--max_live_sessions`` and ``--max_live_sessions_per_client`` (the client is its address),
 ended with ``idle_timeout`` after ``--live_idle_timeout`` s without text, and holding an
 admission slot only while it has text to speak. On shutdown (:mod:`flashtts.shutdown`) the
@@ -36,10 +36,10 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 from flashtts import __version__
 from flashtts.config.settings import ServerConfig
 from flashtts.errors import APIError
-from flashtts.live_speech import LiveOptions, LiveSpeech, SegmentEnd, SegmentStart
-from flashtts.scheduler.sessions import SessionPlace
 from flashtts.serving import SpeechService
 from flashtts.serving.errors import to_api_error
+from flashtts.serving.live import LiveOptions, LiveSpeech, SegmentEnd, SegmentStart
+from flashtts.serving.sessions import SessionPlace
 from flashtts.shutdown import Drain
 from flashtts.wyoming_events import (
     MAX_HEADER_BYTES,

@@ -3,7 +3,7 @@
 * FlashTTS's own server options (``--tokenizer_device``, ``--llm_attn_implementation``, ...):
   mapped onto flashtts settings or engine options where they mean something for our engines,
   otherwise accepted with a logged note saying why they change nothing.
-* Qwen3-TTS FastAPI's ``--gpu 0,1 --workers N`` (engine replicas, :mod:`flashtts.replicas`).
+* Qwen3-TTS FastAPI's ``--gpu 0,1 --workers N`` (engine replicas, :mod:`flashtts.serving.replicas`).
 * ``--compat`` (which compatibility route groups to mount) and ``--result_cache_mb``.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from flashtts.config.settings import ServerConfig
-from flashtts.replicas import check_gpus, parse_gpus
+from flashtts.serving.replicas import check_gpus, parse_gpus
 
 ENGINE_OPTIONS = {
     "llm_attn_implementation": "attn",

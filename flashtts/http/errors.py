@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flashtts.engine import CapabilityError
 from flashtts.errors import APIError, error_body, error_type
-from flashtts.scheduler.admission import QueueFullError
+from flashtts.serving.admission import QueueFullError
 from flashtts.serving.errors import to_api_error
 from flashtts.voices.registry import RoleNotFoundError
 

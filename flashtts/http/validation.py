@@ -26,7 +26,7 @@ def _check_json(raw: bytes) -> None:
 async def check_request_text(request: HTTPConnection) -> None:
     """FastAPI dependency (app-wide): refuse bad characters in any text the request carries.
 
-    A WebSocket's messages are checked where they are read (:mod:`flashtts.live_speech`)."""
+    A WebSocket's messages are checked where they are read (:mod:`flashtts.serving.live`)."""
     for key, value in request.path_params.items():
         check_value(value, key)
     for key, value in request.query_params.multi_items():

@@ -8,7 +8,7 @@ answered with an ``error`` message and a close (1008); closing the socket aborts
 A socket is a live session from the moment it is accepted: bounded by ``--max_live_sessions`` and
 ``--max_live_sessions_per_client`` (``too_many_sessions``, close 1013), ended with ``idle_timeout``
 (close 1008) after ``--live_idle_timeout`` seconds without text, and holding an admission slot
-only while it has text to speak (:class:`~flashtts.live_speech.LiveSpeech`).
+only while it has text to speak (:class:`~flashtts.serving.live.LiveSpeech`).
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from pydantic import ValidationError
 from flashtts import audio
 from flashtts.auth import require_api_key
 from flashtts.errors import APIError, error_body
-from flashtts.live_speech import LiveOptions, LiveSpeech, SegmentStart, Words
 from flashtts.middleware import SlowClientError
 from flashtts.protocol.live import ControlMessage, StreamStart, TextMessage
-from flashtts.scheduler.sessions import SessionPlace
 from flashtts.security import current_client
 from flashtts.serving import SpeechService, encode_step
 from flashtts.serving.errors import to_api_error
+from flashtts.serving.live import LiveOptions, LiveSpeech, SegmentStart, Words
+from flashtts.serving.sessions import SessionPlace
 from flashtts.sse import words_event
 from flashtts.text.sentences import SentenceCutter
 

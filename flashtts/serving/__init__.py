@@ -5,7 +5,7 @@ Routes stay thin: they parse their protocol's model, resolve the voice, call
 to a response builder (:mod:`flashtts.responses`).
 """
 
-from flashtts.scheduler.admission import Ticket
+from flashtts.serving.admission import Ticket
 from flashtts.serving.execution import encode_step
 from flashtts.serving.plans import Disconnected, Plan, Utterance, VoiceChoice
 from flashtts.serving.roles import RoleService

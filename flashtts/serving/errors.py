@@ -8,7 +8,7 @@ import logging
 from flashtts.engine import CapabilityError
 from flashtts.engine.hub import ModelNotFoundError
 from flashtts.errors import APIError, NotFoundError, RateLimitError
-from flashtts.scheduler.admission import QueueFullError
+from flashtts.serving.admission import QueueFullError
 from flashtts.voices.registry import RoleError, RoleExistsError, RoleNotFoundError
 
 log = logging.getLogger("flashtts.errors")

@@ -15,7 +15,7 @@ import numpy as np
 from flashtts import audio
 from flashtts.engine import SynthesisRequest, TimedChunk
 from flashtts.errors import APIError, TimeoutError_
-from flashtts.scheduler.admission import Ticket
+from flashtts.serving.admission import Ticket
 from flashtts.serving.plans import Disconnected, Plan
 from flashtts.serving.state import ServiceState
 

@@ -8,8 +8,8 @@ import builtins
 
 from flashtts.errors import APIError
 from flashtts.serving.plans import VoiceChoice
+from flashtts.serving.url_fetch import AudioURLFetcher, is_url
 from flashtts.serving.voices import Voices
-from flashtts.url_fetch import AudioURLFetcher, is_url
 from flashtts.voices.mixing import looks_like_mix
 from flashtts.voices.registry import Role
 

@@ -7,11 +7,11 @@ import numpy as np
 from flashtts.config.settings import ServerConfig
 from flashtts.engine import Engine
 from flashtts.metrics import Metrics
-from flashtts.scheduler.admission import Admission
-from flashtts.scheduler.sessions import LiveSessions
+from flashtts.serving.admission import Admission
 from flashtts.serving.execution import Execution
 from flashtts.serving.planning import Planning
 from flashtts.serving.roles import RoleService
+from flashtts.serving.sessions import LiveSessions
 from flashtts.serving.voices import Voices
 from flashtts.voices.registry import SpeakerRegistry
 

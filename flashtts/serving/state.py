@@ -9,11 +9,11 @@ import numpy as np
 from flashtts.config.settings import ServerConfig
 from flashtts.engine import Engine
 from flashtts.metrics import Metrics
-from flashtts.scheduler.admission import Admission
+from flashtts.serving.admission import Admission
 from flashtts.voices.registry import SpeakerRegistry
 
 if TYPE_CHECKING:
-    from flashtts.scheduler.admission import Ticket
+    from flashtts.serving.admission import Ticket
 
 
 class ServiceState:

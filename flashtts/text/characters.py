@@ -1,5 +1,5 @@
 """Every text a request carries is checked before any route logic sees it (HTTP:
-:mod:`flashtts.http.validation`; WebSocket and Wyoming: :mod:`flashtts.live_speech`).
+:mod:`flashtts.http.validation`; WebSocket and Wyoming: :mod:`flashtts.serving.live`).
 
 :func:`check_value` refuses control characters (other than tab, newline and carriage return) and unpaired
 surrogates with a 400 naming the field: no engine, file name or log line ever meets them.

@@ -12,8 +12,8 @@ from flashtts.compat_serving import ResultCache
 from flashtts.config.compat import apply_launch_options
 from flashtts.config.settings import ServerConfig
 from flashtts.engine import EngineConfig
-from flashtts.replicas import parse_gpus, replica_devices
 from flashtts.routes.compat import parse_groups
+from flashtts.serving.replicas import parse_gpus, replica_devices
 
 from fakes import FakeEngine
 from support import app_client

@@ -15,7 +15,7 @@ import pytest
 
 from flashtts.config.options import ServeOptions
 from flashtts.config.settings import AudioURLPolicy, Limits, ServerConfig
-from flashtts.url_fetch import host_allowed, is_public
+from flashtts.serving.url_fetch import host_allowed, is_public
 
 from fakes import FakeEngine, tone_wav
 from support import app_client

@@ -11,10 +11,10 @@ from wyoming.event import Event
 
 from flashtts.config.settings import Limits, ServerConfig
 from flashtts.errors import APIError
-from flashtts.live_speech import LiveOptions, LiveSpeech, SegmentEnd
-from flashtts.scheduler.admission import QueueFullError
-from flashtts.scheduler.sessions import LiveSessions, TooManySessionsError
 from flashtts.serving import SpeechService
+from flashtts.serving.admission import QueueFullError
+from flashtts.serving.live import LiveOptions, LiveSpeech, SegmentEnd
+from flashtts.serving.sessions import LiveSessions, TooManySessionsError
 from flashtts.voices.registry import SpeakerRegistry
 from flashtts.wyoming_events import EVENT_FIELDS, VOICE_FIELDS, WyomingFieldError, check_fields
 

@@ -1,7 +1,7 @@
 """Open live sessions (WebSocket text-in sockets, Wyoming streams), bounded apart from admission.
 
 A live session holds an admission slot only while it has text being synthesised (see
-:class:`flashtts.live_speech.LiveSpeech`); while it waits for text it holds only a place here.
+:class:`flashtts.serving.live.LiveSpeech`); while it waits for text it holds only a place here.
 Places are limited server-wide and per client (API key, else address), the per-client limit well
 below the server's, so one client cannot fill the server with idle sessions; a session with no text
 for ``--live_idle_timeout`` seconds is ended by the session itself.
@@ -10,7 +10,7 @@ for ``--live_idle_timeout`` seconds is ended by the session itself.
 from __future__ import annotations
 
 from flashtts.metrics import Metrics
-from flashtts.scheduler.admission import QueueFullError
+from flashtts.serving.admission import QueueFullError
 
 
 class TooManySessionsError(QueueFullError):

@@ -3,7 +3,7 @@
 Shared by the Wyoming server's streaming synthesis and the WebSocket route. A session holds an
 admission slot (the same limit as any HTTP request) only while it has text to speak: the slot is
 taken when text arrives and given back once all of it was spoken, so sessions waiting for text
-never shut out other requests (their number is bounded by :mod:`flashtts.scheduler.sessions`). A
+never shut out other requests (their number is bounded by :mod:`flashtts.serving.sessions`). A
 session with no text for ``--live_idle_timeout`` seconds, nothing left to speak, ends with
 ``idle_timeout``. Each complete segment becomes one plan of the serving layer, so deadlines,
 aborts, metrics and the request log are those of the HTTP routes.
@@ -21,8 +21,8 @@ import numpy as np
 
 from flashtts.engine import GenerationOptions, WordTiming
 from flashtts.errors import APIError
-from flashtts.scheduler.admission import QueueFullError
 from flashtts.serving import Plan, SpeechService, Ticket, Utterance, VoiceChoice
+from flashtts.serving.admission import QueueFullError
 from flashtts.text.characters import check_value
 from flashtts.text.sentences import SentenceCutter
 

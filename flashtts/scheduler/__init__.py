@@ -1,1 +1,0 @@
-"""Admission control and live sessions (moving to flashtts.serving)."""
