@@ -32,9 +32,9 @@ app.command(name="client", help="CosyVoice's client.py: call /inference_<mode> a
 
 def serve(**values: Any) -> None:
     """Serve the HTTP API (and the web UI at /)."""
-    from flashtts.app import create_app
     from flashtts.config.compat import apply_launch_options
     from flashtts.config.startup_checks import check_log_level, check_role_dir, clear_startup_errors, unknown_variables
+    from flashtts.http.app import create_app
 
     opts = ServeOptions(**values)
     if len(opts.model_path) > 1 and not _check_engine(opts.engine).many_models:
@@ -64,7 +64,7 @@ def serve(**values: Any) -> None:
 
         ray_run(config, opts.ray_settings())
         return
-    from flashtts.http_server import run
+    from flashtts.http.server import run
 
     server_app = create_app(config)
     run(clear_startup_errors(server_app), host=opts.host, port=opts.port, log_level=opts.log_level.lower(),

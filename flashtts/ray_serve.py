@@ -2,7 +2,7 @@
 
 ``flashtts serve --ray --replicas N [...]`` (or :func:`run`) starts a local Ray instance (or joins
 ``--ray_address``), deploys :func:`deployment` and serves it through Ray Serve's HTTP proxy on
-``--host``/``--port``. Each replica builds the app with :func:`flashtts.app.create_app` — its
+``--host``/``--port``. Each replica builds the app with :func:`flashtts.http.app.create_app` — its
 lifespan loads the engine inside the replica — and answers with an ``X-Replica-Id`` header.
 
 * Routing and load limits are Ray's: ``max_ongoing_requests`` per replica, ``max_queued_requests``
@@ -157,7 +157,7 @@ def deployment(config: ServerConfig, settings: RaySettings):
     from ray import serve
 
     def build_app():
-        from flashtts.app import create_app
+        from flashtts.http.app import create_app
 
         app = create_app(config)
         app.add_middleware(ReplicaIdMiddleware, replica_id=_replica_id())

@@ -12,7 +12,7 @@ listen on loopback or a trusted network.
 A ``synthesize-start`` stream is a live session (:mod:`flashtts.serving.sessions`): bounded by
 ``--max_live_sessions`` and ``--max_live_sessions_per_client`` (the client is its address),
 ended with ``idle_timeout`` after ``--live_idle_timeout`` s without text, and holding an
-admission slot only while it has text to speak. On shutdown (:mod:`flashtts.shutdown`) the
+admission slot only while it has text to speak. On shutdown (:mod:`flashtts.serving.shutdown`) the
 listener closes, idle connections are closed, and new syntheses get ``shutting_down``.
 """
 
@@ -40,7 +40,7 @@ from flashtts.serving import SpeechService
 from flashtts.serving.errors import to_api_error
 from flashtts.serving.live import LiveOptions, LiveSpeech, SegmentEnd, SegmentStart
 from flashtts.serving.sessions import SessionPlace
-from flashtts.shutdown import Drain
+from flashtts.serving.shutdown import Drain
 from flashtts.wyoming_events import (
     MAX_HEADER_BYTES,
     SlowClientError,

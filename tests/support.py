@@ -20,8 +20,8 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from flashtts.app import create_app
 from flashtts.config.settings import ServerConfig
+from flashtts.http.app import create_app
 from flashtts.live_server import LiveServer as _LiveServer
 from flashtts.live_server import free_port  # noqa: F401  (re-exported)
 

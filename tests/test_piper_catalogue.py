@@ -186,7 +186,7 @@ def test_the_default_server_starts_without_what_only_some_requests_need(tmp_path
     (onnx) and the other engines load when something needs them, not at start."""
     probe = ("import asyncio, sys\n"
              "from asgi_lifespan import LifespanManager\n"
-             "from flashtts.app import create_app\n"
+             "from flashtts.http.app import create_app\n"
              "from flashtts.config.settings import ServerConfig\n"
              "async def main():\n"
              f"    config = ServerConfig(role_dir=__import__('pathlib').Path({str(tmp_path)!r}))\n"

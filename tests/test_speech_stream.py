@@ -147,7 +147,7 @@ def test_api_key_is_checked_on_the_upgrade(role_dir):
     """With --api_key the socket wants the key in the upgrade request's headers, like every HTTP route."""
     from fastapi.testclient import TestClient
 
-    from flashtts.app import create_app
+    from flashtts.http.app import create_app
     from flashtts.config.settings import ServerConfig
 
     from starlette.websockets import WebSocketDisconnect

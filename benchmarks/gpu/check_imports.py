@@ -23,7 +23,7 @@ NEEDED = {
     "flashtts_engines.qwen3.checkpoint": "checkpoint", "tokenizers": "checkpoint", "safetensors": "checkpoint",
     "tiktoken": "checkpoint",
     "fastapi": "server", "starlette": "server", "pydantic": "server", "uvicorn": "server",
-    "python_multipart": "server", "wyoming": "server", "flashtts.app": "server", "flashtts.http_server": "server",
+    "python_multipart": "server", "wyoming": "server", "flashtts.http.app": "server", "flashtts.http.server": "server",
     "flashtts_engines.qwen3.engine": "server", "flashtts_engines.qwen3.static_step": "server",
     "httpx": "bench", "typer": "bench", "rich": "bench", "flashtts.bench.cli": "bench",
     "faster_qwen3_tts": "faster-qwen3-tts baseline",

@@ -39,7 +39,7 @@ def apply_launch_options(config: ServerConfig, *, compat: list[str] | None = Non
                          workers: int = 1, result_cache_mb: float = 0.0,
                          flashtts: dict[str, Any] | None = None) -> tuple[ServerConfig, list[str]]:
     """``config`` with these options applied, and notes to log; ValueError for bad values."""
-    from flashtts.routes.compat import parse_groups
+    from flashtts.http.apis.compat import parse_groups
 
     notes: list[str] = []
     engine_config = config.engine_config

@@ -92,7 +92,7 @@ class ServerConfig:
     """Directory of the browser UI; None means the one shipped with flashtts."""
     log_level: str = "info"
     compat: tuple[str, ...] | None = None
-    """Compatibility route groups to mount (``flashtts.routes.compat.GROUPS``); None mounts them all."""
+    """Compatibility route groups to mount (``flashtts.http.apis.compat.GROUPS``); None mounts them all."""
     result_cache_mb: float = 0.0
     """Size of the result cache of the compatibility routes' complete-file answers (0 = off)."""
     gpu: tuple[int, ...] = ()

@@ -19,7 +19,7 @@ from flashtts.voices.registry import RoleNotFoundError
 
 
 def request_id_of(request: Request) -> str | None:
-    """The id :class:`~flashtts.middleware.RequestIdMiddleware` gave the request."""
+    """The id :class:`~flashtts.http.middleware.RequestIdMiddleware` gave the request."""
     return getattr(request.state, "request_id", None)
 
 

@@ -2,7 +2,7 @@
 
 Routes stay thin: they parse their protocol's model, resolve the voice, call
 :meth:`SpeechService.plan` (which validates everything before any byte is sent), then hand the plan
-to a response builder (:mod:`flashtts.responses`).
+to a response builder (:mod:`flashtts.http.responses`).
 """
 
 from flashtts.serving.admission import Ticket

@@ -8,11 +8,11 @@ import pytest
 from typer.testing import CliRunner
 
 from flashtts.cli import app
-from flashtts.compat_serving import ResultCache
 from flashtts.config.compat import apply_launch_options
 from flashtts.config.settings import ServerConfig
 from flashtts.engine import EngineConfig
-from flashtts.routes.compat import parse_groups
+from flashtts.http.apis.compat import parse_groups
+from flashtts.http.apis.compat.serving import ResultCache
 from flashtts.serving.replicas import parse_gpus, replica_devices
 
 from fakes import FakeEngine

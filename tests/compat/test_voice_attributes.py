@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from flashtts.compat_serving import Traits, attribute_instructions, closest_voice, voice_for_attributes
 from flashtts.engine import Capabilities, EngineInfo, VoiceInfo
+from flashtts.http.apis.compat.serving import Traits, attribute_instructions, closest_voice, voice_for_attributes
 from flashtts.text.languages import codes_of, engine_language, spelled_as
 
 QWEN_SPEAKERS = ("aiden", "dylan", "eric", "ono_anna", "ryan", "serena", "sohee", "uncle_fu", "vivian")

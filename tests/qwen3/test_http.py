@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from asgi_lifespan import LifespanManager
 
-from flashtts.app import create_app
 from flashtts.config.settings import ServerConfig
 from flashtts.engine import EngineConfig
+from flashtts.http.app import create_app
 
 from .qwen3_helpers import reference_audio
 

@@ -87,7 +87,7 @@ async def _parts(n: int, size: int, done: list[bool]):
 
 
 async def test_drain_runs_ahead_of_a_slow_reader_within_its_buffer():
-    from flashtts.responses import _Drain
+    from flashtts.http.responses import _Drain
 
     ticket, done = _Ticket(), []
 
@@ -107,7 +107,7 @@ async def test_drain_runs_ahead_of_a_slow_reader_within_its_buffer():
 
 
 async def test_drain_is_bounded_and_closing_it_stops_the_producer():
-    from flashtts.responses import _Drain
+    from flashtts.http.responses import _Drain
 
     ticket, done = _Ticket(), []
     drain = _Drain(_parts(1000, 100, done), 300, ticket)
@@ -119,7 +119,7 @@ async def test_drain_is_bounded_and_closing_it_stops_the_producer():
 
 
 async def test_drain_passes_a_producer_error_to_the_reader():
-    from flashtts.responses import _Drain
+    from flashtts.http.responses import _Drain
 
     async def failing():
         yield b"ok"
@@ -169,7 +169,7 @@ def test_only_the_segment_that_opens_an_answer_may_start_small(tmp_path):
     plan (later segments are heard after audio is already playing)."""
     from fastapi.testclient import TestClient
 
-    from flashtts.app import create_app
+    from flashtts.http.app import create_app
 
     engine = FakeEngine(chunks=1)
     app = create_app(_config(tmp_path, length_threshold=10, window_size=25, allowed_hosts=("testserver",)), engine)

@@ -26,7 +26,7 @@ def test_every_import_on_the_run_path_is_on_the_image_or_carried(found):
     image, wheels = manifest.read_list(manifest.IMAGE), manifest.read_list(manifest.WHEELS)
     assert manifest.problems(found, image, wheels) == []
     # the scan reaches what the run really runs: the server, the engine's static step, the bench, the checkpoint
-    assert {"flashtts.app", "flashtts_engines.qwen3.static_step", "flashtts_engines.qwen3.frame",
+    assert {"flashtts.http.app", "flashtts_engines.qwen3.static_step", "flashtts_engines.qwen3.frame",
             "flashtts.bench.client", "flashtts_engines.qwen3.checkpoint", "flashtts.audio"} <= found.modules
     assert {"fastapi", "torch", "httpx", "typer"} <= set(found.eager)
     assert {"qwen_tts", "transformers", "uvicorn", "faster_qwen3_tts"} <= set(found.lazy)

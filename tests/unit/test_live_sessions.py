@@ -149,7 +149,7 @@ def test_session_places_are_bounded_per_client_and_in_all(tmp_path):
 def _ws_app(tmp_path, **config):
     from fastapi.testclient import TestClient
 
-    from flashtts.app import create_app
+    from flashtts.http.app import create_app
 
     limits = Limits(**config.pop("limits", {}))
     cfg = ServerConfig(role_dir=tmp_path / "roles", allowed_hosts=("testserver",), limits=limits, **config)

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-import flashtts.middleware
+import flashtts.http.middleware
 
 from support import need
 
@@ -23,8 +23,8 @@ exceptiongroup = need("exceptiongroup")
 
 @pytest.fixture
 def middleware_on_310():
-    """A fresh copy of flashtts/middleware.py whose builtins lack ``BaseExceptionGroup``, loaded as on 3.10."""
-    spec = importlib.util.spec_from_file_location("middleware_py310", flashtts.middleware.__file__)
+    """A fresh copy of flashtts/http/middleware.py whose builtins lack ``BaseExceptionGroup``, loaded as on 3.10."""
+    spec = importlib.util.spec_from_file_location("middleware_py310", flashtts.http.middleware.__file__)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     module.__dict__["__builtins__"] = {k: v for k, v in vars(builtins).items() if k != "BaseExceptionGroup"}

@@ -1,0 +1,1 @@
+"""``/v1/audio/speech/captioned``: a complete file with its word timings."""

@@ -1,0 +1,1 @@
+"""CosyVoice's FastAPI server (``/inference_<mode>``)."""

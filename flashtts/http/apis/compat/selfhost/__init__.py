@@ -1,0 +1,1 @@
+"""The self-hosting TTS API (``/api/tts/...``)."""

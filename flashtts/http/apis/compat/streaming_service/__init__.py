@@ -1,0 +1,1 @@
+"""The streaming TTS service's routes."""

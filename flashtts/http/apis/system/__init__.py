@@ -1,0 +1,1 @@
+"""Health, readiness, server info and metrics."""
