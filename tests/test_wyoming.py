@@ -219,7 +219,7 @@ async def test_hostile_framing_gets_an_error_then_a_close(server):
 
 async def test_wrong_typed_fields_of_every_event_are_invalid_events(server):
     """Every field a handler reads, given the wrong type: ``invalid_event`` naming it, never ``internal_error``."""
-    from flashtts.wyoming_events import EVENT_FIELDS, VOICE_FIELDS
+    from flashtts.wyoming.events import EVENT_FIELDS, VOICE_FIELDS
 
     cases = []
     for kind, fields in EVENT_FIELDS.items():

@@ -61,7 +61,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
         lag = asyncio.create_task(watch_loop_lag(metrics), name="flashtts-loop-lag")
         try:
             if config.wyoming_port:  # same loop, same service; the wyoming package loads only then
-                from flashtts.wyoming_server import wyoming_server
+                from flashtts.wyoming.server import wyoming_server
 
                 async with wyoming_server(config, app.state.service, drain):
                     yield

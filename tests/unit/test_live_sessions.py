@@ -16,7 +16,7 @@ from flashtts.serving.admission import QueueFullError
 from flashtts.serving.live import LiveOptions, LiveSpeech, SegmentEnd
 from flashtts.serving.sessions import LiveSessions, TooManySessionsError
 from flashtts.voices.registry import SpeakerRegistry
-from flashtts.wyoming_events import EVENT_FIELDS, VOICE_FIELDS, WyomingFieldError, check_fields
+from flashtts.wyoming.events import EVENT_FIELDS, VOICE_FIELDS, WyomingFieldError, check_fields
 
 from fakes import FakeEngine
 from support import app_client, free_port, until

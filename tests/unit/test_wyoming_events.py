@@ -1,4 +1,4 @@
-"""Bounded Wyoming framing (flashtts.wyoming_events): limits on every part, and no stuck writes."""
+"""Bounded Wyoming framing (flashtts.wyoming.events): limits on every part, and no stuck writes."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import json
 import pytest
 from wyoming.tts import Synthesize, SynthesizeVoice
 
-from flashtts import wyoming_events
-from flashtts.wyoming_events import MAX_DATA_BYTES, WyomingProtocolError, read_event, write_event
+from flashtts.wyoming import events as wyoming_events
+from flashtts.wyoming.events import MAX_DATA_BYTES, WyomingProtocolError, read_event, write_event
 
 
 def _reader(raw: bytes) -> asyncio.StreamReader:

@@ -41,7 +41,7 @@ from flashtts.serving.errors import to_api_error
 from flashtts.serving.live import LiveOptions, LiveSpeech, SegmentEnd, SegmentStart
 from flashtts.serving.sessions import SessionPlace
 from flashtts.serving.shutdown import Drain
-from flashtts.wyoming_events import (
+from flashtts.wyoming.events import (
     MAX_HEADER_BYTES,
     SlowClientError,
     WyomingFieldError,
@@ -104,7 +104,7 @@ class WyomingHandler(AsyncEventHandler):
         return self._synthesizing or self._live is not None
 
     async def run(self) -> None:
-        """Receive events until the client leaves; bounded reads (:mod:`flashtts.wyoming_events`), and a
+        """Receive events until the client leaves; bounded reads (:mod:`flashtts.wyoming.events`), and a
         framing or size breach is answered with an ``error`` event, then the connection is closed."""
         try:
             while True:

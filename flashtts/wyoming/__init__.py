@@ -1,0 +1,2 @@
+"""Home Assistant's Wyoming protocol: the server (:mod:`.server`) and its bounded event framing
+(:mod:`.events`)."""
