@@ -60,7 +60,7 @@ def serve(**values: Any) -> None:
         if opts.wyoming_port:
             typer.echo("error: --wyoming_port runs beside a single server, not under --ray", err=True)
             raise typer.Exit(2)
-        from flashtts.ray_serve import run as ray_run
+        from flashtts.deploy.ray_serve import run as ray_run
 
         ray_run(config, opts.ray_settings())
         return

@@ -193,7 +193,7 @@ def deployment(config: ServerConfig, settings: RaySettings):
 def start(config: ServerConfig, settings: RaySettings) -> None:
     """Start (or join) Ray, start Serve's proxy on ``config.host:port`` and deploy the app."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage reports leave the machine
-    os.environ.setdefault(PROXY_CALLBACK_ENV, "flashtts.ray_serve.proxy_middlewares")
+    os.environ.setdefault(PROXY_CALLBACK_ENV, "flashtts.deploy.ray_serve.proxy_middlewares")
     if not settings.address:
         # a local instance stays on loopback: Ray otherwise binds and talks on the machine's own IP
         if "ray" in sys.modules and os.environ.get(LOOPBACK_ENV) != "0":
