@@ -82,7 +82,7 @@ LABEL org.opencontainers.image.title="flashtts (CUDA)" \
 USER flashtts
 VOLUME ["/data"]
 EXPOSE 8000 10200
-HEALTHCHECK --interval=30s --timeout=5s --start-period=600s --retries=3 CMD ["python", "-m", "flashtts.healthcheck"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=600s --retries=3 CMD ["python", "-m", "flashtts.cli.healthcheck"]
 ENTRYPOINT ["flashtts"]
 CMD ["serve"]
 
@@ -101,7 +101,7 @@ LABEL org.opencontainers.image.title="flashtts" \
 USER flashtts
 VOLUME ["/data"]
 EXPOSE 8000 10200
-HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["python", "-m", "flashtts.healthcheck"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["python", "-m", "flashtts.cli.healthcheck"]
 # exec form: flashtts is PID 1 and receives SIGTERM from `docker stop` itself
 ENTRYPOINT ["flashtts"]
 CMD ["serve"]

@@ -1,3 +1,3 @@
-from flashtts.cli import main
+from flashtts.cli.main import main
 
 main()

@@ -25,7 +25,7 @@ NEEDED = {
     "fastapi": "server", "starlette": "server", "pydantic": "server", "uvicorn": "server",
     "python_multipart": "server", "wyoming": "server", "flashtts.http.app": "server", "flashtts.http.server": "server",
     "flashtts_engines.qwen3.engine": "server", "flashtts_engines.qwen3.static_step": "server",
-    "httpx": "bench", "typer": "bench", "rich": "bench", "flashtts.bench.cli": "bench",
+    "httpx": "bench", "typer": "bench", "rich": "bench", "flashtts.cli.bench.cli": "bench",
     "faster_qwen3_tts": "faster-qwen3-tts baseline",
     "matplotlib": "summary.png",
 }

@@ -179,7 +179,7 @@ def checkpoint(limit: float, run: Run, device: str, path: Path) -> Path:
 
 def bench_texts(scratch: Path) -> tuple[Path, int]:
     """The committed bench texts, one per line (each becomes one segment below the threshold returned)."""
-    from flashtts.bench.client import load_texts
+    from flashtts.cli.bench.client import load_texts
 
     texts = load_texts()
     path = scratch / "texts.txt"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from flashtts.cli import app
+from flashtts.cli.main import app
 from flashtts.config.compat import apply_launch_options
 from flashtts.config.settings import ServerConfig
 from flashtts.engine import EngineConfig

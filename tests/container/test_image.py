@@ -56,7 +56,7 @@ def test_health(server):
 
 def test_the_image_healthcheck_passes(server):
     """The HEALTHCHECK command, run in the container (as docker and podman run it)."""
-    r = cli("exec", server.name, "python", "-m", "flashtts.healthcheck", check=False)
+    r = cli("exec", server.name, "python", "-m", "flashtts.cli.healthcheck", check=False)
     assert r.returncode == 0, r.stdout + r.stderr
 
 

@@ -58,7 +58,7 @@ def test_make_checkpoint_command(tmp_path):
     """``flashtts dev make-checkpoint`` (in-process: the GPU script runs it first on the GPU machine)."""
     from typer.testing import CliRunner
 
-    from flashtts.cli import app
+    from flashtts.cli.main import app
 
     out = tmp_path / "vd"
     result = CliRunner().invoke(app, ["dev", "make-checkpoint", str(out), "--kind", "voice_design", "--seed", "3",

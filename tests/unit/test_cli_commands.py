@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flashtts.audio import encode
-from flashtts.cli import app
+from flashtts.cli.main import app
 from flashtts.config.settings import ServerConfig
 from flashtts.engine import VoiceInfo
 

@@ -27,7 +27,7 @@ def test_every_import_on_the_run_path_is_on_the_image_or_carried(found):
     assert manifest.problems(found, image, wheels) == []
     # the scan reaches what the run really runs: the server, the engine's static step, the bench, the checkpoint
     assert {"flashtts.http.app", "flashtts_engines.qwen3.static_step", "flashtts_engines.qwen3.frame",
-            "flashtts.bench.client", "flashtts_engines.qwen3.checkpoint", "flashtts.audio"} <= found.modules
+            "flashtts.cli.bench.client", "flashtts_engines.qwen3.checkpoint", "flashtts.audio"} <= found.modules
     assert {"fastapi", "torch", "httpx", "typer"} <= set(found.eager)
     assert {"qwen_tts", "transformers", "uvicorn", "faster_qwen3_tts"} <= set(found.lazy)
 

@@ -1,11 +1,11 @@
-"""The image's HEALTHCHECK asks the server the container's FLASHTTS_* settings describe (flashtts/healthcheck.py);
+"""The image's HEALTHCHECK asks the server the container's FLASHTTS_* settings describe (flashtts/cli/healthcheck.py);
 it runs for real in tests/container."""
 
 from __future__ import annotations
 
 import pytest
 
-from flashtts.healthcheck import target
+from flashtts.cli.healthcheck import target
 
 
 @pytest.mark.parametrize("env, url, host", [

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from flashtts.cli import SYNTH_OPTIONS, app
+from flashtts.cli.main import SYNTH_OPTIONS, app
 from flashtts.config.options import ServeOptions, env_var, fields, options_table
 from flashtts.config.settings import ServerConfig
 from flashtts.deploy.ray_serve import RaySettings

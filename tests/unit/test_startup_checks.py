@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
-from flashtts.cli import app
+from flashtts.cli.main import app
 from flashtts.config.startup_checks import ConfigError, check_role_dir, clear_startup_errors, unknown_variables
 
 

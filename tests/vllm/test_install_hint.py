@@ -33,7 +33,7 @@ def test_serve_backend_vllm_without_vllm_fails_at_start_with_the_install_command
 
     from support import ROOT, free_port
 
-    without_vllm = "import sys; sys.modules['vllm'] = None; from flashtts.cli import main; main()"
+    without_vllm = "import sys; sys.modules['vllm'] = None; from flashtts.cli.main import main; main()"
     proc = subprocess.run(
         [sys.executable, "-c", without_vllm, "serve", "--engine", "qwen3", "--backend", "vllm", "--model_path",
          str(tmp_path), "--port", str(free_port()), "--role_dir", str(tmp_path / "roles")],

@@ -25,7 +25,7 @@ def bench(
     """Measure time to first audio, latency, throughput and underruns of a running server."""
     from rich.progress import Progress, TaskID
 
-    from flashtts.bench.client import RunSpec, load_texts, run, write_report  # httpx: not loaded by `serve`
+    from flashtts.cli.bench.client import RunSpec, load_texts, run, write_report  # httpx: not loaded by `serve`
 
     specs = [RunSpec("poisson", r, requests) for r in rate] + [RunSpec("concurrency", c, requests) for c in concurrency]
     if not specs:

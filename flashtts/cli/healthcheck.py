@@ -1,4 +1,4 @@
-"""``python -m flashtts.healthcheck``: exit 0 when the server on this machine answers ``/health`` healthy.
+"""``python -m flashtts.cli.healthcheck``: exit 0 when the server on this machine answers ``/health`` healthy.
 
 The container image's HEALTHCHECK. It reads the settings ``flashtts serve`` reads from the
 environment (``FLASHTTS_HOST``, ``FLASHTTS_PORT``, ``FLASHTTS_ALLOWED_HOSTS``), so it asks the

@@ -13,8 +13,8 @@ from typing import Any
 
 import typer
 
-from flashtts.bench.cli import bench
-from flashtts.client import client
+from flashtts.cli.bench.cli import bench
+from flashtts.cli.client import client
 from flashtts.config.options import ServeOptions, env_var, fields, parse_engine_opts, serve_option, typer_signature
 from flashtts.engine import Engine, EngineConfig, GenerationOptions
 
@@ -51,7 +51,7 @@ def serve(**values: Any) -> None:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     logging.basicConfig(level=opts.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    log = logging.getLogger("flashtts.cli")
+    log = logging.getLogger("flashtts.cli.main")
     for note in notes:
         log.info(note)
     for warning in unknown_variables(os.environ, (env_var(f.name) for f, _, _ in fields())):
