@@ -1,13 +1,15 @@
 """Shared helpers of the benchmarks: a ``flashtts serve`` process on loopback only
-(:class:`flashtts.live_server.LiveServer`, the same helper the tests use)."""
+(:class:`tools.live_server.LiveServer`, the same helper the tests use)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from flashtts.live_server import LiveServer, free_port, require_loopback  # noqa: F401  (re-exported)
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tools/ (the live-server helper) is the repository's, not the installed package's
+
+from tools.live_server import LiveServer, free_port, require_loopback, stop_process  # noqa: E402, F401  (re-exported)
 
 
 class Server(LiveServer):

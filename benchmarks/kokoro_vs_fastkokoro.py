@@ -34,10 +34,9 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from _server import Peer
+from _server import LiveServer, Peer, free_port
 from piper_vs_http_server import PARAGRAPH, SENTENCES, cpu_seconds
 
-from flashtts.live_server import LiveServer, free_port
 from flashtts_engines.kokoro.files import load_voices
 from flashtts_engines.kokoro.wheels import MODEL, assembled_folder
 

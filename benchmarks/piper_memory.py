@@ -44,9 +44,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import ROOT, free_port  # noqa: E402
-
-from flashtts.live_server import stop_process  # noqa: E402
+from _server import ROOT, free_port, stop_process  # noqa: E402
 
 TEXT = "The boy was there when the sun rose. A rod is used to catch pink salmon."
 SENTENCES = [

@@ -33,9 +33,7 @@ import wave
 from pathlib import Path
 
 import httpx
-from _server import Peer
-
-from flashtts.live_server import LiveServer, free_port
+from _server import LiveServer, Peer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SENTENCES = [

@@ -22,8 +22,8 @@ from asgi_lifespan import LifespanManager
 
 from flashtts.config.settings import ServerConfig
 from flashtts.http.app import create_app
-from flashtts.live_server import LiveServer as _LiveServer
-from flashtts.live_server import free_port  # noqa: F401  (re-exported)
+from tools.live_server import LiveServer as _LiveServer
+from tools.live_server import free_port  # noqa: F401  (re-exported)
 
 ROOT = Path(__file__).resolve().parent.parent
 

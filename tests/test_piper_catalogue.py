@@ -23,7 +23,7 @@ import pytest
 from wyoming.client import AsyncTcpClient
 from wyoming.info import Describe, Info
 
-from flashtts.live_server import ServerFailed
+from tools.live_server import ServerFailed
 
 from live import assert_openai_error, serving, to_16k
 from loopback_hub import PIPER_REPO, piper_catalogue

@@ -14,8 +14,7 @@ import argparse
 from pathlib import Path
 
 import httpx
-
-from flashtts.live_server import LiveServer
+from live_server import LiveServer  # tools/, this script's folder
 
 ROOT = Path(__file__).resolve().parent.parent
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -25,14 +25,14 @@ IMAGE = HERE / "image.txt"
 WHEELS = HERE / "wheels.txt"
 
 # first-party top-level names -> folders of this repository
-FIRST_PARTY = {"flashtts": ROOT / "flashtts", "flashtts_engines": ROOT / "engines"}
+FIRST_PARTY = {"flashtts": ROOT / "flashtts", "flashtts_engines": ROOT / "engines", "tools": ROOT / "tools"}
 
 # the modules the run's commands import (module names, or script paths relative to the repository)
 ENTRIES = (
     "flashtts.__main__", "flashtts.cli.main",  # python -m flashtts ...
     "flashtts.http.app", "flashtts.config.compat", "flashtts.http.server", "flashtts.engine.registry",  # serve
     "flashtts_engines.qwen3", "flashtts_engines.qwen3.static_step",  # --engine qwen3 --backend static
-    "flashtts.cli.bench.cli", "flashtts.live_server",  # bench, and the server the run starts
+    "flashtts.cli.bench.cli", "tools/live_server.py",  # bench, and the server the run starts
     "flashtts_engines.qwen3.checkpoint",  # dev make-checkpoint
     "benchmarks/gpu/run.py", "benchmarks/gpu/selfcheck.py", "benchmarks/gpu/baselines.py",
     "benchmarks/gpu/check_imports.py",

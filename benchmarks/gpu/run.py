@@ -247,7 +247,8 @@ def bench_phase(limit: float, run: Run, url: str, name: str, points: list[list[s
 
 def start_server(limit: float, run: Run, ckpt: Path, device: str, threshold: int):
     """``flashtts serve`` on loopback, ready (model loaded, every used bucket captured) within ``limit``."""
-    from flashtts.live_server import LiveServer
+    sys.path.insert(0, str(ROOT))  # tools/ is the repository's, not the installed package's
+    from tools.live_server import LiveServer
 
     server = LiveServer(server_args(run, ckpt, device, threshold), log_path=run.scratch / "server.log")
     server.start(timeout=limit)
