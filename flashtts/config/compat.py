@@ -13,7 +13,6 @@ from dataclasses import replace
 from typing import Any
 
 from flashtts.config.settings import ServerConfig
-from flashtts.serving.replicas import check_gpus, parse_gpus
 
 ENGINE_OPTIONS = {
     "llm_attn_implementation": "attn",
@@ -34,13 +33,62 @@ NOT_USED = {
 
 FLASHTTS_OPTIONS = (*ENGINE_OPTIONS, "llm_batch_size", *NOT_USED)
 
+COMPAT_GROUPS = ("qwen_fastapi", "selfhost", "streaming", "cosyvoice")
+"""``--compat``'s groups: Qwen3-TTS FastAPI deployment, Qwen3-TTS self-hosting plan, Qwen-TTS streaming
+service, CosyVoice (their routers: :mod:`flashtts.http.apis.compat`)."""
+
+
+def parse_groups(values: list[str] | tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """``--compat`` values (repeatable, comma-separated; ``all`` or ``none``) -> group names (None: all)."""
+    names = [n.strip().lower() for v in (values or []) for n in v.split(",") if n.strip()]
+    if not names or names == ["all"]:
+        return None
+    if names == ["none"]:
+        return ()
+    unknown = [n for n in names if n not in COMPAT_GROUPS]
+    if unknown or "none" in names or "all" in names:
+        bad = ", ".join(unknown) or "none/all mixed with group names"
+        raise ValueError(f"--compat: unknown group(s) {bad}; choose from {', '.join(COMPAT_GROUPS)}, or all, "
+                         "or none")
+    return tuple(dict.fromkeys(names))
+
+
+def parse_gpus(value: str | None) -> tuple[int, ...]:
+    """``"0,1"`` -> ``(0, 1)``; raises ValueError with a message fit for the command line."""
+    if value is None or not value.strip():
+        return ()
+    out: list[int] = []
+    for part in value.split(","):
+        part = part.strip().removeprefix("cuda:")
+        if not part.isdigit():
+            raise ValueError(f"--gpu wants CUDA device numbers separated by commas (like 0 or 2,3), got {value!r}")
+        if int(part) not in out:
+            out.append(int(part))
+    return tuple(out)
+
+
+def check_gpus(gpus: tuple[int, ...]) -> None:
+    """Refuse ``--gpu`` devices this process cannot see (clear message, nothing silently ignored)."""
+    if not gpus:
+        return
+    try:
+        import torch
+    except ImportError:
+        raise ValueError(f"--gpu {','.join(map(str, gpus))}: PyTorch is not installed, so no CUDA device can be "
+                         "used; run without --gpu (use --device, and --workers N for N engine replicas)") from None
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        raise ValueError(f"--gpu {','.join(map(str, gpus))}: no CUDA device is visible to this process; run without "
+                         "--gpu (use --device, and --workers N for N engine replicas)")
+    missing = [g for g in gpus if g >= count]
+    if missing:
+        raise ValueError(f"--gpu: device(s) {', '.join(map(str, missing))} do not exist; this process sees "
+                         f"{count} CUDA device(s): {', '.join(map(str, range(count)))}")
 
 def apply_launch_options(config: ServerConfig, *, compat: list[str] | None = None, gpu: str | None = None,
                          workers: int = 1, result_cache_mb: float = 0.0,
                          flashtts: dict[str, Any] | None = None) -> tuple[ServerConfig, list[str]]:
     """``config`` with these options applied, and notes to log; ValueError for bad values."""
-    from flashtts.http.apis.compat import parse_groups
-
     notes: list[str] = []
     engine_config = config.engine_config
     extra = dict(engine_config.extra)

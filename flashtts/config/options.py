@@ -5,7 +5,7 @@ come the command line (``--name`` and a dashed alias), the ``FLASHTTS_<NAME>`` e
 and the README's table of options (``flashtts dev options-table``; a test fails when the README and
 this file disagree). A default is written once, in the settings the code reads
 (:class:`~flashtts.config.settings.ServerConfig` and its parts, :class:`~flashtts.engine.EngineConfig`,
-:class:`~flashtts.deploy.ray_serve.RaySettings`), and referenced here; a test checks that the options'
+:class:`~flashtts.config.settings.RaySettings`), and referenced here; a test checks that the options'
 defaults build exactly those settings. :meth:`ServeOptions.server_config` turns the values into the
 :class:`~flashtts.config.settings.ServerConfig` the app reads. ``serve`` takes every option; ``synth`` and the
 ``roles`` commands take the ones they need from here (:func:`typer_signature`, :func:`serve_option`).
@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flashtts.config.settings import AudioURLPolicy, Limits, ServerConfig
-from flashtts.deploy.ray_serve import RaySettings
+from flashtts.config.settings import AudioURLPolicy, Limits, RaySettings, ServerConfig
 from flashtts.engine import EngineConfig, GenerationOptions
 
 MIB = 1024 * 1024

@@ -29,10 +29,10 @@ import os
 import signal
 import sys
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-from flashtts.config.settings import ServerConfig
+from flashtts.config.settings import RaySettings, ServerConfig
 
 log = logging.getLogger(__name__)
 
@@ -41,26 +41,6 @@ PROXY_CALLBACK_ENV = "RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH"
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 """Set to 0, Ray's node address is 127.0.0.1 instead of the machine's address (single-machine use)."""
 APP_NAME = "flashtts"
-
-
-@dataclass(frozen=True)
-class RaySettings:
-    replicas: int = 2
-    """Replicas to start (the minimum when autoscaling)."""
-    max_replicas: int | None = None
-    """Autoscale up to this many replicas on load (None: fixed ``replicas``)."""
-    max_ongoing_requests: int = 16
-    """Requests one replica serves at once; the proxy queues or routes the rest elsewhere."""
-    max_queued_requests: int = 64
-    """Requests waiting for a replica across the deployment; beyond it the proxy answers 503."""
-    num_cpus: float = 1.0
-    """CPUs Ray reserves per replica."""
-    num_gpus: float = 0.0
-    """GPUs per replica (1 for one replica per GPU)."""
-    address: str | None = None
-    """An existing Ray cluster (``ray://`` or ``auto``); None starts a local instance on loopback."""
-    graceful_shutdown_timeout_s: float = 30.0
-    """Seconds a stopping replica lets its requests in flight finish (``--shutdown_grace``)."""
 
 
 class ReplicaIdMiddleware:

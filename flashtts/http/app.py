@@ -30,10 +30,10 @@ from flashtts.http.middleware import BodyLimitMiddleware, RequestIdMiddleware, S
 from flashtts.http.security import EdgeSecurityMiddleware
 from flashtts.http.shutdown import DrainMiddleware
 from flashtts.http.validation import check_request_text
-from flashtts.loop_lag import watch_loop_lag
 from flashtts.memory import limit_heap_arenas, rss_mib
 from flashtts.metrics import ErrorCounter, Metrics
 from flashtts.serving import SpeechService
+from flashtts.serving.loop_lag import watch_loop_lag
 from flashtts.serving.replicas import build_engine
 from flashtts.serving.shutdown import Drain
 from flashtts.voices.registry import SpeakerRegistry

@@ -28,39 +28,6 @@ from flashtts.metrics import Metrics
 log = logging.getLogger(__name__)
 
 
-def parse_gpus(value: str | None) -> tuple[int, ...]:
-    """``"0,1"`` -> ``(0, 1)``; raises ValueError with a message fit for the command line."""
-    if value is None or not value.strip():
-        return ()
-    out: list[int] = []
-    for part in value.split(","):
-        part = part.strip().removeprefix("cuda:")
-        if not part.isdigit():
-            raise ValueError(f"--gpu wants CUDA device numbers separated by commas (like 0 or 2,3), got {value!r}")
-        if int(part) not in out:
-            out.append(int(part))
-    return tuple(out)
-
-
-def check_gpus(gpus: tuple[int, ...]) -> None:
-    """Refuse ``--gpu`` devices this process cannot see (clear message, nothing silently ignored)."""
-    if not gpus:
-        return
-    try:
-        import torch
-    except ImportError:
-        raise ValueError(f"--gpu {','.join(map(str, gpus))}: PyTorch is not installed, so no CUDA device can be "
-                         "used; run without --gpu (use --device, and --workers N for N engine replicas)") from None
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if count == 0:
-        raise ValueError(f"--gpu {','.join(map(str, gpus))}: no CUDA device is visible to this process; run without "
-                         "--gpu (use --device, and --workers N for N engine replicas)")
-    missing = [g for g in gpus if g >= count]
-    if missing:
-        raise ValueError(f"--gpu: device(s) {', '.join(map(str, missing))} do not exist; this process sees "
-                         f"{count} CUDA device(s): {', '.join(map(str, range(count)))}")
-
-
 def replica_devices(config: ServerConfig) -> list[str]:
     """The device of each replica; one entry means a single engine."""
     if config.gpu:

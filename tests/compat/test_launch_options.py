@@ -8,12 +8,11 @@ import pytest
 from typer.testing import CliRunner
 
 from flashtts.cli.main import app
-from flashtts.config.compat import apply_launch_options
+from flashtts.config.compat import COMPAT_GROUPS, apply_launch_options, parse_gpus, parse_groups
 from flashtts.config.settings import ServerConfig
 from flashtts.engine import EngineConfig
-from flashtts.http.apis.compat import parse_groups
 from flashtts.http.apis.compat.serving import ResultCache
-from flashtts.serving.replicas import parse_gpus, replica_devices
+from flashtts.serving.replicas import replica_devices
 
 from fakes import FakeEngine
 from support import app_client
@@ -83,6 +82,9 @@ def test_gpu_and_workers_map_to_replicas():
 
 
 def test_compat_groups():
+    from flashtts.http.apis.compat import GROUPS
+
+    assert tuple(GROUPS) == COMPAT_GROUPS  # --compat's names are the routers' groups
     assert parse_groups([]) is None and parse_groups(["all"]) is None
     assert parse_groups(["none"]) == ()
     assert parse_groups(["cosyvoice,selfhost", "cosyvoice"]) == ("cosyvoice", "selfhost")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from flashtts.loop_lag import watch_loop_lag
 from flashtts.metrics import Histogram, Metrics
+from flashtts.serving.loop_lag import watch_loop_lag
 
 
 def test_quantile_is_the_bound_of_the_bucket_that_holds_it():

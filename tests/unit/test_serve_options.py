@@ -12,8 +12,7 @@ from typer.testing import CliRunner
 
 from flashtts.cli.main import SYNTH_OPTIONS, app
 from flashtts.config.options import ServeOptions, env_var, fields, options_table
-from flashtts.config.settings import ServerConfig
-from flashtts.deploy.ray_serve import RaySettings
+from flashtts.config.settings import RaySettings, ServerConfig
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

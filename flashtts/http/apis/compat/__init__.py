@@ -22,21 +22,7 @@ GROUPS: dict[str, tuple[APIRouter, ...]] = {
     "cosyvoice": (cosyvoice.router,),
 }
 """Group name -> its routers: Qwen3-TTS FastAPI deployment, Qwen3-TTS self-hosting plan,
-Qwen-TTS streaming service, CosyVoice."""
-
-
-def parse_groups(values: list[str] | tuple[str, ...] | None) -> tuple[str, ...] | None:
-    """``--compat`` values (repeatable, comma-separated; ``all`` or ``none``) -> group names (None: all)."""
-    names = [n.strip().lower() for v in (values or []) for n in v.split(",") if n.strip()]
-    if not names or names == ["all"]:
-        return None
-    if names == ["none"]:
-        return ()
-    unknown = [n for n in names if n not in GROUPS]
-    if unknown or "none" in names or "all" in names:
-        bad = ", ".join(unknown) or "none/all mixed with group names"
-        raise ValueError(f"--compat: unknown group(s) {bad}; choose from {', '.join(GROUPS)}, or all, or none")
-    return tuple(dict.fromkeys(names))
+Qwen-TTS streaming service, CosyVoice (the names ``--compat`` takes: :data:`flashtts.config.compat.COMPAT_GROUPS`)."""
 
 
 def include(app: FastAPI, config: ServerConfig) -> None:
