@@ -123,11 +123,8 @@ class LiveSpeech:
         if self._ended:
             raise APIError("text after the end of the stream", param="text", code="stream_ended")
         check_value(piece, "text")  # control characters, lone surrogates: as on every HTTP route
-        limit = self.service.config.limits.max_text_chars
         self.characters += len(piece)
-        if self.characters > limit:
-            raise APIError(f"text is {self.characters} characters; the limit is {limit}", param="text",
-                           code="input_too_long")
+        self.service.check_length(self.characters, "text")  # the session's text in all, as one request's
         if piece:  # only text keeps a session alive (empty pieces would hold it open forever)
             self._active_at = time.monotonic()
         for segment in self.cutter.feed(piece):
@@ -228,19 +225,22 @@ class LiveSpeech:
             self._release()
 
     async def _speak(self, plan: Plan) -> AsyncGenerator[LiveEvent, None]:
-        offset, sent = self.audio_seconds, 0
-        error: BaseException | None = None
+        """One segment's audio and word timings, finished once by the lifecycle (the session's ticket
+        is held across segments, so no slot is freed here)."""
+        offset = self.audio_seconds
         try:
-            async with aclosing(self.service.samples(plan)) as chunks:
-                async for chunk in chunks:
-                    yield chunk
-                    if len(plan.words) > sent:
-                        yield Words(tuple(w.shifted(offset) for w in plan.words[sent:]))
-                        sent = len(plan.words)
-        except BaseException as exc:
-            error = exc
-            raise
+            async with aclosing(self.service.lifecycle.guarded(plan, self._audio(plan, offset))) as events:
+                async for event in events:
+                    yield event
         finally:
             self.audio_seconds = offset + plan.audio_seconds
             self._abort_counted |= plan.status in ("aborted", "disconnected", "timeout")  # samples() counted it
-            self.service.finish(plan, error if isinstance(error, Exception) else None)
+
+    async def _audio(self, plan: Plan, offset: float) -> AsyncGenerator[LiveEvent, None]:
+        sent = 0
+        async with aclosing(self.service.samples(plan)) as chunks:
+            async for chunk in chunks:
+                yield chunk
+                if len(plan.words) > sent:
+                    yield Words(tuple(w.shifted(offset) for w in plan.words[sent:]))
+                    sent = len(plan.words)

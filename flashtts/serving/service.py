@@ -9,7 +9,9 @@ from flashtts.engine import Engine
 from flashtts.metrics import Metrics
 from flashtts.serving.admission import Admission
 from flashtts.serving.execution import Execution
+from flashtts.serving.lifecycle import Lifecycle
 from flashtts.serving.planning import Planning
+from flashtts.serving.result_cache import ResultCache
 from flashtts.serving.roles import RoleService
 from flashtts.serving.sessions import LiveSessions
 from flashtts.serving.voices import Voices
@@ -31,5 +33,7 @@ class SpeechService(Execution, Planning, Voices):
                                      retry_after=limits.live_idle_timeout)
         """Open live sessions (WebSocket, Wyoming streams), bounded apart from :attr:`admission`."""
         self._audio_cache: dict[tuple[str, str], np.ndarray] = {}
+        self.lifecycle = Lifecycle(self, ResultCache(int(config.result_cache_mb * 1024 * 1024)))
+        """admit -> run -> encode -> release -> finish, once for every surface (and the result cache)."""
         self.roles = RoleService(self)
         """Role management, created once with the service."""

@@ -34,6 +34,7 @@ from wyoming.server import AsyncEventHandler
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped, SynthesizeVoice
 
 from flashtts import __version__
+from flashtts.audio import pcm16
 from flashtts.config.settings import ServerConfig
 from flashtts.errors import APIError
 from flashtts.serving import SpeechService
@@ -57,11 +58,6 @@ ROUTE = "wyoming"
 CHUNK_SAMPLES = 2048
 """Samples per ``audio-chunk`` event."""
 ATTRIBUTION = Attribution(name="flashtts", url="https://github.com/flashtts/flashtts")
-
-
-def pcm16(samples: np.ndarray) -> bytes:
-    """Float32 [-1, 1] to 16-bit little-endian PCM."""
-    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
 
 
 def describe(service: SpeechService) -> Info:

@@ -11,8 +11,8 @@ from flashtts.cli.main import app
 from flashtts.config.compat import COMPAT_GROUPS, apply_launch_options, parse_gpus, parse_groups
 from flashtts.config.settings import ServerConfig
 from flashtts.engine import EngineConfig
-from flashtts.http.apis.compat.serving import ResultCache
 from flashtts.serving.replicas import replica_devices
+from flashtts.serving.result_cache import ResultCache
 
 from fakes import FakeEngine
 from support import app_client

@@ -87,7 +87,7 @@ async def _parts(n: int, size: int, done: list[bool]):
 
 
 async def test_drain_runs_ahead_of_a_slow_reader_within_its_buffer():
-    from flashtts.http.responses import _Drain
+    from flashtts.serving.lifecycle import Buffered
 
     ticket, done = _Ticket(), []
 
@@ -96,7 +96,7 @@ async def test_drain_runs_ahead_of_a_slow_reader_within_its_buffer():
             yield part
         ticket.generated()
 
-    drain = _Drain(guarded(), 10_000, ticket)  # room for the whole answer
+    drain = Buffered(guarded(), 10_000, ticket)  # room for the whole answer
     first = await drain.__anext__()
     await asyncio.sleep(0.05)
     assert first and done == [True] and ticket.generated_calls == 1  # all generated after one read
@@ -107,10 +107,10 @@ async def test_drain_runs_ahead_of_a_slow_reader_within_its_buffer():
 
 
 async def test_drain_is_bounded_and_closing_it_stops_the_producer():
-    from flashtts.http.responses import _Drain
+    from flashtts.serving.lifecycle import Buffered
 
     ticket, done = _Ticket(), []
-    drain = _Drain(_parts(1000, 100, done), 300, ticket)
+    drain = Buffered(_parts(1000, 100, done), 300, ticket)
     await drain.__anext__()
     await asyncio.sleep(0.05)
     assert drain._size <= 300  # the producer waits for the reader
@@ -119,13 +119,13 @@ async def test_drain_is_bounded_and_closing_it_stops_the_producer():
 
 
 async def test_drain_passes_a_producer_error_to_the_reader():
-    from flashtts.http.responses import _Drain
+    from flashtts.serving.lifecycle import Buffered
 
     async def failing():
         yield b"ok"
         raise RuntimeError("engine broke")
 
-    drain = _Drain(failing(), 1000, _Ticket())
+    drain = Buffered(failing(), 1000, _Ticket())
     assert await drain.__anext__() == b"ok"
     with pytest.raises(RuntimeError, match="engine broke"):
         await drain.__anext__()

@@ -11,7 +11,6 @@ from flashtts.http.apis import get_service
 from flashtts.http.apis.openai.protocol import SpeechRequest
 from flashtts.http.apis.openai.routes import speech_plan
 from flashtts.http.auth import require_api_key
-from flashtts.http.responses import complete_admitted
 from flashtts.serving import SpeechService
 
 router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_api_key)])
@@ -36,6 +35,6 @@ async def captioned_speech(body: SpeechRequest, request: Request,
                            service: SpeechService = Depends(get_service)) -> CaptionedSpeech:
     body = body.model_copy(update={"timestamps": True})
     plan = await speech_plan(service, body, "/v1/audio/speech/captioned", stream=False)
-    data, seconds = await complete_admitted(service, plan, request)
+    data, seconds = await service.lifecycle.file(plan, request.is_disconnected)
     return CaptionedSpeech(audio=base64.b64encode(data).decode(), format=plan.response_format,
                            duration=round(seconds, 4), words=[Word(**w.as_dict()) for w in plan.words])

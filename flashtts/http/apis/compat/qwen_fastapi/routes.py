@@ -21,7 +21,7 @@ from flashtts.http.apis.compat.qwen_fastapi.protocol import (
     VoiceDesignBatchRequest,
     VoiceDesignRequest,
 )
-from flashtts.http.apis.compat.serving import complete_many, complete_one, file_response
+from flashtts.http.apis.compat.serving import file_response
 from flashtts.http.auth import require_api_key
 from flashtts.http.security import http_caller
 from flashtts.serving import Plan, SpeechService, Utterance, VoiceChoice
@@ -49,7 +49,7 @@ async def languages(service: SpeechService = Depends(get_service)) -> Languages:
 async def voice_design(body: VoiceDesignRequest, request: Request,
                        service: SpeechService = Depends(get_service)) -> Response:
     plan = await _plan(service, "/tts/voice_design", body.text, body.instruct, body.language, body.generation_options())
-    data, seconds = await complete_one(service, request, plan)
+    data, seconds = await service.lifecycle.file(plan, request.is_disconnected, cached=True)
     if body.response_format == "base64":
         return Response(AudioBase64(audio_base64=base64.b64encode(data).decode(), sample_rate=plan.out_rate)
                         .model_dump_json(), media_type="application/json",
@@ -64,6 +64,6 @@ async def voice_design_batch(body: VoiceDesignBatchRequest, request: Request,
     options = body.generation_options()
     plans = [await _plan(service, "/tts/voice_design/batch", text, instruct, language, options, f"texts.{i}")
              for i, (text, instruct, language) in enumerate(zip(body.texts, body.instructs, languages, strict=False))]
-    results = await complete_many(service, request, plans)
+    results = await service.lifecycle.files(plans, request.is_disconnected, cached=True)
     return BatchAudio(audios=[base64.b64encode(data).decode() for data, _ in results],
                       sample_rate=plans[0].out_rate)

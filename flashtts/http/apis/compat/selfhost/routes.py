@@ -16,7 +16,7 @@ from flashtts.http.apis.compat.selfhost.protocol import (
     VoiceEntry,
     VoicesResponse,
 )
-from flashtts.http.apis.compat.serving import Stopwatch, complete_one, voice_traits
+from flashtts.http.apis.compat.serving import Stopwatch, voice_traits
 from flashtts.http.apis.system.routes import health_body
 from flashtts.http.auth import require_api_key
 from flashtts.http.security import http_caller
@@ -59,6 +59,6 @@ async def synthesize(body: SynthesizeRequest, request: Request,
                     language=language)
     plan = await service.plan("/api/tts/synthesize", [utt], response_format="wav", options=body.generation_options(),
                         length_threshold=body.length_threshold, window_size=body.window_size, caller=http_caller())
-    data, seconds = await complete_one(service, request, plan)
+    data, seconds = await service.lifecycle.file(plan, request.is_disconnected, cached=True)
     return SynthesizeResponse(success=True, audio_base64=base64.b64encode(data).decode(), duration=round(seconds, 3),
                               sample_rate=plan.out_rate, processing_time=watch.seconds)

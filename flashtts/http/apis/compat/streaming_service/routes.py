@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from flashtts.audio import FORMATS
 from flashtts.errors import APIError
 from flashtts.http.apis import get_service
-from flashtts.http.apis.compat.serving import complete_one, file_response, voice_for_attributes
+from flashtts.http.apis.compat.serving import file_response, voice_for_attributes
 from flashtts.http.apis.compat.streaming_service.protocol import FullTTSRequest, StreamTTSRequest, VoiceAttributes
 from flashtts.http.auth import require_api_key
 from flashtts.http.responses import respond
@@ -58,5 +58,5 @@ async def stream_tts(body: StreamTTSRequest, request: Request,
 async def tts(body: FullTTSRequest, request: Request, service: SpeechService = Depends(get_service)) -> Response:
     fmt = "opus" if body.format == "ogg" else body.format
     plan = await _plan(service, "/tts", body, body.text, fmt, stream=False)
-    data, seconds = await complete_one(service, request, plan)
+    data, seconds = await service.lifecycle.file(plan, request.is_disconnected, cached=True)
     return file_response(plan, data, seconds, FORMATS[fmt].media_type)
