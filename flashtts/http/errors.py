@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flashtts.engine import CapabilityError
-from flashtts.errors import APIError, error_body, error_type
+from flashtts.errors import APIError, error_body
 from flashtts.serving.admission import QueueFullError
 from flashtts.serving.errors import to_api_error
 from flashtts.voices.registry import RoleNotFoundError
@@ -21,6 +21,39 @@ from flashtts.voices.registry import RoleNotFoundError
 def request_id_of(request: Request) -> str | None:
     """The id :class:`~flashtts.http.middleware.RequestIdMiddleware` gave the request."""
     return getattr(request.state, "request_id", None)
+
+
+HTTP_ANSWERS: dict[str, tuple[int, str]] = {
+    "invalid_request": (400, "invalid_request_error"),
+    "not_found": (404, "not_found_error"),
+    "conflict": (409, "invalid_request_error"),
+    "too_large": (413, "invalid_request_error"),
+    "unauthenticated": (401, "authentication_error"),
+    "forbidden": (403, "permission_error"),
+    "busy": (429, "rate_limit_error"),
+    "timeout": (504, "timeout_error"),
+    "idle_timeout": (408, "timeout_error"),
+    "client_gone": (499, "invalid_request_error"),  # logged; the client is no longer there to read it
+    "unavailable": (503, "server_error"),
+    "storage_failed": (507, "server_error"),
+    "internal": (500, "server_error"),
+}
+"""Each kind of :class:`~flashtts.errors.APIError` as the HTTP edge answers it: status and OpenAI ``type``."""
+
+
+def http_status(err: APIError) -> int:
+    return HTTP_ANSWERS[err.kind][0]
+
+
+def error_type(err: APIError) -> str:
+    """OpenAI's ``type`` of an error."""
+    return HTTP_ANSWERS[err.kind][1]
+
+
+def error_headers(err: APIError) -> dict[str, str]:
+    """The error's own headers, with ``Retry-After`` when it says when to retry."""
+    retry = {"Retry-After": str(err.retry_after)} if err.retry_after is not None else {}
+    return {**err.headers, **retry}
 
 
 class SafeJSONResponse(JSONResponse):
@@ -33,8 +66,8 @@ class SafeJSONResponse(JSONResponse):
 def json_error(exc: BaseException, request_id: str | None = None) -> JSONResponse:
     """The HTTP answer to any exception: its status, headers and OpenAI error body."""
     err = to_api_error(exc, request_id)
-    return SafeJSONResponse(error_body(err.message, error_type(err), err.param, err.code), status_code=err.status,
-                            headers=err.headers)
+    return SafeJSONResponse(error_body(err.message, error_type(err), err.param, err.code), status_code=http_status(err),
+                            headers=error_headers(err))
 
 
 _LOC_ROOTS = ("body", "query", "form", "path", "header", "cookie")

@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
 from flashtts.engine import WordTiming
-from flashtts.errors import error_type
+from flashtts.http.errors import error_type
 from flashtts.serving import Disconnected, Plan, SpeechService
 from flashtts.serving.errors import to_api_error
 

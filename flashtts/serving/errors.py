@@ -7,7 +7,7 @@ import logging
 
 from flashtts.engine import CapabilityError
 from flashtts.engine.hub import ModelNotFoundError
-from flashtts.errors import APIError, NotFoundError, RateLimitError
+from flashtts.errors import APIError, ConflictError, InternalError, NotFoundError, RateLimitError, UnavailableError
 from flashtts.serving.admission import QueueFullError
 from flashtts.voices.registry import RoleError, RoleExistsError, RoleNotFoundError
 
@@ -27,14 +27,12 @@ def to_api_error(exc: BaseException, request_id: str | None = None) -> APIError:
     if isinstance(exc, RoleError):
         return APIError(str(exc), param="name", code="invalid_name")
     if isinstance(exc, RoleExistsError):
-        return APIError(str(exc) + " (send overwrite=true to replace it)", param="name", status=409,
-                        code="role_exists")
+        return ConflictError(str(exc) + " (send overwrite=true to replace it)", param="name", code="role_exists")
     if isinstance(exc, ModelNotFoundError):  # a model or voice not downloaded while the Hub is out of reach
-        return APIError(str(exc), status=503, code="model_unavailable")
+        return UnavailableError(str(exc), code="model_unavailable")
     if isinstance(exc, QueueFullError):
-        return RateLimitError(str(exc), code=getattr(exc, "code", "queue_full"),
-                              headers={"Retry-After": str(exc.retry_after)})
+        return RateLimitError(str(exc), code=getattr(exc, "code", "queue_full"), retry_after=exc.retry_after)
     log.error("internal error (request %s)", request_id, exc_info=exc)
     # the details (paths, internals) go to the log only; the client gets the id to quote
-    return APIError(f"internal server error; quote request id {request_id or '-'} when reporting it",
-                    status=500, code="internal_error")
+    return InternalError(f"internal server error; quote request id {request_id or '-'} when reporting it",
+                         code="internal_error")

@@ -14,7 +14,7 @@ import numpy as np
 
 from flashtts import audio
 from flashtts.engine import SynthesisRequest, TimedChunk
-from flashtts.errors import APIError, TimeoutError_
+from flashtts.errors import ClientGoneError, TimeoutError_
 from flashtts.serving.admission import Ticket
 from flashtts.serving.plans import Disconnected, Plan
 from flashtts.serving.state import ServiceState
@@ -125,7 +125,7 @@ class Execution(ServiceState):
             async for chunk in chunks:
                 await encode_step(enc, enc.write, chunk)
         if plan.status == "disconnected":
-            raise APIError("client closed the connection before the audio was complete", status=499,
+            raise ClientGoneError("client closed the connection before the audio was complete",
                            code="client_disconnected")
         data = await encode_step(enc, enc.finish)
         return data, enc.samples_out / enc.out_rate

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from flashtts.engine import GenerationOptions, WordTiming
-from flashtts.errors import APIError
+from flashtts.errors import APIError, IdleTimeoutError
 from flashtts.serving import Plan, SpeechService, Ticket, Utterance, VoiceChoice
 from flashtts.serving.admission import QueueFullError
 from flashtts.text.characters import check_value
@@ -182,7 +182,7 @@ class LiveSpeech:
             left = self._active_at + idle - time.monotonic()
             if left <= 0 and self._queue.empty():
                 self.service.metrics.inc("live_sessions_idle_timeout_total")
-                raise APIError(f"no text for {idle:g} s", status=408, code="idle_timeout")
+                raise IdleTimeoutError(f"no text for {idle:g} s", code="idle_timeout")
             try:
                 return await asyncio.wait_for(self._queue.get(), max(left, 0.001))
             except asyncio.TimeoutError:

@@ -6,7 +6,7 @@ import asyncio
 import base64
 import builtins
 
-from flashtts.errors import APIError
+from flashtts.errors import APIError, StorageError
 from flashtts.serving.plans import VoiceChoice
 from flashtts.serving.url_fetch import AudioURLFetcher, is_url
 from flashtts.serving.voices import Voices
@@ -85,8 +85,7 @@ class RoleService:
         try:
             return self.registry.add(role, samples, rate, overwrite=overwrite)
         except OSError as exc:
-            raise APIError(f"could not store role: {exc.strerror or exc}", status=507,
-                           code="storage_error") from None
+            raise StorageError(f"could not store role: {exc.strerror or exc}", code="storage_error") from None
 
     async def delete(self, name: str) -> Role:
         """Remove a role (on a worker thread: the registry's lock and fsync never hold the loop)."""

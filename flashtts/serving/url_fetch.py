@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from flashtts.config.settings import AudioURLPolicy
-from flashtts.errors import APIError
+from flashtts.errors import APIError, TooLargeError
 
 if TYPE_CHECKING:
     import httpx  # imported where a URL is fetched: servers that never fetch one never load it
@@ -72,8 +72,9 @@ class AudioURLFetcher:
         self.policy = policy
         self.max_bytes = max_bytes
 
-    def _refuse(self, param: str, message: str, code: str = "url_not_allowed", status: int = 400) -> APIError:
-        return APIError(f"{param}: {message}", param=param, code=code, status=status)
+    def _refuse(self, param: str, message: str, code: str = "url_not_allowed",
+                kind: type[APIError] = APIError) -> APIError:
+        return kind(f"{param}: {message}", param=param, code=code)
 
     async def _resolve(self, host: str, port: int, param: str) -> IPAddress:
         """The address to connect to, after checking every address the name resolves to."""
@@ -155,7 +156,7 @@ class AudioURLFetcher:
 
     async def _read(self, resp: httpx.Response, param: str) -> bytes:
         too_large = self._refuse(param, f"the audio at the URL is larger than {self.max_bytes} bytes",
-                                 code="file_too_large", status=413)
+                                 code="file_too_large", kind=TooLargeError)
         declared = resp.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.max_bytes:
             raise too_large

@@ -10,7 +10,7 @@ import numpy as np
 
 from flashtts import audio
 from flashtts.engine import ReferenceAudio, capability_error
-from flashtts.errors import APIError
+from flashtts.errors import APIError, TooLargeError
 from flashtts.serving.plans import VoiceChoice
 from flashtts.serving.state import ServiceState
 from flashtts.voices.matching import match_voice
@@ -153,8 +153,8 @@ class Voices(ServiceState):
         """
         limits = self.config.limits
         if len(data) > limits.max_upload_bytes:
-            raise APIError(f"{param}: audio is larger than {limits.max_upload_bytes} bytes", param=param,
-                           status=413, code="file_too_large")
+            raise TooLargeError(f"{param}: audio is larger than {limits.max_upload_bytes} bytes", param=param,
+                                code="file_too_large")
         rate = self.engine.info.sample_rate
         try:
             samples = audio.decode(data, rate, max_seconds=limits.max_reference_seconds)

@@ -36,7 +36,7 @@ from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, Synthesize
 from flashtts import __version__
 from flashtts.audio import pcm16
 from flashtts.config.settings import ServerConfig
-from flashtts.errors import APIError
+from flashtts.errors import SERVER_FAULTS, APIError, UnavailableError
 from flashtts.serving import SpeechService
 from flashtts.serving.errors import to_api_error
 from flashtts.serving.live import LiveOptions, LiveSpeech, SegmentEnd, SegmentStart
@@ -58,6 +58,17 @@ ROUTE = "wyoming"
 CHUNK_SAMPLES = 2048
 """Samples per ``audio-chunk`` event."""
 ATTRIBUTION = Attribution(name="flashtts", url="https://github.com/flashtts/flashtts")
+
+
+ERROR_CODES: dict[str, str | None] = {
+    "invalid_request": "invalid_request", "not_found": "not_found", "conflict": "conflict", "too_large": "too_large",
+    "unauthenticated": "unauthenticated", "forbidden": "forbidden", "busy": "busy", "timeout": "timeout",
+    "idle_timeout": "idle_timeout", "unavailable": "unavailable", "storage_failed": "storage_failed",
+    "internal": "internal_error",
+    "client_gone": None,  # nothing is sent: the client is gone
+}
+"""Each kind of :class:`~flashtts.errors.APIError` as the code of Wyoming's ``error`` event, when the error
+names no code of its own."""
 
 
 def describe(service: SpeechService) -> Info:
@@ -168,7 +179,7 @@ class WyomingHandler(AsyncEventHandler):
 
     def _refuse_when_draining(self) -> None:
         if self._draining():
-            raise APIError("the server is shutting down; retry once it is back", status=503, code="shutting_down")
+            raise UnavailableError("the server is shutting down; retry once it is back", code="shutting_down")
 
     def _start_stream(self, voice: SynthesizeVoice | None) -> None:
         """A live session: a place among the open sessions (429 past the limits), then its speaker task."""
@@ -248,10 +259,13 @@ class WyomingHandler(AsyncEventHandler):
 
     async def _error(self, exc: BaseException) -> None:
         err = to_api_error(exc)
-        if err.status >= 500 and err.code != "shutting_down":
+        if err.kind in SERVER_FAULTS and err.code != "shutting_down":
             log.exception("wyoming request failed", exc_info=exc)
+        code = err.code or ERROR_CODES[err.kind]
+        if code is None:
+            return  # the client is gone: nothing to send
         with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.write_event(Error(text=err.message, code=err.code or err.type).event())
+            await self.write_event(Error(text=err.message, code=code).event())
 
     async def disconnect(self) -> None:
         """Client gone: stop its synthesis (counted as aborted) and free its slot."""

@@ -176,3 +176,21 @@ def test_no_web_framework_below_the_edge(package):
             todo.extend(graph()[name])
     found = {name: sorted(web_imports(modules()[name])) for name in sorted(reached) if web_imports(modules()[name])}
     assert not found, f"{package} reaches a web framework: {found}"
+
+
+def test_every_error_kind_is_answered_at_every_edge():
+    """HTTP (status and OpenAI type), the WebSocket (close code) and Wyoming (error event code) each map
+    every kind the serving layer raises, and no kind that does not exist."""
+    import flashtts.errors as errors
+    from flashtts.http.apis.stream.routes import CLOSE_CODES
+    from flashtts.http.errors import HTTP_ANSWERS
+    from flashtts.wyoming.server import ERROR_CODES
+
+    kinds = {cls.kind for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.APIError)}
+    assert set(errors.KINDS) == kinds and len(errors.KINDS) == len(kinds)
+    for edge in (HTTP_ANSWERS, CLOSE_CODES, ERROR_CODES):
+        assert set(edge) == kinds, set(edge) ^ kinds
+    assert errors.SERVER_FAULTS <= kinds
+    assert all(HTTP_ANSWERS[k][0] >= 500 for k in errors.SERVER_FAULTS)
+    assert all(HTTP_ANSWERS[k][0] < 500 for k in kinds - errors.SERVER_FAULTS)
+

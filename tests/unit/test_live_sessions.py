@@ -119,7 +119,7 @@ async def test_a_session_without_text_ends_with_idle_timeout(tmp_path):
     with pytest.raises(APIError) as ended:
         await asyncio.wait_for(next_event, 10)
     feeder.cancel()
-    assert ended.value.code == "idle_timeout" and ended.value.status == 408
+    assert ended.value.code == "idle_timeout" and ended.value.kind == "idle_timeout"
     assert service.metrics.counters["live_sessions_idle_timeout_total"] == 1
     assert service.admission.in_flight == 0
 

@@ -2,7 +2,7 @@
 
 from fastapi import Request, UploadFile
 
-from flashtts.errors import APIError
+from flashtts.errors import TooLargeError
 from flashtts.serving import SpeechService
 
 
@@ -17,5 +17,5 @@ async def read_upload(service: SpeechService, upload: UploadFile | None, param: 
     limit = service.config.limits.max_upload_bytes
     data = await upload.read(limit + 1)
     if len(data) > limit:
-        raise APIError(f"{param}: file is larger than {limit} bytes", param=param, status=413, code="file_too_large")
+        raise TooLargeError(f"{param}: file is larger than {limit} bytes", param=param, code="file_too_large")
     return data or None

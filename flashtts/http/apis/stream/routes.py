@@ -24,9 +24,10 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from flashtts import audio
-from flashtts.errors import APIError, error_body
+from flashtts.errors import SERVER_FAULTS, APIError, IdleTimeoutError, error_body
 from flashtts.http.apis.stream.protocol import ControlMessage, StreamStart, TextMessage
 from flashtts.http.auth import require_api_key
+from flashtts.http.errors import error_type
 from flashtts.http.middleware import SlowClientError
 from flashtts.http.security import current_client
 from flashtts.http.sse import words_event
@@ -42,11 +43,13 @@ log = logging.getLogger(__name__)
 ROUTE = "/v1/audio/speech/stream"
 
 
-def _close_code(status: int) -> int:
-    """WebSocket close code for an HTTP-like status: policy (4xx), try again later (429/503), server error."""
-    if status in (429, 503):
-        return 1013
-    return 1008 if status < 500 else 1011
+CLOSE_CODES: dict[str, int] = {
+    "invalid_request": 1008, "not_found": 1008, "conflict": 1008, "too_large": 1008, "unauthenticated": 1008,
+    "forbidden": 1008, "idle_timeout": 1008, "client_gone": 1008,  # policy: the client's side
+    "busy": 1013, "unavailable": 1013,  # try again later
+    "timeout": 1011, "storage_failed": 1011, "internal": 1011,  # the server's side
+}
+"""Each kind of :class:`~flashtts.errors.APIError` as the WebSocket closes for it."""
 
 
 async def _receive(ws: WebSocket, timeout: float | None) -> dict:
@@ -54,7 +57,7 @@ async def _receive(ws: WebSocket, timeout: float | None) -> dict:
     try:
         message = await asyncio.wait_for(ws.receive(), timeout)
     except asyncio.TimeoutError:
-        raise APIError(f"no message for {timeout:g} s", status=408, code="idle_timeout") from None
+        raise IdleTimeoutError(f"no message for {timeout:g} s", code="idle_timeout") from None
     if message["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(message.get("code", 1000))
     if message.get("text") is None:
@@ -162,11 +165,11 @@ async def speech_stream(ws: WebSocket) -> None:
         log.warning("speech stream: %s; abandoned", exc)
     except Exception as exc:
         err = to_api_error(exc)
-        if err.status >= 500:
+        if err.kind in SERVER_FAULTS:
             log.exception("speech stream failed", exc_info=exc)
         with contextlib.suppress(Exception):
-            await ws.send_json({"type": "error", **error_body(err.message, err.type, err.param, err.code)})
-            await ws.close(_close_code(err.status), err.message[:120])
+            await ws.send_json({"type": "error", **error_body(err.message, error_type(err), err.param, err.code)})
+            await ws.close(CLOSE_CODES[err.kind], err.message[:120])
     finally:
         for task in tasks:
             task.cancel()
