@@ -114,21 +114,12 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None, s
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(APIError)
-    async def _api_error(request: Request, exc: APIError) -> JSONResponse:
+    async def _mapped(request: Request, exc: Exception) -> JSONResponse:
         return json_error(exc, request_id_of(request))
 
-    @app.exception_handler(CapabilityError)
-    async def _capability(request: Request, exc: CapabilityError) -> JSONResponse:
-        return json_error(exc, request_id_of(request))
-
-    @app.exception_handler(RoleNotFoundError)
-    async def _role_not_found(request: Request, exc: RoleNotFoundError) -> JSONResponse:
-        return json_error(exc, request_id_of(request))
-
-    @app.exception_handler(QueueFullError)
-    async def _queue_full(request: Request, exc: QueueFullError) -> JSONResponse:
-        return json_error(exc, request_id_of(request))
+    # the domain errors and anything unexpected: the one mapping (serving.errors.to_api_error, HTTP_ANSWERS)
+    for cls in (APIError, CapabilityError, RoleNotFoundError, QueueFullError, Exception):
+        app.add_exception_handler(cls, _mapped)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -140,9 +131,4 @@ def install_error_handlers(app: FastAPI) -> None:
         type_ = "not_found_error" if exc.status_code == 404 else (
             "server_error" if exc.status_code >= 500 else "invalid_request_error")
         return SafeJSONResponse(error_body(str(exc.detail), type_, code=getattr(exc, "code", None)),
-                            status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        return json_error(exc, request_id_of(request))
+                                status_code=exc.status_code, headers=getattr(exc, "headers", None))
