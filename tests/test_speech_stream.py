@@ -15,6 +15,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from flashtts.audio import Resampler
+
 from live import reset, resets_leave_no_trace, serving, stats, wait_idle
 from support import HARVARD, wer
 
@@ -75,7 +76,7 @@ async def test_steady_text_is_heard_before_it_is_all_sent(server, transcribe):
     assert wer(text, transcribe(pcm_16k(pcm))) <= 0.2
     words = [w for m in messages if isinstance(m, dict) and m["type"] == "speech.audio.words" for w in m["words"]]
     assert len(words) == len(text.split())
-    assert all(a["end"] <= b["start"] + 1e-3 for a, b in zip(words, words[1:]))
+    assert all(a["end"] <= b["start"] + 1e-3 for a, b in zip(words, words[1:], strict=False))
     assert words[-1]["end"] <= len(pcm) / 2 / 24000 + 0.01
     assert messages[-1]["segments"] == 3 and messages[-1]["characters"] == len(text)
 
@@ -118,7 +119,7 @@ async def error_of(server, *messages: str | bytes) -> tuple[dict, int | None]:
             try:
                 reply = await asyncio.wait_for(ws.recv(), TIMEOUT)
             except ConnectionClosed:
-                raise AssertionError(f"closed without an error message ({ws.close_code})")
+                raise AssertionError(f"closed without an error message ({ws.close_code})") from None
             if isinstance(reply, str) and json.loads(reply)["type"] == "error":
                 break
         with pytest.raises(ConnectionClosed):
@@ -146,11 +147,10 @@ async def test_bad_messages_get_an_error_and_a_close(server):
 def test_api_key_is_checked_on_the_upgrade(role_dir):
     """With --api_key the socket wants the key in the upgrade request's headers, like every HTTP route."""
     from fastapi.testclient import TestClient
-
-    from flashtts.http.app import create_app
-    from flashtts.config.settings import ServerConfig
-
     from starlette.websockets import WebSocketDisconnect
+
+    from flashtts.config.settings import ServerConfig
+    from flashtts.http.app import create_app
 
     app = create_app(ServerConfig(role_dir=role_dir, api_keys=("k-123",), allowed_hosts=("testserver",)))
     with TestClient(app) as http:  # Starlette's test client calls itself testserver

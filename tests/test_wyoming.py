@@ -21,6 +21,7 @@ from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped, SynthesizeVoice
 
 from flashtts.audio import Resampler
+
 from live import reset, resets_leave_no_trace, serving, stats, wait_idle
 from support import HARVARD, free_port, until, wer
 
@@ -74,6 +75,13 @@ async def synthesize(server, text: str, voice: str | None = None) -> tuple[int, 
             pcm += AudioChunk.from_event(event).audio
 
 
+
+def stats_json(server, route: str) -> dict:
+    """A JSON GET on the server (a quick local answer, read synchronously)."""
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        return client.get(route).json()
+
+
 async def test_describe_lists_voices_and_roles(server):
     async with client(server) as c:
         await c.write_event(Describe().event())
@@ -81,14 +89,14 @@ async def test_describe_lists_voices_and_roles(server):
     (program,) = info.tts
     assert program.supports_synthesize_streaming
     names = {v.name: v for v in program.voices}
-    served = httpx.get(server.url + "/v1/audio/voices", timeout=30).json()["data"]
+    served = stats_json(server, "/v1/audio/voices")["data"]
     assert set(names) == {v["id"] for v in served}  # built-in voices and roles, nothing else
     assert "joe" in names and {"narrator", "announcer"} <= set(names)
     assert all(v.languages and v.description for v in program.voices)
 
 
 async def test_synthesize_three_sentences_is_intelligible(server, transcribe):
-    info = httpx.get(server.url + "/server_info", timeout=30).json()
+    info = stats_json(server, "/server_info")
     for sentence in THREE:
         rate, pcm = await synthesize(server, sentence, voice="joe")
         assert rate == info["sample_rate"]
@@ -133,7 +141,7 @@ async def test_streaming_speaks_each_sentence_before_the_text_ends(server, trans
         else:
             assert AudioStop.is_type(event.type), event
     assert len(spoken) == len(THREE)
-    for sentence, pcm in zip(THREE, spoken):
+    for sentence, pcm in zip(THREE, spoken, strict=True):
         assert wer(sentence, transcribe(to_16k(pcm, rate))) <= 0.2, sentence
 
 
