@@ -168,3 +168,20 @@ async def test_voices_it_cannot_read_are_refused_before_synthesis(engine):
     with pytest.raises(CapabilityError, match="no built-in voice 'af_nobody' to mix"):
         engine.validate(SynthesisRequest("t", "Hi.", voice="jf_alpha", language="en",
                                          mix=(("jf_alpha", 0.5), ("af_nobody", 0.5))))
+
+
+@in_module_loop
+async def test_unload_frees_the_sessions_and_reload_speaks_the_same(engine):
+    """--idle_unload's contract (Engine.unload/reload): the sessions and voice tables go, info stays,
+    and the reloaded engine says the same sentence the same way (greedy, same weights)."""
+    text = "The birch canoe slid on the smooth planks."
+    before, _ = await _speak(engine, text)
+    assert engine.can_unload()
+    info = engine.info
+    await engine.unload()
+    assert engine._alone is None and engine._files is None and not engine.ready()
+    assert engine.info is info
+    await engine.reload()
+    assert engine.ready()
+    after, _ = await _speak(engine, text)
+    assert len(after) == len(before) and np.allclose(after, before, atol=1e-3)

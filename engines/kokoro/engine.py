@@ -192,6 +192,19 @@ class KokoroEngine(Engine):
     def ready(self) -> bool:
         return self._batcher is not None and self._batcher.healthy
 
+    async def unload(self) -> None:
+        """Stop the model threads and drop the ONNX sessions, the voice tables and the cached mixes
+        (``info`` stays: voices and capabilities do not change across a reload)."""
+        await self.stop()
+        self._batcher = self._worker = self._g2p = None
+        self._alone = self._shared = self._files = None
+        with self._mix_lock:
+            self._mixes.clear()
+        self._word_cache.clear()
+
+    async def reload(self) -> None:
+        await self.start()
+
     def validate(self, request: SynthesisRequest) -> None:
         super().validate(request)
         voice = request.voice or self.info.default_voice or ""
