@@ -6,6 +6,7 @@ A fake ``run_batch`` is fine here: what is under test is the scheduling, not the
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from typing import Sequence
 
@@ -13,6 +14,7 @@ import pytest
 
 from flashtts.metrics import Metrics
 from flashtts.scheduler import MicroBatcher, ModelWorker
+from flashtts.scheduler.worker import MODEL_THREAD_NICE
 
 
 class Recorder:
@@ -353,3 +355,28 @@ async def test_stop_fails_running_and_waiting_items(make):
     for task in (a, b):
         with pytest.raises(RuntimeError, match="engine stopped"):
             await asyncio.wait_for(task, 10)
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="no per-thread CPU priority on this platform")
+async def test_model_threads_and_the_threads_they_start_yield_the_cpu_to_the_event_loop():
+    """Under saturation the loop is scheduled first: model threads (and pools they start, as ONNX
+    Runtime's) run MODEL_THREAD_NICE steps below the event loop's thread."""
+    worker = ModelWorker("prio", threads=2)
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def child_niceness() -> int:
+        seen: list[int] = []
+        child = threading.Thread(target=lambda: seen.append(niceness()))
+        child.start()
+        child.join()
+        return seen[0]
+
+    try:
+        assert await worker.run(niceness) == min(19, own + MODEL_THREAD_NICE)
+        assert await worker.run(child_niceness) == min(19, own + MODEL_THREAD_NICE)
+        assert niceness() == own  # the loop's own thread is untouched
+    finally:
+        worker.shutdown()
