@@ -89,7 +89,8 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
                        open_reads=frozenset(openai_routes.LISTINGS if config.open_listings else ()))  # before any body
     if config.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["*"],
-                           allow_headers=["*"], expose_headers=["X-Request-Id", "X-Audio-Duration"], max_age=600)
+                           allow_headers=["*"], max_age=600,
+                           expose_headers=["X-Request-Id", "X-Audio-Duration", "X-SSML-Ignored"])
     app.add_middleware(DrainMiddleware, drain=drain)  # shutting down: new requests 503, the rest counted
     app.add_middleware(ErrorCounter)  # counts every 4xx/5xx answer, 413 included
     app.add_middleware(RequestIdMiddleware)  # outermost: every answer, 413 included, carries the id

@@ -147,6 +147,8 @@ class ServeOptions:
     strict_instructions: bool = option(False, "Refuse (400) instructions the engine cannot follow; by default they "
                                        "are ignored and the answer says so in X-Instructions-Ignored: true",
                                        panel=COMPAT)
+    lexicon: str | None = option(None, "Pronunciation lexicon file (WORD = /IPA/ respelling a line; docs/ssml.md): "
+                                 "read at start, again when it changes", panel=COMPAT)
     open_listings: bool = option(False, "With --api_key, let GET /v1/models, /v1/audio/models and /v1/audio/voices "
                                  "answer without a key (Open WebUI lists voices without sending its key; "
                                  "docs/clients.md)", panel=COMPAT)
@@ -205,6 +207,7 @@ class ServeOptions:
             log_level=self.log_level, wyoming_port=self.wyoming_port, wyoming_host=self.wyoming_host,
             shutdown_grace=self.shutdown_grace, idle_unload=self.idle_unload,
             strict_instructions=self.strict_instructions, open_listings=self.open_listings,
+            lexicon=Path(self.lexicon) if self.lexicon else None,
         )
 
     def flashtts_options(self) -> dict[str, Any]:

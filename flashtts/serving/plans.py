@@ -60,4 +60,6 @@ class Plan:
     words: list[WordTiming] = field(default_factory=list)
     """Word timings heard so far, on the plan's audio timeline (when its segments ask for timestamps)."""
     headers: dict[str, str] = field(default_factory=dict)
-    """Extra response headers (``X-Instructions-Ignored``)."""
+    """Extra response headers (``X-Instructions-Ignored``, ``X-SSML-Ignored``)."""
+    pause_after: float = 0.0
+    """Seconds of silence after the last segment (a document that ends with a ``<break>``)."""
