@@ -318,8 +318,10 @@ class Engine(abc.ABC):
         Closing the iterator early (``aclose``) must stop the request's work.
         """
 
-    async def phonemize(self, text: str, voice: str | None = None, language: str | None = None) -> str:
-        """The phonemes the engine would speak for ``text`` (engines with the ``phonemes`` capability)."""
+    async def phonemize(self, text: str, voice: str | None = None, language: str | None = None,
+                        pieces: tuple[Piece, ...] = ()) -> str:
+        """The phonemes the engine would speak for ``text`` (cut into ``pieces`` where pronunciations
+        are given in IPA), sentences joined by a space (engines with the ``phonemes`` capability)."""
         info = self.info
         can = ", ".join(info.capabilities.names()) or "plain synthesis"
         raise CapabilityError(f"engine '{info.name}' ({info.model}) cannot take phonemes; it supports: {can}")

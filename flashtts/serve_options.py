@@ -153,7 +153,8 @@ class ServeOptions:
                                  "answer without a key (Open WebUI lists voices without sending its key; "
                                  "docs/clients.md)", panel=COMPAT)
     compat: list[str] = option([], "Compatibility API groups to mount (docs/compat.md): qwen_fastapi, selfhost, "
-                               "streaming, cosyvoice; repeat or comma-separate; all (default) or none", panel=COMPAT)
+                               "streaming, cosyvoice, kokoro_fastapi; repeat or comma-separate; all (default) or none",
+                               panel=COMPAT)
     result_cache_mb: float = option(0.0, "LRU cache of the compatibility routes' complete answers, keyed by text, "
                                     "voice and options (MiB; 0: off)", min=0.0, panel=COMPAT)
     gpu: str | None = option(None, "CUDA devices, e.g. 0,1: one engine replica per device (Qwen3-TTS "

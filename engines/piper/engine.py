@@ -44,7 +44,7 @@ from flashtts.metrics import Metrics
 from flashtts.scheduler import MicroBatcher, ModelWorker
 
 from .alignment import WordSpan, locate_words, phoneme_bounds, sentence_words
-from .phonemes import escaped, ipa_symbols, sentences_of, spliced
+from .phonemes import escaped, ipa_symbols, leading_marks, sentences_of, spliced
 from .session import VoiceModel, can_prepare
 from .voice_cache import VoiceCache
 from .voices import VoiceSource, catalogue_sources, voice_sources
@@ -294,21 +294,20 @@ class PiperEngine(Engine):
         sentences: list[list[str]] = []
         for piece in pieces:
             if piece.ipa is not None:
-                spliced(sentences, sentences_of(ipa_symbols(piece.ipa, known, punctuation=True)))
+                spliced(sentences, sentences_of(ipa_symbols(piece.ipa, known)))
                 continue
-            lead = piece.text.lstrip()[:1]
-            spliced(sentences, [p for p in v.phonemize(escaped(piece.text)) if p],
-                    lead if lead in ",;:" else "")
+            spliced(sentences, [p for p in v.phonemize(escaped(piece.text)) if p], leading_marks(piece.text, known))
         return sentences
 
-    async def phonemize(self, text: str, voice: str | None = None, language: str | None = None) -> str:
+    async def phonemize(self, text: str, voice: str | None = None, language: str | None = None,
+                        pieces: tuple[Piece, ...] = ()) -> str:
         assert self._g2p is not None and self._cache is not None
         voice = voice or self.info.default_voice
         assert voice is not None
         await self._lease(voice)
         try:
             v = self._cache.get(voice).alone
-            sentences = await self._g2p.run(self._sentences, v, text)
+            sentences = await self._g2p.run(self._sentences, v, text, pieces)
         finally:
             self._cache.release(voice)
         return " ".join("".join(s) for s in sentences)
@@ -440,7 +439,7 @@ class PiperEngine(Engine):
         for piece in request.pieces:
             if piece.ipa is not None:
                 try:
-                    ipa_symbols(piece.ipa, self._symbols, punctuation=True)
+                    ipa_symbols(piece.ipa, self._symbols)
                 except ValueError as exc:
                     raise CapabilityError(f"{exc} (engine '{self.name}' speaks espeak-ng's IPA)") from None
         source = self._sources.get(request.voice or "")

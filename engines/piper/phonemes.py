@@ -33,14 +33,15 @@ def escaped(text: str) -> str:
     return _BRACKETS.sub(lambda m: m.group(0) + " ", text)
 
 
-def ipa_symbols(ipa: str, known: Container[str], *, punctuation: bool = False) -> list[str]:
+def ipa_symbols(ipa: str, known: Container[str]) -> list[str]:
     """``ipa`` as the voice's symbols (``known``); ``ValueError`` naming the first it cannot say.
 
-    ``punctuation``: keep sentence marks (phonemes given for a whole text) instead of dropping ``.``
-    as a syllable mark."""
+    A ``.`` between sounds is a syllable mark (dropped); one before a space or at the end ends a
+    sentence, as ``!`` and ``?`` do (phonemes given for a whole text)."""
+    text = unicodedata.normalize("NFC", " ".join(ipa.split()))
     out: list[str] = []
-    for ch in unicodedata.normalize("NFC", " ".join(ipa.split())):
-        if punctuation and ch in SENTENCE_END:
+    for i, ch in enumerate(text):
+        if ch == "." and text[i + 1:i + 2] in ("", " ") and ch in known:
             out.append(ch)
         elif ch in DROPPED:
             continue
@@ -68,13 +69,26 @@ def sentences_of(symbols: Sequence[str]) -> list[list[str]]:
 
 
 def spliced(sentences: list[list[str]], more: Sequence[Sequence[str]], leading: str = "") -> None:
-    """Append ``more`` sentences to ``sentences``: the first joins the last one when that did not end a
-    sentence (a word said from IPA inside a sentence), after ``leading`` punctuation or a space."""
+    """Append ``more`` sentences to ``sentences``: ``leading`` punctuation (espeak-ng drops a text's
+    leading marks) ends the last sentence first; then the first of ``more`` joins the last sentence
+    when that did not end (a word said from IPA inside a sentence)."""
+    if leading and sentences and sentences[-1]:
+        sentences[-1].extend(leading)
     added = [list(s) for s in more if s]
     if not added:
         return
     if sentences and sentences[-1] and sentences[-1][-1] not in SENTENCE_END:
-        glue = [leading, " "] if leading else [" "]
-        sentences[-1].extend(glue + added[0])
+        sentences[-1].extend([" "] + added[0])
         added = added[1:]
     sentences.extend(added)
+
+
+def leading_marks(text: str, known: Container[str]) -> str:
+    """The punctuation ``text`` starts with (``, was there``), as far as the voice has symbols for it."""
+    marks = []
+    for ch in text.strip():
+        if ch.isalnum():
+            break
+        if ch in known and ch in ",;:.!?":
+            marks.append(ch)
+    return "".join(marks[:1])

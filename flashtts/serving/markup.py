@@ -8,6 +8,7 @@ rewritten), its voice, language and prosody resolved, and the pause heard before
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -71,9 +72,27 @@ class Markup(Voices):
                      headers: dict[str, str]) -> tuple[int, list[Part | float]]:
         """The characters the utterance says (its markup left out) and its segments as parts, its pauses
         as seconds, in order."""
-        document = self.read_markup(utt.text, normalize=normalize, lexicon=lexicon, param=param)
+        if utt.phonemes:
+            document = ssml.Document((ssml.Segment((ssml.Span(utt.text, kind="phoneme", ipa=utt.text),)),))
+            normalize = False
+        else:
+            document = self.read_markup(utt.text, normalize=normalize, lexicon=lexicon, param=param)
         said = len(document.text) if document.source == "ssml" else len(utt.text)
         return said, list(self._parts(utt, document, normalize=normalize, param=param, headers=headers))
+
+    async def phonemes_of(self, utt: Utterance, *, normalize: bool, lexicon: ssml.Lexicon | None,
+                          param: str = "input") -> str:
+        """The phonemes the engine would say for the utterance (its segments joined by a space; pauses left
+        out); a 400 on an engine without the ``phonemes`` capability."""
+        _, parts = await asyncio.to_thread(self.markup_parts, utt, normalize=normalize, lexicon=lexicon,
+                                           param=param, headers={})
+        said = []
+        for part in parts:
+            if isinstance(part, Part) and any(ch.isalnum() for ch in part.text):
+                voice = part.utterance.voice
+                said.append(await self.engine.phonemize(part.text, voice.voice, part.utterance.language,
+                                                        pieces=part.pieces))
+        return " ".join(p for p in said if p)
 
     def _parts(self, utt: Utterance, document: ssml.Document, *, normalize: bool, param: str,
                headers: dict[str, str]) -> Iterator[Part | float]:

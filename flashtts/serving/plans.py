@@ -37,6 +37,8 @@ class Utterance:
     speed: float | None = None
     pitch: float | None = None
     language: str | None = None
+    phonemes: bool = False
+    """``text`` is phonemes in IPA, said as written (engines with the ``phonemes`` capability)."""
 
 
 @dataclass

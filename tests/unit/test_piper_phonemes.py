@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flashtts_engines.piper.phonemes import escaped, ipa_symbols, sentences_of, spliced
+from flashtts_engines.piper.phonemes import escaped, ipa_symbols, leading_marks, sentences_of, spliced
 
 # a part of an espeak-ng voice's symbol map (joe's holds these and no capitals, no ASCII g)
 KNOWN = frozenset(" !,.:;?'aeiouklmnpstwzæðŋɑɔəɛɜɡɪɹʃʊʌθˈˌːɚ") | {"\u0303"}
@@ -24,17 +24,20 @@ def test_common_spellings_become_the_voice_symbols():
 
 
 def test_a_symbol_the_voice_lacks_is_named():
-    with pytest.raises(ValueError, match=r"U\+0298"):
-        ipa_symbols("ʘa", KNOWN)
+    with pytest.raises(ValueError, match=r"U\+019B"):
+        ipa_symbols("ƛa", KNOWN)
 
 
 def test_phonemes_for_a_text_keep_sentence_marks_and_split_there():
-    symbols = ipa_symbols("həlˈoʊ. ɡʊd bˈaɪ!", KNOWN | {"h", "b", "d"}, punctuation=True)
+    symbols = ipa_symbols("həlˈoʊ. ɡʊd bˈaɪ!", KNOWN | {"h", "b", "d"})
     assert ["".join(s) for s in sentences_of(symbols)] == ["həlˈoʊ.", "ɡʊd bˈaɪ!"]
 
 
 def test_spliced_joins_a_word_into_its_sentence():
     sentences = [list("ðə")]
     spliced(sentences, [list("ɡɜːl")])
-    spliced(sentences, [list("wʌz ðɛɹ."), list("jɛs.")], leading=",")
+    spliced(sentences, [list("wʌz ðɛɹ."), list("jɛs")], leading=",")
+    spliced(sentences, [], leading=".")  # a text piece of only punctuation ends the sentence
     assert ["".join(s) for s in sentences] == ["ðə ɡɜːl, wʌz ðɛɹ.", "jɛs."]
+    assert leading_marks(", was", KNOWN) == "," and leading_marks(" ... so", KNOWN) == "."
+    assert not leading_marks("a", KNOWN)
