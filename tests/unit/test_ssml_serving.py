@@ -7,6 +7,7 @@ Acceptance on the real Piper voice is in ``tests/test_ssml_live.py``.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -20,6 +21,9 @@ from support import app_client
 
 from flashtts.config import ServerConfig
 from flashtts.engine import Capabilities, Piece
+from flashtts.live_speech import LiveOptions, LiveSpeech
+from flashtts.registry import SpeakerRegistry
+from flashtts.serving import SpeechService
 from flashtts.serving import silence
 
 TONE = 0.25  # seconds of each fake chunk
@@ -175,3 +179,28 @@ async def test_request_pronunciations_and_server_lexicon(tmp_path):
     assert engine.requests[1].text == "Say girl."
     assert bad.status_code == many.status_code == 400
     assert info["lexicon"]["entries"] == 2 and info["lexicon"]["error"] is None
+
+
+async def test_a_live_session_speaks_an_ssml_document_whole_at_its_end(tmp_path):
+    """WebSocket and Wyoming streams: a session whose text starts with <speak> is one document, not sentences."""
+    engine = FakeEngine(chunks=1, chunk_seconds=0.05)
+    config = _config(tmp_path)
+    service = SpeechService(config, engine, SpeakerRegistry(config.role_dir), engine.metrics)
+    live = LiveSpeech.open(service, "test", LiveOptions(service.resolve_voice("tone")), "addr:192.0.2.1")
+    seen = []
+
+    async def consume() -> None:
+        async for event in live.events():
+            seen.append(event)
+
+    task = asyncio.create_task(consume())
+    for piece in ("<speak>First one. ", '<break time="300ms"/>', " Second ", "one.</speak>"):
+        live.add(piece)
+        live.flush()
+    await asyncio.sleep(0.05)
+    assert engine.requests == []  # nothing is said before the document is whole
+    live.end()
+    await asyncio.wait_for(task, 10)
+    live.close()
+    assert [(q.text, q.pause_before) for q in engine.requests] == [("First one.", 0.0),
+                                                                   ("Second one.", pytest.approx(0.3))]
