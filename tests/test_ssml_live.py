@@ -129,3 +129,20 @@ def test_prosody_slow_lengthens_speech_by_its_factor(server):
             for _ in range(2)]
     ratio = float(np.median(slow) / np.median(normal))
     assert abs(ratio - SLOW) <= 0.1 * SLOW, (ratio, normal, slow)
+
+
+def test_word_timings_follow_the_markup(server):
+    """Words are those said (alias, letters) or written (a respelled word), and move with a break."""
+    doc = ('<speak><sub alias="World Wide Web Consortium">W3C</sub> is here. <break time="1s"/> '
+           'Call <say-as interpret-as="characters">NASA</say-as> now.</speak>')
+    r = httpx.post(server.url + "/v1/audio/speech/captioned", timeout=120,
+                   json={"voice": "joe", "input": doc, "response_format": "wav"})
+    assert r.status_code == 200, r.text
+    words = r.json()["words"]
+    assert [w["word"] for w in words] == ["World", "Wide", "Web", "Consortium", "is", "here", "Call", "N", "A", "S",
+                                          "A", "now"]
+    here, call = words[5], words[6]
+    assert 0.95 <= call["start"] - here["end"] <= 1.3, (here, call)  # the break, and a little of Piper's own edge
+    r = httpx.post(server.url + "/v1/audio/speech/captioned", timeout=120, json={
+        "voice": "joe", "input": "I use SQL every day.", "pronunciations": {"SQL": "sequel"}, "response_format": "wav"})
+    assert [w["word"] for w in r.json()["words"]] == ["I", "use", "SQL", "every", "day"]

@@ -19,6 +19,7 @@ from flashtts.security import current_client
 from flashtts.serving import silence
 from flashtts.serving.plans import Disconnected, Plan
 from flashtts.serving.state import ServiceState
+from flashtts.ssml import relabel
 
 log = logging.getLogger("flashtts.requests")
 
@@ -70,6 +71,8 @@ class Execution(ServiceState):
                 seg_start = heard
                 trim_head = seg.pause_before > 0
                 held: np.ndarray | None = None  # the last chunk, whose quiet tail goes when a pause follows
+                slots = plan.word_slots.get(seg.request_id)
+                said: list[WordTiming] = []  # a respelling's words, relabelled once the segment is over
                 stream = self.engine.synthesize(seg if native_speed else replace(seg, speed=1.0))
                 try:
                     while True:
@@ -91,13 +94,15 @@ class Execution(ServiceState):
                             cut = silence.quiet_head(chunk, rate)
                             chunk, trim_head = chunk[cut:], False
                             seg_start -= cut / rate / post_speed
-                        plan.words.extend(w.shifted(seg_start, 1.0 / post_speed) for w in words)
+                        (said if slots else plan.words).extend(w.shifted(seg_start, 1.0 / post_speed) for w in words)
                         heard += len(chunk) / rate / post_speed
                         if following:
                             chunk, held = (held if held is not None else chunk[:0]), chunk
                         out = await self._processed(plan, seg, chunk, effects)
                         if len(out):
                             yield out
+                    if slots:
+                        plan.words.extend(relabel(slots, said))
                     if held is not None:
                         cut = silence.quiet_tail(held, rate)
                         heard -= cut / rate / post_speed

@@ -39,6 +39,8 @@ class Part:
     pause_before: float = 0.0
     gain: float = 1.0
     pitch: float = 1.0
+    slots: tuple[ssml.WordSlot, ...] = ()
+    """Set when a respelling is said for a written word: the engine's word timings are relabelled with it."""
 
 
 class Markup(Voices):
@@ -134,7 +136,9 @@ class Markup(Voices):
         pieces: tuple[Piece, ...] = ()
         if phonemes and segment.has_ipa:
             pieces = tuple(Piece(s.text, s.ipa) for s in segment.spans)
-        return Part(utt, segment.text, pieces, gain=segment.prosody.volume, pitch=segment.prosody.pitch)
+        respelled = any(s.written is not None and (s.ipa is None or not pieces) for s in segment.spans)
+        slots = tuple(ssml.word_slots(segment)) if respelled else ()
+        return Part(utt, segment.text, pieces, gain=segment.prosody.volume, pitch=segment.prosody.pitch, slots=slots)
 
     def _engine_language(self, tag: str) -> str | None:
         """The engine's name for a language tag (``en-US`` -> ``en`` when only that is served); ``None``

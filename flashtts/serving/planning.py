@@ -12,7 +12,7 @@ from flashtts.languages import check_script
 from flashtts.middleware import current_request_id, new_request_id
 from flashtts.serving.markup import SSML_MARKUP, Markup
 from flashtts.serving.plans import Plan, Utterance
-from flashtts.ssml import Lexicon, is_ssml
+from flashtts.ssml import Lexicon, WordSlot, is_ssml
 from flashtts.text import parse_dialogue, split_text
 
 SPOKEN_EXPANSION = 4
@@ -77,6 +77,7 @@ class Planning(Markup):
         headers: dict[str, str] = {}
         lexicon = self.lexicon(pronunciations)
         labels: list[str] = []
+        relabel: dict[str, tuple[WordSlot, ...]] = {}
         pause = 0.0
         for utt in utterances:
             if not (utt.language or utt.voice.language):
@@ -97,7 +98,8 @@ class Planning(Markup):
                     continue  # only punctuation or symbols: no engine says anything for it
                 said = part.utterance
                 labels.append(said.voice.label)
-                texts = [part.text] if part.pieces else split_text(part.text, threshold, window)
+                whole = part.pieces or (timestamps and part.slots)  # IPA, or words to relabel: one engine call
+                texts = [part.text] if whole else split_text(part.text, threshold, window)
                 for piece in texts:
                     seg = SynthesisRequest(
                         request_id=f"{job_id}-{len(segments)}",
@@ -121,6 +123,8 @@ class Planning(Markup):
                     self._drop_unsupported_role_defaults(seg, said)
                     self.engine.validate(seg)
                     segments.append(seg)
+                    if timestamps and part.slots:
+                        relabel[seg.request_id] = part.slots
         if not segments:
             raise APIError(f"{text_param}: nothing to speak: no letters or digits once markup, emoji and symbols "
                            "are left out", param=text_param, code="empty_input")
@@ -129,7 +133,7 @@ class Planning(Markup):
             raise APIError(f"text is {total_chars} characters; the limit is {limit}", param="input",
                            code="input_too_long")
         return Plan(request_id, route, segments, response_format, speed, pitch, ", ".join(dict.fromkeys(labels)),
-                    total_chars, headers=headers, pause_after=pause)
+                    total_chars, headers=headers, pause_after=pause, word_slots=relabel)
 
     def _check_spoken_length(self, spoken_chars: int, param: str) -> None:
         most = SPOKEN_EXPANSION * self.config.limits.max_text_chars

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from flashtts import audio
 from flashtts.engine import ReferenceAudio, SynthesisRequest, WordTiming
+from flashtts.ssml import WordSlot
 
 Disconnected = Callable[[], Awaitable[bool]]
 """Asks whether the client has gone (a request's ``is_disconnected``)."""
@@ -65,3 +66,5 @@ class Plan:
     """Extra response headers (``X-Instructions-Ignored``, ``X-SSML-Ignored``)."""
     pause_after: float = 0.0
     """Seconds of silence after the last segment (a document that ends with a ``<break>``)."""
+    word_slots: dict[str, tuple[WordSlot, ...]] = field(default_factory=dict)
+    """Segments (by request id) whose word timings are relabelled: a respelling said, its written word shown."""
