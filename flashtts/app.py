@@ -29,6 +29,7 @@ from flashtts.replicas import build_engine
 from flashtts.routes import captions as captions_routes
 from flashtts.routes import compat as compat_routes
 from flashtts.routes import flashtts as flashtts_routes
+from flashtts.routes import lexicon as lexicon_routes
 from flashtts.routes import openai as openai_routes
 from flashtts.routes import phonemes as phoneme_routes
 from flashtts.routes import speech_stream as speech_stream_routes
@@ -102,6 +103,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
     app.include_router(openai_routes.router)
     app.include_router(flashtts_routes.router)
     app.include_router(phoneme_routes.router)
+    app.include_router(lexicon_routes.router)
     compat_routes.include(app, config)  # APIs of docs/compat.md; --compat picks groups
 
     web = config.web_dir or web_dir()

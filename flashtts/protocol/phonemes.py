@@ -45,3 +45,20 @@ class DevPhonemeSpeechRequest(SpeedField):
 
     phonemes: SpeechText
     voice: str | None = Field(None, max_length=256)
+
+
+class Pronunciation(BaseModel):
+    """One lexicon entry: a word or phrase with its IPA and/or a respelling (docs/ssml.md)."""
+
+    word: str = Field(min_length=1, max_length=100)
+    ipa: str | None = Field(None, max_length=200)
+    respelling: str | None = Field(None, max_length=200)
+
+
+class RoleLexicon(BaseModel):
+    role: str
+    entries: list[Pronunciation]
+
+
+class RoleLexiconUpdate(BaseModel):
+    entries: list[Pronunciation] = Field(max_length=1000)

@@ -20,7 +20,8 @@ async def phonemize(body: PhonemizeRequest, service: SpeechService = Depends(get
     service.check_text(body.input, "input")
     voice = await service.roles.voice_from(body.voice or service.engine.info.default_voice or "", "voice")
     utt = Utterance(body.input, voice, language=body.language)
-    said = await service.phonemes_of(utt, normalize=body.normalize, lexicon=service.lexicon(body.lexicon()))
+    lexicon = service.lexicon(body.lexicon(), voice.lexicon)
+    said = await service.phonemes_of(utt, normalize=body.normalize, lexicon=lexicon)
     info = service.engine.info
     return Phonemes(phonemes=said, alphabet=str(info.extra.get("phoneme_alphabet", "ipa")), engine=info.name,
                     voice=voice.voice)

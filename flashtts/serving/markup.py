@@ -48,14 +48,15 @@ class Markup(Voices):
 
     lexicon_file: ssml.LexiconFile | None
 
-    def lexicon(self, pronunciations: ssml.Lexicon | None = None) -> ssml.Lexicon | None:
-        """The server's lexicon (``--lexicon``, reloaded when its file changed) with a request's own
-        entries over it."""
+    def lexicon(self, pronunciations: ssml.Lexicon | None = None,
+                role: tuple[ssml.Entry, ...] = ()) -> ssml.Lexicon | None:
+        """The server's lexicon (``--lexicon``, read again when its file changed), a role's entries over
+        it, then a request's own over those."""
         source = self.lexicon_file
         base = source.current() if source is not None else None
-        if base and pronunciations:
-            return base.merged(pronunciations)
-        return pronunciations or base
+        if not role and not pronunciations:
+            return base
+        return (base or ssml.Lexicon()).merged(role, pronunciations)
 
     def read_markup(self, text: str, *, normalize: bool, lexicon: ssml.Lexicon | None, param: str) -> ssml.Document:
         """``text`` as a document; a bad one is a 400 whose message starts with where it is wrong."""

@@ -75,7 +75,6 @@ class Planning(Markup):
         speed = first.speed or first.voice.speed or 1.0
         pitch = first.pitch or 1.0
         headers: dict[str, str] = {}
-        lexicon = self.lexicon(pronunciations)
         labels: list[str] = []
         relabel: dict[str, tuple[WordSlot, ...]] = {}
         pause = 0.0
@@ -84,6 +83,7 @@ class Planning(Markup):
                 check_script(self.engine.info, utt.voice.voice, utt.text, text_param)
             if optional_instructions:
                 utt = self._without_unfollowable_instructions(utt, headers)
+            lexicon = self.lexicon(pronunciations, utt.voice.lexicon)
             said_chars, parts = self.markup_parts(utt, normalize=normalize, lexicon=lexicon, param=text_param,
                                                   headers=headers)
             total_chars += said_chars

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from flashtts import audio
 from flashtts.engine import ReferenceAudio, SynthesisRequest, WordTiming
-from flashtts.ssml import WordSlot
+from flashtts.ssml import Entry, WordSlot
 
 Disconnected = Callable[[], Awaitable[bool]]
 """Asks whether the client has gone (a request's ``is_disconnected``)."""
@@ -26,6 +26,8 @@ class VoiceChoice:
     language: str | None = None
     mix: tuple[tuple[str, float], ...] = ()
     """A blend of built-in voices (weights summing to one); ``voice`` is then its first voice."""
+    lexicon: tuple[Entry, ...] = ()
+    """A role's pronunciations."""
 
 
 @dataclass(frozen=True)

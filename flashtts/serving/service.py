@@ -12,6 +12,7 @@ from flashtts.scheduler import Admission
 from flashtts.scheduler.sessions import LiveSessions
 from flashtts.serving.execution import Execution
 from flashtts.serving.planning import Planning
+from flashtts.serving.role_lexicon import RoleLexicons
 from flashtts.serving.roles import RoleService
 from flashtts.serving.voices import Voices
 from flashtts.ssml import LexiconFile
@@ -35,4 +36,6 @@ class SpeechService(Execution, Planning, Voices):
         self.lexicon_file = LexiconFile(config.lexicon) if config.lexicon else None
         """The server's pronunciation lexicon (``--lexicon``); a bad file stops the start."""
         self.roles = RoleService(self)
+        self.role_lexicons = RoleLexicons(registry)
+        """Roles' pronunciations."""
         """Role management, created once with the service."""

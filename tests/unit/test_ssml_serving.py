@@ -23,8 +23,7 @@ from flashtts.config import ServerConfig
 from flashtts.engine import Capabilities, Piece
 from flashtts.live_speech import LiveOptions, LiveSpeech
 from flashtts.registry import SpeakerRegistry
-from flashtts.serving import SpeechService
-from flashtts.serving import silence
+from flashtts.serving import SpeechService, silence
 
 TONE = 0.25  # seconds of each fake chunk
 OUT = 24000  # the answer's sample rate
@@ -204,3 +203,34 @@ async def test_a_live_session_speaks_an_ssml_document_whole_at_its_end(tmp_path)
     live.close()
     assert [(q.text, q.pause_before) for q in engine.requests] == [("First one.", 0.0),
                                                                    ("Second one.", pytest.approx(0.3))]
+
+
+async def test_a_roles_pronunciations_are_managed_stored_and_applied(tmp_path):
+    engine = FakeEngine(chunks=1)
+    async with app_client(_config(tmp_path), engine) as client:
+        assert (await client.post("/add_speaker", data={"name": "ann", "voice": "tone"})).status_code == 200
+        base = "/roles/ann/lexicon"
+        assert (await client.get(base)).json() == {"role": "ann", "entries": []}
+        put = await client.put(base, json={"entries": [
+            {"word": "SQL", "respelling": "sequel"}, {"word": "nginx", "ipa": "ˈɛndʒɪnˈɛks", "respelling": "engine x"}]})
+        assert put.status_code == 200 and len(put.json()["entries"]) == 2
+        added = await client.post(base, json={"word": "sql", "respelling": "squeal"})  # a new key beside "SQL"
+        assert [e["word"] for e in added.json()["entries"]] == ["SQL", "nginx", "sql"]
+        bad = await client.post(base, json={"word": "x", "ipa": "1/2"})
+        missing = await client.get("/roles/nobody/lexicon")
+        gone = await client.delete(base + "/sql")
+        again = await client.delete(base + "/sql")
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_lexicon"
+        assert missing.status_code == 404 and gone.status_code == 200 and again.status_code == 404
+        spoken = await client.post("/speak", json={"name": "ann", "text": "SQL on nginx, sql.",
+                                                    "response_format": "wav"})
+        other = await client.post("/speak", json={"name": "tone", "text": "SQL here.", "response_format": "wav"})
+        # the request's own entries go over the role's
+        override = await client.post("/speak", json={"name": "ann", "text": "SQL.", "response_format": "wav",
+                                                     "pronunciations": {"SQL": "ess queue ell"}})
+    assert spoken.status_code == other.status_code == override.status_code == 200
+    assert [q.text for q in engine.requests] == ["sequel on engine x, sql.", "SQL here.", "ess queue ell."]
+    async with app_client(_config(tmp_path), FakeEngine(chunks=1)) as client:  # stored with the role
+        assert [e["word"] for e in (await client.get("/roles/ann/lexicon")).json()["entries"]] == ["SQL", "nginx"]
+        refused = await client.post("/v1/audio/phonemize", json={"input": "hello"})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "unsupported_capability"
