@@ -212,7 +212,8 @@ async def test_a_roles_pronunciations_are_managed_stored_and_applied(tmp_path):
         base = "/roles/ann/lexicon"
         assert (await client.get(base)).json() == {"role": "ann", "entries": []}
         put = await client.put(base, json={"entries": [
-            {"word": "SQL", "respelling": "sequel"}, {"word": "nginx", "ipa": "ˈɛndʒɪnˈɛks", "respelling": "engine x"}]})
+            {"word": "SQL", "respelling": "sequel"},
+            {"word": "nginx", "ipa": "ˈɛndʒɪnˈɛks", "respelling": "engine x"}]})
         assert put.status_code == 200 and len(put.json()["entries"]) == 2
         added = await client.post(base, json={"word": "sql", "respelling": "squeal"})  # a new key beside "SQL"
         assert [e["word"] for e in added.json()["entries"]] == ["SQL", "nginx", "sql"]
