@@ -115,6 +115,14 @@ class LiveSpeech:
         return live
 
     @classmethod
+    async def check_document(cls, service: SpeechService, route: str, options: LiveOptions, text: str) -> None:
+        """An SSML document planned once before anything is sent (its markup, voices and pauses checked), so
+        a bad one is refused before the answer opens; plain text needs no such check."""
+        if is_ssml(text):
+            await service.plan(route, [cls._utterance(options, text)], response_format="pcm", options=options.options,
+                               timestamps=options.timestamps)
+
+    @classmethod
     def _check(cls, service: SpeechService, route: str, options: LiveOptions) -> None:
         service.plan_now(route, [cls._utterance(options, "check")], response_format="pcm", options=options.options,
                          timestamps=options.timestamps)
