@@ -29,7 +29,9 @@ from flashtts.replicas import build_engine
 from flashtts.routes import captions as captions_routes
 from flashtts.routes import compat as compat_routes
 from flashtts.routes import flashtts as flashtts_routes
+from flashtts.routes import lexicon as lexicon_routes
 from flashtts.routes import openai as openai_routes
+from flashtts.routes import phonemes as phoneme_routes
 from flashtts.routes import speech_stream as speech_stream_routes
 from flashtts.routes import system as system_routes
 from flashtts.security import EdgeSecurityMiddleware
@@ -89,7 +91,8 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
                        open_reads=frozenset(openai_routes.LISTINGS if config.open_listings else ()))  # before any body
     if config.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["*"],
-                           allow_headers=["*"], expose_headers=["X-Request-Id", "X-Audio-Duration"], max_age=600)
+                           allow_headers=["*"], max_age=600,
+                           expose_headers=["X-Request-Id", "X-Audio-Duration", "X-SSML-Ignored"])
     app.add_middleware(DrainMiddleware, drain=drain)  # shutting down: new requests 503, the rest counted
     app.add_middleware(ErrorCounter)  # counts every 4xx/5xx answer, 413 included
     app.add_middleware(RequestIdMiddleware)  # outermost: every answer, 413 included, carries the id
@@ -99,6 +102,8 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
     app.include_router(speech_stream_routes.router)
     app.include_router(openai_routes.router)
     app.include_router(flashtts_routes.router)
+    app.include_router(phoneme_routes.router)
+    app.include_router(lexicon_routes.router)
     compat_routes.include(app, config)  # APIs of docs/compat.md; --compat picks groups
 
     web = config.web_dir or web_dir()

@@ -7,11 +7,13 @@ each one a good request must still succeed, and at the end the log must hold no 
 from __future__ import annotations
 
 import base64
+import json
 
 import httpx
 import numpy as np
 import pytest
 
+from hostile_ssml import HOSTILE
 from live import assert_openai_error, serving, stats
 
 from flashtts.audio import encode
@@ -173,6 +175,24 @@ def test_role_named_dotdot_with_real_audio(http, clip):
         err = assert_openai_error(r, 400)
         assert err["param"] == "name" and err["code"] == "invalid_name"
     assert "x" not in http.get("/audio_roles").json()["roles"]
+    _good(http)
+
+
+def test_hostile_ssml_is_refused_with_nothing_synthesised(http, server):
+    """Issue 21: entity expansion, external entities, DOCTYPE, deep nesting, many and huge breaks, unclosed
+    tags, NUL and surrogates: each a 4xx naming its code, before a byte is synthesised (the refusal times are
+    in docs/benchmarks/ssml_hostile.md)."""
+    before = stats(server.url, AUTH)
+    for name, (doc, _) in HOSTILE.items():
+        body = json.dumps({"model": "tts-1", "voice": "joe", "input": doc})  # ASCII: a lone surrogate as its escape
+        r = http.post("/v1/audio/speech", content=body, headers={"content-type": "application/json"})
+        err = assert_openai_error(r, 400)
+        assert err["param"] == "input" and err["code"], (name, err)
+    for doc in ("The [[ wɜːld ]] is here.", "Say [x](/ʘʘ/) now."):  # raw phonemes in text are not read as such
+        r = http.post("/v1/audio/speech", json={"model": "tts-1", "voice": "joe", "input": doc, "stream": False})
+        assert r.status_code == 200, r.text[:200]
+    after = stats(server.url, AUTH)
+    assert after["requests_total"] - before["requests_total"] == 2, (before, after)  # only the two above ran
     _good(http)
 
 

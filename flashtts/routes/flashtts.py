@@ -9,10 +9,12 @@ from fastapi.responses import Response
 
 from flashtts.auth import require_api_key
 from flashtts.errors import APIError
+from flashtts.protocol.common import PronunciationsField
 from flashtts.protocol.flashtts import CloneForm, MultiSpeakRequest, RoleList, RoleResult, SpeakRequest
 from flashtts.responses import respond
 from flashtts.routes import get_service, read_upload
 from flashtts.serving import SpeechService, Utterance
+from flashtts.ssml import is_ssml
 
 router = APIRouter(tags=["flashtts"], dependencies=[Depends(require_api_key)])
 
@@ -20,7 +22,8 @@ router = APIRouter(tags=["flashtts"], dependencies=[Depends(require_api_key)])
 def _plan_kwargs(body) -> dict:
     return dict(response_format=body.response_format, options=body.generation_options(),
                 length_threshold=body.length_threshold, window_size=body.window_size, stream=body.stream,
-                text_param="text", normalize=body.normalize)
+                text_param="text", normalize=body.normalize,
+                pronunciations=body.lexicon() if isinstance(body, PronunciationsField) else None)
 
 
 @router.post("/clone_voice", summary="Speak text in the voice of a reference clip")
@@ -62,9 +65,12 @@ async def speak(body: SpeakRequest, request: Request, service: SpeechService = D
 async def multi_speak(body: MultiSpeakRequest, request: Request,
                       service: SpeechService = Depends(get_service)) -> Response:
     service.check_text(body.text, "text")
+    # an SSML document switches speakers with <voice name>; it starts in the engine's default voice
+    default = service.engine.info.default_voice or ""
+    turns = [(default, body.text)] if is_ssml(body.text) else service.dialogue(body.text)
     utts = [Utterance(text, service.resolve_voice(role, "text"), instructions=body.instructions, speed=body.speed,
                       pitch=body.pitch, language=body.language)
-            for role, text in service.dialogue(body.text)]
+            for role, text in turns]
     plan = await service.plan("/multi_speak", utts, **_plan_kwargs(body))
     return await respond(service, plan, request, stream=body.stream)
 

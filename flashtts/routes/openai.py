@@ -49,6 +49,7 @@ async def speech_plan(service: SpeechService, body: SpeechRequest, route: str, *
         response_format=body.response_format, options=body.generation_options(),
         length_threshold=body.length_threshold, window_size=body.window_size,
         stream=stream, timestamps=body.timestamps, optional_instructions=True, normalize=body.normalize,
+        pronunciations=body.lexicon(),
     )
 
 

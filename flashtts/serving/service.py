@@ -12,8 +12,10 @@ from flashtts.scheduler import Admission
 from flashtts.scheduler.sessions import LiveSessions
 from flashtts.serving.execution import Execution
 from flashtts.serving.planning import Planning
+from flashtts.serving.role_lexicon import RoleLexicons
 from flashtts.serving.roles import RoleService
 from flashtts.serving.voices import Voices
+from flashtts.ssml import LexiconFile
 
 
 class SpeechService(Execution, Planning, Voices):
@@ -31,5 +33,9 @@ class SpeechService(Execution, Planning, Voices):
                                      retry_after=limits.live_idle_timeout)
         """Open live sessions (WebSocket, Wyoming streams), bounded apart from :attr:`admission`."""
         self._audio_cache: dict[tuple[str, str], np.ndarray] = {}
+        self.lexicon_file = LexiconFile(config.lexicon) if config.lexicon else None
+        """The server's pronunciation lexicon (``--lexicon``); a bad file stops the start."""
         self.roles = RoleService(self)
+        self.role_lexicons = RoleLexicons(registry)
+        """Roles' pronunciations."""
         """Role management, created once with the service."""

@@ -13,6 +13,7 @@ from flashtts.engine import ReferenceAudio
 from flashtts.errors import APIError
 from flashtts.registry import Role, RoleNotFoundError, name_key
 from flashtts.serving.plans import VoiceChoice
+from flashtts.serving.role_lexicon import role_entries
 from flashtts.serving.state import ServiceState
 from flashtts.voice_mix import MixError, VoiceMix, looks_like_mix, parse_mix
 from flashtts.voices import match_voice
@@ -72,6 +73,7 @@ class Voices(ServiceState):
                 speed=role.speed,
                 language=role.language,
                 mix=parts,
+                lexicon=role_entries(role),
             )
         if name.lower() in OPENAI_VOICES and info.default_voice is not None:
             return VoiceChoice(label=name, voice=info.default_voice)

@@ -10,16 +10,17 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from flashtts.config import ServerConfig
-from flashtts.routes.compat import cosyvoice, qwen_fastapi, selfhost, streaming_service
+from flashtts.routes.compat import cosyvoice, kokoro_fastapi, qwen_fastapi, selfhost, streaming_service
 
 GROUPS: dict[str, tuple[APIRouter, ...]] = {
     "qwen_fastapi": (qwen_fastapi.router,),
     "selfhost": (selfhost.open_router, selfhost.router),
     "streaming": (streaming_service.router,),
     "cosyvoice": (cosyvoice.router,),
+    "kokoro_fastapi": (kokoro_fastapi.router,),
 }
 """Group name -> its routers: Qwen3-TTS FastAPI deployment, Qwen3-TTS self-hosting plan,
-Qwen-TTS streaming service, CosyVoice."""
+Qwen-TTS streaming service, CosyVoice, Kokoro-FastAPI's phoneme routes."""
 
 
 def parse_groups(values: list[str] | tuple[str, ...] | None) -> tuple[str, ...] | None:
