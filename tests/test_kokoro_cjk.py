@@ -93,6 +93,9 @@ async def test_known_sentences_map_entirely_into_kokoros_vocabulary(engine):
     zh = await engine._g2p.run(engine._reader, "zh")
     toned = await engine._g2p.run(zh.phonemes, TONED)
     assert sum(toned.count(arrow) for arrow in "→↗↓↘") == len(TONED), toned
+    # a character pypinyin gives a reading misaki cannot parse (the unit sign 兡) is left out, not the sentence
+    rare = await engine._g2p.run(zh.phonemes, "你好兡世界")
+    assert sum(rare.count(arrow) for arrow in "→↗↓↘") == 4, rare
     # Latin words inside are read as English by espeak-ng, not spelled with Kokoro's letters
     mixed = await engine._g2p.run(zh.phonemes, "我喜欢Python。")
     assert "P" not in mixed and "θ" in mixed, mixed
@@ -101,7 +104,7 @@ async def test_known_sentences_map_entirely_into_kokoros_vocabulary(engine):
 SPOKEN = {
     # voice: (a short sentence, its syllables or morae; a longer one with a comma, the word after the comma)
     "zf_alpha": ("我们去公园散步吧。", 8, "我们明天早上去北京，下午回来。", 13, "下午"),
-    "jf_alpha": ("いい天気ですね。", 8, "明日の朝は東京へ行きます、午後に帰ります。", 24, "午後"),
+    "jf_alpha": ("いい天気ですね。", 8, "東京へ行きます、午後に帰ります。", 17, "午後"),
 }
 PER_UNIT = {"zf_alpha": (0.12, 0.45), "jf_alpha": (0.05, 0.25)}
 """Plausible seconds per Mandarin syllable, per Japanese mora (normal speed)."""

@@ -97,15 +97,25 @@ class Reader:
         parts: list[str] = []
         pos = 0
         for match in _LATIN.finditer(text):
-            parts.append(self._g2p(text[pos:match.start()]))
+            parts.append(self._read(text[pos:match.start()]))
             parts.append(self._english(match.group()))
             pos = match.end()
-        parts.append(self._g2p(text[pos:]))
+        parts.append(self._read(text[pos:]))
         out = ""
         for part in (p.strip() for p in parts):
             if part:
                 out += part if not out or part[0] in _NO_SPACE_BEFORE else " " + part
         return out
+
+    def _read(self, text: str) -> str:
+        """misaki's phonemes of ``text``; where it fails (pypinyin gives a few rare characters, such as the
+        unit sign 兡, readings it cannot parse), the characters one by one, leaving out those it fails on."""
+        try:
+            return self._g2p(text)
+        except Exception:
+            if len(text) <= 1:
+                return ""
+            return "".join(" " if ch.isspace() else self._read(ch) for ch in text)
 
     def words(self, text: str) -> list[str]:
         """The words of ``text`` as this language's segmenter cuts them (those with a letter or digit)."""

@@ -1,11 +1,12 @@
 """The Kokoro engine: Kokoro-82M v1.0 on ONNX Runtime, every voice of its voice files, mixes and word timings.
 
-Each request is phonemised (espeak-ng, on a thread of its own: it is not thread-safe), then its
-sentences are submitted one at a time, so the first sentence is heard while the rest are queued. As
-for Piper, the queue hands out one sentence at a time with no gathering wait to ``parallel`` model
-threads sharing the sessions (``run`` is thread-safe): a sentence that starts while no other runs
-gets the session with ``threads`` intra-op threads, the others a one-thread session. Kokoro's
-exported graph takes one sentence per call (``tokens [1, n]``), so there is no batching to gain.
+Each request is phonemised (espeak-ng, or misaki for Japanese and Mandarin, :mod:`.cjk`; on a thread
+of its own: neither is thread-safe), then its sentences are submitted one at a time, so the first
+sentence is heard while the rest are queued. As for Piper, the queue hands out one sentence at a
+time with no gathering wait to ``parallel`` model threads sharing the sessions (``run`` is
+thread-safe): a sentence that starts while no other runs gets the session with ``threads`` intra-op
+threads, the others a one-thread session. Kokoro's exported graph takes one sentence per call
+(``tokens [1, n]``), so there is no batching to gain.
 
 Voice mixing: a mix's style table is the weighted mean of its voices' tables (weights normalised to
 sum to one), computed once per mix and kept. Word timings come from the model's own predicted
