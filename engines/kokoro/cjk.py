@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import re
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -98,7 +99,7 @@ class Reader:
         pos = 0
         for match in _LATIN.finditer(text):
             parts.append(self._read(text[pos:match.start()]))
-            parts.append(self._english(match.group()))
+            parts.append(self._english(unicodedata.normalize("NFKC", match.group())))  # full-width too
             pos = match.end()
         parts.append(self._read(text[pos:]))
         out = ""
@@ -132,8 +133,6 @@ def _load(language: str) -> tuple[Callable[[str], str], Callable[[str], list[str
         zh: Any = ZHG2P()
         jieba.initialize()
         return (lambda text: str(zh(text)[0])), jieba.lcut
-    import unicodedata
-
     from fugashi import Tagger
     from misaki.cutlet import Cutlet
 

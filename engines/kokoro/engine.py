@@ -206,6 +206,7 @@ class KokoroEngine(Engine):
         with self._mix_lock:
             self._mixes.clear()
         self._word_cache.clear()
+        self._readers.clear()
 
     async def reload(self) -> None:
         await self.start()
