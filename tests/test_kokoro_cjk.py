@@ -24,12 +24,12 @@ import pytest_asyncio
 
 from flashtts.audio import decode
 from flashtts.config import ServerConfig
-from flashtts.engine import CapabilityError, EngineConfig, SynthesisRequest, TimedChunk
+from flashtts.engine import CapabilityError, EngineConfig, SynthesisRequest
 from flashtts.metrics import Metrics
 from flashtts_engines.kokoro import KokoroEngine
 from flashtts_engines.kokoro.cjk import EXTRA, Reader, cjk_language, missing_modules
 from flashtts_engines.kokoro.wheels import MODEL, assembled_folder
-from support import app_client
+from support import app_client, speak_timed, started
 
 pytestmark = pytest.mark.slow
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
@@ -56,21 +56,12 @@ def weights(tmp_path_factory):
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def engine(weights):
-    eng = KokoroEngine(EngineConfig(model_path=str(weights), extra={"threads": "2"}), Metrics())
-    await eng.start()
-    yield eng
-    await eng.stop()
+    async with started(KokoroEngine(EngineConfig(model_path=str(weights), extra={"threads": "2"}), Metrics())) as eng:
+        yield eng
 
 
-async def _speak(engine: KokoroEngine, text: str, voice: str, **kw) -> tuple[np.ndarray, list]:
-    request = SynthesisRequest("t", text, voice=voice, language=kw.pop("language", "auto"), timestamps=True, **kw)
-    engine.validate(request)
-    audio, words = [], []
-    async for chunk in engine.synthesize(request):
-        assert isinstance(chunk, TimedChunk)
-        audio.append(chunk.audio)
-        words += chunk.words
-    return np.concatenate(audio), words
+async def _speak(engine: KokoroEngine, text: str, voice: str) -> tuple[np.ndarray, list]:
+    return await speak_timed(engine, SynthesisRequest("t", text, voice=voice, language="auto", timestamps=True))
 
 
 def test_the_language_comes_from_the_request_then_the_voice_prefix():
