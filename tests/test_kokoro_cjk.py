@@ -68,7 +68,10 @@ def test_the_language_comes_from_the_request_then_the_voice_prefix():
     assert cjk_language("zf_xiaobei", "auto") == "zh" and cjk_language("jm_kumo", None) == "ja"
     assert cjk_language("af_heart", "Japanese") == "ja" and cjk_language("jf_alpha", "zh-CN") == "zh"
     assert cjk_language("jf_alpha", "mandarin") == "zh" and cjk_language("zf_xiaobei", "ja") == "ja"
-    assert cjk_language("jf_alpha", "en") is None and cjk_language("af_heart", "auto") is None
+    assert cjk_language("jf_alpha", "en") is None and cjk_language("af_heart", "auto", "你好") is None
+    # a voice without a language prefix: the text's script decides (the server's own detection)
+    assert cjk_language("narrator", "auto", JAPANESE[2]) == "ja" and cjk_language("narrator", None, TONED) == "zh"
+    assert cjk_language("narrator", "auto", "Hello there.") is None
     assert missing_modules("zh") == [] and missing_modules("ja") == []  # the dev extra installs it
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from flashtts.engine import CapabilityError
 from flashtts.languages import language_code
+from flashtts.scripts import guess_language
 
 from .phonemes import voice_language
 
@@ -50,14 +51,16 @@ _LATIN = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ](?:[A-Za-zＡ-Ｚａ-ｚ'’\- ]{0,2
 _NO_SPACE_BEFORE = frozenset(",.!?;:…—)”»")
 
 
-def cjk_language(voice: str, language: str | None) -> str | None:
-    """``ja`` or ``zh`` when the request's language (or, on ``auto``, the voice's prefix) is Japanese or
-    Mandarin; None otherwise."""
+def cjk_language(voice: str, language: str | None, text: str = "") -> str | None:
+    """``ja`` or ``zh`` when the text is to be read as Japanese or Mandarin: the request's language; on
+    ``auto`` the voice's prefix; for a voice without one, the text's script (kana: Japanese, else mostly
+    Chinese characters: Mandarin, as the server's script detection tells). None otherwise."""
     asked = (language or "auto").strip().lower()
     if asked in ("", "auto"):
         own, _ = voice_language(voice)
-        return own if own in CJK else None
-    code = language_code(asked) or asked
+        code = own if own is not None else guess_language(text)
+    else:
+        code = language_code(asked) or asked
     return code if code in CJK else None
 
 

@@ -214,7 +214,7 @@ class KokoroEngine(Engine):
     def validate(self, request: SynthesisRequest) -> None:
         super().validate(request)
         voice = request.voice or self.info.default_voice or ""
-        cjk = cjk_language(voice, request.language)
+        cjk = cjk_language(voice, request.language, request.text)
         why = unavailable(cjk) if cjk is not None else None
         if why is None and (cjk is not None or espeak_voice(voice, request.language) is not None):
             return
@@ -226,10 +226,10 @@ class KokoroEngine(Engine):
                               f"cannot phonemise; give a language it reads ({readable})")
 
     @staticmethod
-    def _reading(voice: str, language: str | None) -> str | None:
-        """How text for ``voice`` in ``language`` is read: ``ja``/``zh`` (misaki, :mod:`.cjk`), else the
+    def _reading(voice: str, language: str | None, text: str) -> str | None:
+        """How ``text`` for ``voice`` in ``language`` is read: ``ja``/``zh`` (misaki, :mod:`.cjk`), else the
         espeak-ng voice; None when neither reads it."""
-        return cjk_language(voice, language) or espeak_voice(voice, language)
+        return cjk_language(voice, language, text) or espeak_voice(voice, language)
 
     # ---- styles ---------------------------------------------------------------------------
     def style_table(self, voice: str, mix: tuple[tuple[str, float], ...] = ()) -> np.ndarray:
@@ -334,7 +334,7 @@ class KokoroEngine(Engine):
         assert self._batcher is not None and self._g2p is not None
         voice = request.voice or self.info.default_voice
         assert voice is not None
-        reading = self._reading(voice, request.language)
+        reading = self._reading(voice, request.language, request.text)
         if reading is None:
             raise CapabilityError(f"voice '{voice}' cannot read language '{request.language}'")
         table = self.style_table(voice, request.mix)
