@@ -16,6 +16,7 @@ from asgi_lifespan import LifespanManager
 
 from flashtts.app import create_app
 from flashtts.config import ServerConfig
+from flashtts.engine import Engine, SynthesisRequest, TimedChunk
 from flashtts.live_server import LiveServer as _LiveServer
 from flashtts.live_server import free_port  # noqa: F401  (re-exported)
 
@@ -46,6 +47,28 @@ async def app_client(config: ServerConfig, engine=None) -> AsyncIterator[httpx.A
         async with httpx.AsyncClient(transport=transport, base_url="http://localhost", timeout=120) as client:
             client.app = app  # type: ignore[attr-defined]
             yield client
+
+
+@asynccontextmanager
+async def started(engine: Engine) -> AsyncIterator[Engine]:
+    """A real engine started for the block (a module fixture's), stopped after it."""
+    await engine.start()
+    try:
+        yield engine
+    finally:
+        await engine.stop()
+
+
+async def speak_timed(engine: Engine, request: SynthesisRequest) -> tuple[np.ndarray, list]:
+    """A started engine's answer to a request with ``timestamps``, validated first: the audio joined, and
+    the timed words."""
+    engine.validate(request)
+    audio, words = [], []
+    async for chunk in engine.synthesize(request):
+        assert isinstance(chunk, TimedChunk)
+        audio.append(chunk.audio)
+        words += chunk.words
+    return np.concatenate(audio), words
 
 
 class LiveServer(_LiveServer):
