@@ -91,8 +91,9 @@ FROM python AS cpu
 ARG VERSION=0.1.0
 COPY --from=build /opt/flashtts /opt/flashtts
 WORKDIR /data
-# roles and the Hugging Face cache (models a --model_path Hub id downloads) live in the /data volume
-ENV PATH=/opt/flashtts/bin:$PATH PYTHONUNBUFFERED=1 HF_HOME=/data/huggingface \
+# roles, the Hugging Face cache (models a --model_path Hub id downloads) and Piper's prepared models (made
+# once per voice file) live in the /data volume
+ENV PATH=/opt/flashtts/bin:$PATH PYTHONUNBUFFERED=1 HF_HOME=/data/huggingface FLASHTTS_CACHE_DIR=/data/cache \
     FLASHTTS_HOST=0.0.0.0 FLASHTTS_PORT=8000 FLASHTTS_WYOMING_PORT=10200 FLASHTTS_ROLE_DIR=/data/roles
 LABEL org.opencontainers.image.title="flashtts" \
       org.opencontainers.image.description="Self-hosted text-to-speech server: OpenAI- and FlashTTS-compatible APIs, Wyoming; Piper on CPU" \

@@ -36,9 +36,9 @@ TEXTS = [
 
 
 async def run_engine(ckpt: Path, n: int, frames: int, batch_size: int, concurrent: bool, threads: int) -> dict:
-    from flashtts_engines.qwen3 import Qwen3Engine
     from flashtts.engine import EngineConfig, GenerationOptions, SynthesisRequest
     from flashtts.metrics import Metrics
+    from flashtts_engines.qwen3 import Qwen3Engine
 
     cfg = EngineConfig(model_path=str(ckpt), device="cpu", dtype="float32", batch_size=batch_size,
                        wait_timeout=0.02, extra={"fixed_frames": str(frames), "threads": str(threads)})

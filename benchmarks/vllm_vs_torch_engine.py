@@ -39,9 +39,9 @@ TEXTS = [
 
 
 async def run_backend(ck: Path, backend: str, n: int, frames: int, threads: int) -> dict:
-    from flashtts_engines.qwen3 import Qwen3Engine
     from flashtts.engine import EngineConfig, GenerationOptions, SynthesisRequest
     from flashtts.metrics import Metrics
+    from flashtts_engines.qwen3 import Qwen3Engine
 
     cfg = EngineConfig(model_path=str(ck), backend=backend, device="cpu", dtype="float32", batch_size=n,
                        wait_timeout=0.0, extra={"fixed_frames": str(frames), "threads": str(threads),

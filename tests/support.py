@@ -17,10 +17,12 @@ from types import ModuleType
 from typing import Any, NoReturn
 
 import httpx
+import numpy as np
 import pytest
 from asgi_lifespan import LifespanManager
 
 from flashtts.config.settings import ServerConfig
+from flashtts.engine import Engine, SynthesisRequest, TimedChunk
 from flashtts.http.app import create_app
 from tools.live_server import LiveServer as _LiveServer
 from tools.live_server import free_port  # noqa: F401  (re-exported)
@@ -225,6 +227,28 @@ class AppWebSocket:
                 out.append(await self.receive())
         except WebSocketClosed:
             return out
+
+
+@asynccontextmanager
+async def started(engine: Engine) -> AsyncIterator[Engine]:
+    """A real engine started for the block (a module fixture's), stopped after it."""
+    await engine.start()
+    try:
+        yield engine
+    finally:
+        await engine.stop()
+
+
+async def speak_timed(engine: Engine, request: SynthesisRequest) -> tuple[np.ndarray, list]:
+    """A started engine's answer to a request with ``timestamps``, validated first: the audio joined, and
+    the timed words."""
+    engine.validate(request)
+    audio, words = [], []
+    async for chunk in engine.synthesize(request):
+        assert isinstance(chunk, TimedChunk)
+        audio.append(chunk.audio)
+        words += chunk.words
+    return np.concatenate(audio), words
 
 
 class LiveServer(_LiveServer):

@@ -159,6 +159,21 @@ async def test_errors_are_error_events_and_the_connection_stays(server):
         assert Info.is_type((await read(c)).type)
 
 
+async def test_synthesize_reads_ssml(server, transcribe):
+    """Issue 21: an SSML document through Wyoming: the alias heard, the break as silence; bad markup an error event."""
+    rate, pcm = await synthesize(server, '<speak><sub alias="World Wide Web Consortium">W3C</sub> sets standards.'
+                                         '<break time="1s"/> It is easy.</speak>', voice="joe")
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
+    frames = np.abs(samples[: len(samples) // (rate // 100) * (rate // 100)]).reshape(-1, rate // 100).max(axis=1)
+    loud = np.flatnonzero(frames > frames.max() / 100)
+    assert 0.95 <= (np.max(np.diff(loud)) - 1) / 100 <= 1.05
+    assert "world wide web consortium" in transcribe(to_16k(pcm, rate)).lower()
+    async with client(server) as c:
+        await c.write_event(Synthesize(text="<speak>unclosed <s>tag</speak>").event())
+        err = Error.from_event(await read(c))
+        assert err.code == "ssml_malformed" and "line 1, column" in err.text
+
+
 async def test_wyoming_and_http_clients_share_batches(server):
     """8 Wyoming clients and 4 HTTP clients at once go through one engine queue: more than 8
     sentences running at once in that engine must mix both kinds.

@@ -1,7 +1,9 @@
-// Roles tab: list the roles, play their reference clip, use one in Speak, delete with confirmation.
+// Roles tab: list the roles, play their reference clip, use one in Speak, edit its pronunciations,
+// delete with confirmation.
 
 import { api } from "./api.js";
 import { t, onLangChange } from "./i18n.js";
+import { lexiconEditor } from "./lexicon.js";
 import { playReference, previewVoice } from "./preview.js";
 import { showError } from "./result.js";
 import { onChange, reloadVoices, roles } from "./state.js";
@@ -62,6 +64,7 @@ function render() {
     actions.append(
       button(r.preview_url ? t("roles.play") : t("roles.playVoice"), "play"),
       button(t("roles.use"), "use"),
+      button(t("lexicon.open"), "lexicon"),
       button(t("roles.delete"), "delete", "danger ghost"),
     );
     li.append(head, desc, actions);
@@ -91,6 +94,11 @@ export function initRoles({ useVoice }) {
         await (role.preview_url ? playReference(role) : previewVoice(role));
       } else if (btn.dataset.action === "use") {
         useVoice(id);
+      } else if (btn.dataset.action === "lexicon") {
+        const li = btn.closest("li");
+        const open = li.querySelector(".lexicon");
+        if (open) open.remove();
+        else li.append(lexiconEditor(id));
       } else if (btn.dataset.action === "delete") {
         if (!(await confirmDialog(t("roles.confirm", { name: id })))) return;
         await api(`/v1/audio/voices/${encodeURIComponent(id)}`, { method: "DELETE" });

@@ -1,11 +1,12 @@
 """The Kokoro engine: Kokoro-82M v1.0 on ONNX Runtime, every voice of its voice files, mixes and word timings.
 
-Each request is phonemised (espeak-ng, on a thread of its own: it is not thread-safe), then its
-sentences are submitted one at a time, so the first sentence is heard while the rest are queued. As
-for Piper, the queue hands out one sentence at a time with no gathering wait to ``parallel`` model
-threads sharing the sessions (``run`` is thread-safe): a sentence that starts while no other runs
-gets the session with ``threads`` intra-op threads, the others a one-thread session. Kokoro's
-exported graph takes one sentence per call (``tokens [1, n]``), so there is no batching to gain.
+Each request is phonemised (espeak-ng, or misaki for Japanese and Mandarin, :mod:`.cjk`; on a thread
+of its own: neither is thread-safe), then its sentences are submitted one at a time, so the first
+sentence is heard while the rest are queued. As for Piper, the queue hands out one sentence at a
+time with no gathering wait to ``parallel`` model threads sharing the sessions (``run`` is
+thread-safe): a sentence that starts while no other runs gets the session with ``threads`` intra-op
+threads, the others a one-thread session. Kokoro's exported graph takes one sentence per call
+(``tokens [1, n]``), so there is no batching to gain.
 
 Voice mixing: a mix's style table is the weighted mean of its voices' tables (weights normalised to
 sum to one), computed once per mix and kept. Word timings come from the model's own predicted
@@ -40,11 +41,13 @@ from flashtts.engine.hub import is_repo_id, resolve_model_path
 from flashtts.engine.microbatch import MicroBatcher
 from flashtts.engine.worker import ModelWorker
 from flashtts.metrics import Metrics
+from flashtts.text.sentences import split_sentences
 from flashtts_engines.piper.alignment import WordSpan, locate_words, phoneme_bounds, sentence_words
 
+from .cjk import CJK, CJK_LANGUAGES, Reader, cjk_language, unavailable
 from .files import ROWS, KokoroFiles, hub_patterns, load_files, precision_of
 from .graph import DURATIONS, SAMPLES_PER_FRAME, input_names, model_with_durations, session
-from .phonemes import LANGUAGES, Piece, espeak_voice, opening_pieces, pieces, symbols, voice_language
+from .phonemes import ESPEAK_VOICE, LANGUAGES, Piece, espeak_voice, opening_pieces, pieces, symbols, voice_language
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +111,8 @@ class KokoroEngine(Engine):
         self._mix_lock = threading.Lock()
         self._word_cache: dict[tuple[str, str], list[list[str]]] = {}
         self._espeak: Any = None
+        self._readers: dict[str, Reader] = {}
+        """misaki's Japanese and Mandarin readers (:mod:`.cjk`), loaded on first use."""
         self._id_map: dict[str, tuple[int, ...]] = {}
         """Phoneme -> token ids, as Piper's alignment reads them (each sentence opens with one pad token)."""
         self._active: set[str] = set()
@@ -166,7 +171,7 @@ class KokoroEngine(Engine):
             sample_rate=SAMPLE_RATE,
             voices=tuple(voices),
             default_voice=default,
-            languages=LANGUAGES,
+            languages=LANGUAGES + CJK_LANGUAGES,
             capabilities=Capabilities(streaming=True, speed=self._inputs[3], voice_mixing=True,
                                       timestamps=self._timed),
             extra={"precision": files.precision},
@@ -193,14 +198,39 @@ class KokoroEngine(Engine):
     def ready(self) -> bool:
         return self._batcher is not None and self._batcher.healthy
 
+    async def unload(self) -> None:
+        """Stop the model threads and drop the ONNX sessions, the voice tables and the cached mixes
+        (``info`` stays: voices and capabilities do not change across a reload)."""
+        await self.stop()
+        self._batcher = self._worker = self._g2p = None
+        self._alone = self._shared = self._files = None
+        with self._mix_lock:
+            self._mixes.clear()
+        self._word_cache.clear()
+        self._readers.clear()
+
+    async def reload(self) -> None:
+        await self.start()
+
     def validate(self, request: SynthesisRequest) -> None:
         super().validate(request)
         voice = request.voice or self.info.default_voice or ""
-        if espeak_voice(voice, request.language) is None:
-            language, name = voice_language(voice)
-            raise CapabilityError(
-                f"voice '{voice}' speaks {name or language}, which this engine cannot phonemise; give a language "
-                f"it reads ({', '.join(lang for lang in LANGUAGES if lang != 'auto')})")
+        cjk = cjk_language(voice, request.language, request.text)
+        why = unavailable(cjk) if cjk is not None else None
+        if why is None and (cjk is not None or espeak_voice(voice, request.language) is not None):
+            return
+        readable = ", ".join(lang for lang in LANGUAGES if lang != "auto")
+        if cjk is not None:
+            raise CapabilityError(f"{CJK[cjk]} (voice '{voice}', language '{request.language or 'auto'}') cannot be "
+                                  f"phonemised without {why}; or give a language espeak-ng reads ({readable})")
+        raise CapabilityError(f"voice '{voice}' cannot be read in language '{request.language}', which this engine "
+                              f"cannot phonemise; give a language it reads ({readable})")
+
+    @staticmethod
+    def _reading(voice: str, language: str | None, text: str) -> str | None:
+        """How ``text`` for ``voice`` in ``language`` is read: ``ja``/``zh`` (misaki, :mod:`.cjk`), else the
+        espeak-ng voice; None when neither reads it."""
+        return cjk_language(voice, language, text) or espeak_voice(voice, language)
 
     # ---- styles ---------------------------------------------------------------------------
     def style_table(self, voice: str, mix: tuple[tuple[str, float], ...] = ()) -> np.ndarray:
@@ -227,35 +257,49 @@ class KokoroEngine(Engine):
         return table
 
     # ---- phonemes (g2p thread) ------------------------------------------------------------
-    def _phonemes(self, espeak: str, text: str) -> list[list[str]]:
+    def _phonemes(self, reading: str, text: str) -> list[list[str]]:
+        """``text``'s sentences as Kokoro's symbols, read as ``reading`` says (:meth:`_reading`)."""
+        assert self._files is not None
+        vocab = self._files.vocab
+        if reading in CJK:
+            reader = self._reader(reading)
+            return [s for s in (symbols(reader.phonemes(t), vocab) for t in split_sentences(text)) if s]
         from piper.phonemize_espeak import EspeakPhonemizer
 
-        assert self._files is not None
         if self._espeak is None:
             self._espeak = EspeakPhonemizer()
-        vocab = self._files.vocab
-        return [s for s in (symbols(p, vocab) for p in self._espeak.phonemize(espeak, text)) if s]
+        return [s for s in (symbols(p, vocab) for p in self._espeak.phonemize(reading, text)) if s]
 
-    def _prepare(self, espeak: str, text: str, timed: bool, opening: bool = False) -> _Prepared:
+    def _reader(self, language: str) -> Reader:
+        if language not in self._readers:
+            self._readers[language] = Reader(language, self._english)
+        return self._readers[language]
+
+    def _english(self, text: str) -> str:
+        """Latin words inside Japanese or Mandarin text, read by espeak-ng as American English."""
+        return " ".join("".join(sentence) for sentence in self._phonemes(ESPEAK_VOICE["en-us"], text))
+
+    def _prepare(self, reading: str, text: str, timed: bool, opening: bool = False) -> _Prepared:
         assert self._files is not None
         vocab = self._files.vocab
-        out = [piece for sentence in self._phonemes(espeak, text) for piece in pieces(sentence, vocab)]
+        out = [piece for sentence in self._phonemes(reading, text) for piece in pieces(sentence, vocab)]
         if opening and out:
             out[:1] = opening_pieces(out[0], self._first_tokens)
         words = None
         if timed:
+            listed = [(w, w) for w in self._reader(reading).words(text)] if reading in CJK else None
             words = locate_words(text, [list(p.phonemes) for p in out],
-                                 lambda token: self._word_phonemes(espeak, token))
+                                 lambda token: self._word_phonemes(reading, token), listed)
         return _Prepared(out, words)
 
-    def _word_phonemes(self, espeak: str, token: str) -> list[list[str]]:
+    def _word_phonemes(self, reading: str, token: str) -> list[list[str]]:
         """A word's phonemes when spoken alone (cached: common words recur)."""
-        key = (espeak, token)
+        key = (reading, token)
         found = self._word_cache.get(key)
         if found is None:
             if len(self._word_cache) >= 8192:
                 self._word_cache.clear()
-            found = self._word_cache[key] = self._phonemes(espeak, token)
+            found = self._word_cache[key] = self._phonemes(reading, token)
         return found
 
     # ---- model threads --------------------------------------------------------------------
@@ -291,8 +335,8 @@ class KokoroEngine(Engine):
         assert self._batcher is not None and self._g2p is not None
         voice = request.voice or self.info.default_voice
         assert voice is not None
-        espeak = espeak_voice(voice, request.language)
-        if espeak is None:
+        reading = self._reading(voice, request.language, request.text)
+        if reading is None:
             raise CapabilityError(f"voice '{voice}' cannot read language '{request.language}'")
         table = self.style_table(voice, request.mix)
         timed = request.timestamps and self._timed
@@ -301,7 +345,7 @@ class KokoroEngine(Engine):
         offset = 0.0
         try:
             opening = request.stream and request.opening and self._first_tokens > 0
-            prepared = await self._g2p.run(self._prepare, espeak, request.text, timed, opening)
+            prepared = await self._g2p.run(self._prepare, reading, request.text, timed, opening)
             for index, piece in enumerate(prepared.pieces):
                 if request.request_id in self._aborted:
                     return

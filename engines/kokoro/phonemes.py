@@ -4,9 +4,8 @@ A Kokoro voice's name says its language by its first letter (``af_heart``: Ameri
 ``bm_george``: British English, ``ef_dora``: Spanish ...). espeak-ng phonemises the languages
 :data:`ESPEAK_VOICE` maps; its IPA is what kokoro-onnx feeds the model too, and measured here on the
 Harvard sentences it is heard as well as with misaki-style diphthong symbols (docs/kokoro.md).
-Japanese and Mandarin voices are listed, and speak the languages above; their own languages need
-phonemisers this engine does not have (espeak-ng writes their tones and diacritics with symbols
-outside Kokoro's vocabulary).
+Japanese and Mandarin are read by misaki instead (:mod:`.cjk`, the ``kokoro-cjk`` extra): espeak-ng
+writes their tones and diacritics with symbols outside Kokoro's vocabulary.
 
 Each sentence becomes at most :data:`MAX_TOKENS` tokens; a longer one is cut at its last word break
 before the limit.

@@ -46,9 +46,11 @@ def _comparable(phoneme: str) -> str:
     return "".join(ch for ch in phoneme if ch not in _MARKS and unicodedata.category(ch)[0] in "LM")
 
 
-def locate_words(text: str, sentences: Sequence[Sequence[str]],
-                 phonemize: Callable[[str], Sequence[Sequence[str]]]) -> list[WordSpan]:
-    """Where each word of ``text`` is spoken in ``sentences`` (Piper's phonemes of the same text)."""
+def locate_words(text: str, sentences: Sequence[Sequence[str]], phonemize: Callable[[str], Sequence[Sequence[str]]],
+                 words: Sequence[tuple[str, str]] | None = None) -> list[WordSpan]:
+    """Where each word of ``text`` is spoken in ``sentences`` (Piper's phonemes of the same text); the
+    words are :func:`text_words`' unless given as (token to phonemise, word to show) pairs (for
+    languages written without spaces)."""
     key: list[str] = []
     where: list[tuple[int, int]] = []
     for s, phonemes in enumerate(sentences):
@@ -57,7 +59,7 @@ def locate_words(text: str, sentences: Sequence[Sequence[str]],
             if c:
                 key.append(c)
                 where.append((s, i))
-    words = text_words(text)
+    words = list(text_words(text) if words is None else words)
     wkey: list[str] = []
     owner: list[int] = []
     for w, (token, _) in enumerate(words):

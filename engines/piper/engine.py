@@ -28,7 +28,16 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from flashtts.engine import Capabilities, Engine, EngineConfig, EngineInfo, SynthesisRequest, TimedChunk
+from flashtts.engine import (
+    Capabilities,
+    CapabilityError,
+    Engine,
+    EngineConfig,
+    EngineInfo,
+    Piece,
+    SynthesisRequest,
+    TimedChunk,
+)
 from flashtts.engine.hub import ModelNotFoundError
 from flashtts.engine.microbatch import MicroBatcher
 from flashtts.engine.worker import ModelWorker
@@ -36,6 +45,7 @@ from flashtts.memory import release_free_memory
 from flashtts.metrics import Metrics
 
 from .alignment import WordSpan, locate_words, phoneme_bounds, sentence_words
+from .phonemes import escaped, ipa_symbols, leading_marks, sentences_of, spliced
 from .session import VoiceModel, can_prepare
 from .voice_cache import VoiceCache
 from .voices import VoiceSource, catalogue_sources, voice_sources
@@ -123,11 +133,13 @@ class PiperEngine(Engine):
         self._aborted: set[str] = set()
         """Ids of running streams asked to stop; only running ones are kept (no unbounded growth)."""
         self._word_cache: dict[tuple[str, str], list[list[str]]] = {}
+        self._symbols: frozenset[str] = frozenset()
+        """The default voice's phoneme symbols (espeak-ng's IPA; every voice's pronunciations are checked on them)."""
 
     @classmethod
     def static_capabilities(cls) -> Capabilities:
         return Capabilities(clone=False, instruct=False, voice_design=False, streaming=True, speed=True,
-                            timestamps=_alignments_available())
+                            timestamps=_alignments_available(), phonemes=True)
 
     @property
     def info(self) -> EngineInfo:
@@ -166,6 +178,7 @@ class PiperEngine(Engine):
         first = self._cache.lease(default)  # the default voice is ready before the server is
         self._cache.release(default)
         self._rate = first.config.sample_rate
+        self._symbols = frozenset(first.config.phoneme_id_map)
         languages = {"auto"}
         for source in sources:
             languages |= source.language_names()
@@ -177,6 +190,7 @@ class PiperEngine(Engine):
             default_voice=default,
             languages=tuple(sorted(languages, key=lambda x: (x != "auto", x))),
             capabilities=replace(self.static_capabilities(), timestamps=_alignments_available() and first.timestamps),
+            extra={"phoneme_alphabet": "espeak-ipa"},
         )
 
     async def start(self) -> None:
@@ -264,12 +278,40 @@ class PiperEngine(Engine):
         await self.start()
 
     # ---- model thread ---------------------------------------------------------------------
-    def _phonemize(self, voice: str, text: str, timed: bool = False) -> _Prepared:
+    def _phonemize(self, voice: str, text: str, timed: bool = False, pieces: tuple[Piece, ...] = ()) -> _Prepared:
         assert self._cache is not None
         v = self._cache.get(voice).alone
-        phonemes = [p for p in v.phonemize(text) if p]
+        phonemes = self._sentences(v, text, pieces)
         words = locate_words(text, phonemes, lambda token: self._word_phonemes(v, voice, token)) if timed else None
         return _Prepared(phonemes, [tuple(v.phonemes_to_ids(p)) for p in phonemes], words)
+
+    @staticmethod
+    def _sentences(v, text: str, pieces: tuple[Piece, ...] = ()) -> list[list[str]]:
+        """Phonemes by sentence: the text's from espeak-ng (no raw ``[[ ]]`` phonemes taken from it), the
+        pronunciations given in IPA spliced in where their words are."""
+        if not pieces:
+            return [p for p in v.phonemize(escaped(text)) if p]
+        known = v.config.phoneme_id_map
+        sentences: list[list[str]] = []
+        for piece in pieces:
+            if piece.ipa is not None:
+                spliced(sentences, sentences_of(ipa_symbols(piece.ipa, known)))
+                continue
+            spliced(sentences, [p for p in v.phonemize(escaped(piece.text)) if p], leading_marks(piece.text, known))
+        return sentences
+
+    async def phonemize(self, text: str, voice: str | None = None, language: str | None = None,
+                        pieces: tuple[Piece, ...] = ()) -> str:
+        assert self._g2p is not None and self._cache is not None
+        voice = voice or self.info.default_voice
+        assert voice is not None
+        await self._lease(voice)
+        try:
+            v = self._cache.get(voice).alone
+            sentences = await self._g2p.run(self._sentences, v, text, pieces)
+        finally:
+            self._cache.release(voice)
+        return " ".join("".join(s) for s in sentences)
 
     def _word_phonemes(self, v, voice: str, token: str) -> list[list[str]]:
         """A word's phonemes when spoken alone (cached: a voice's common words recur)."""
@@ -341,7 +383,7 @@ class PiperEngine(Engine):
         try:
             model = await self._lease(voice)
             leased = True
-            prepared = await self._g2p.run(self._phonemize, voice, request.text, timed)
+            prepared = await self._g2p.run(self._phonemize, voice, request.text, timed, request.pieces)
             for index, ids in enumerate(prepared.ids):
                 if request.request_id in self._aborted:
                     return
@@ -395,6 +437,12 @@ class PiperEngine(Engine):
 
     def validate(self, request: SynthesisRequest) -> None:
         super().validate(request)
+        for piece in request.pieces:
+            if piece.ipa is not None:
+                try:
+                    ipa_symbols(piece.ipa, self._symbols)
+                except ValueError as exc:
+                    raise CapabilityError(f"{exc} (engine '{self.name}' speaks espeak-ng's IPA)") from None
         source = self._sources.get(request.voice or "")
         if source is not None and self._cache is not None and source.id not in self._cache:
             source.check_available()  # offline and not cached: say what to prefetch before a stream opens

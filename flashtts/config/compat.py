@@ -33,7 +33,7 @@ NOT_USED = {
 
 FLASHTTS_OPTIONS = (*ENGINE_OPTIONS, "llm_batch_size", *NOT_USED)
 
-COMPAT_GROUPS = ("qwen_fastapi", "selfhost", "streaming", "cosyvoice")
+COMPAT_GROUPS = ("qwen_fastapi", "selfhost", "streaming", "cosyvoice", "kokoro_fastapi")
 """``--compat``'s groups: Qwen3-TTS FastAPI deployment, Qwen3-TTS self-hosting plan, Qwen-TTS streaming
 service, CosyVoice (their routers: :mod:`flashtts.http.apis.compat`)."""
 

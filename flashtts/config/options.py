@@ -158,11 +158,14 @@ class ServeOptions:
     strict_instructions: bool = option(S.strict_instructions, "Refuse (400) instructions the engine cannot follow; by "
                                        "default they are ignored and the answer says so in X-Instructions-Ignored: "
                                        "true", panel=COMPAT)
+    lexicon: str | None = option(None, "Pronunciation lexicon file (WORD = /IPA/ respelling a line; docs/ssml.md): "
+                                 "read at start, again when it changes", panel=COMPAT)
     open_listings: bool = option(S.open_listings, "With --api_key, let GET /v1/models, /v1/audio/models and "
                                  "/v1/audio/voices answer without a key (Open WebUI lists voices without sending its "
                                  "key; docs/clients.md)", panel=COMPAT)
     compat: list[str] = option([], "Compatibility API groups to mount (docs/compat.md): qwen_fastapi, selfhost, "
-                               "streaming, cosyvoice; repeat or comma-separate; all (default) or none", panel=COMPAT)
+                               "streaming, cosyvoice, kokoro_fastapi; repeat or comma-separate; all (default) or none",
+                               panel=COMPAT)
     result_cache_mb: float = option(S.result_cache_mb, "LRU cache of the compatibility routes' complete answers, "
                                     "keyed by text, voice and options (MiB; 0: off)", min=0.0, panel=COMPAT)
     gpu: str | None = option(None, "CUDA devices, e.g. 0,1: one engine replica per device (Qwen3-TTS "
@@ -216,6 +219,7 @@ class ServeOptions:
             log_level=self.log_level, wyoming_port=self.wyoming_port, wyoming_host=self.wyoming_host,
             shutdown_grace=self.shutdown_grace, idle_unload=self.idle_unload,
             strict_instructions=self.strict_instructions, open_listings=self.open_listings,
+            lexicon=Path(self.lexicon) if self.lexicon else None,
         )
 
     def ray_settings(self) -> RaySettings:

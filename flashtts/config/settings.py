@@ -109,6 +109,8 @@ class ServerConfig:
     """Address of the Wyoming listener; None: the same as ``host``."""
     shutdown_grace: float = 30.0
     """Seconds in-flight streams may run on after SIGTERM while new requests get 503; then they are aborted."""
+    lexicon: Path | None = None
+    """Pronunciation lexicon file (``--lexicon``, docs/ssml.md), read at start and again when it changes."""
     idle_unload: float = 0.0
     """Free the engine's weights after this many seconds without a request (0: never); reload on demand."""
 

@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 ENV_PREFIX = "FLASHTTS_"
-OTHER_VARIABLES = frozenset({"FLASHTTS_REQUIRE_VLLM", "FLASHTTS_BENCH_API_KEY"})
-"""``FLASHTTS_*`` variables read by other commands (the test suite, ``flashtts bench``), not by ``serve``."""
+OTHER_VARIABLES = frozenset({"FLASHTTS_REQUIRE_VLLM", "FLASHTTS_BENCH_API_KEY", "FLASHTTS_CACHE_DIR"})
+"""``FLASHTTS_*`` variables that are no ``serve`` option: read by other commands (the test suite, ``flashtts
+bench``) or by the engines (``FLASHTTS_CACHE_DIR``: where Piper keeps its prepared models)."""
 OTHER_PREFIXES = ("FLASHTTS_TEST_",)
 """The image tests' settings (``make test-image``)."""
 

@@ -11,6 +11,7 @@ from flashtts.engine.base import (
     EngineConfig,
     EngineInfo,
     GenerationOptions,
+    Piece,
     ReferenceAudio,
     SynthesisRequest,
     TimedChunk,
@@ -20,4 +21,4 @@ from flashtts.engine.base import (
 )
 
 __all__ = ["CANNOT", "Capabilities", "CapabilityError", "Engine", "EngineConfig", "EngineInfo", "GenerationOptions",
-           "ReferenceAudio", "SynthesisRequest", "TimedChunk", "VoiceInfo", "WordTiming", "capability_error"]
+           "Piece", "ReferenceAudio", "SynthesisRequest", "TimedChunk", "VoiceInfo", "WordTiming", "capability_error"]

@@ -57,6 +57,14 @@ class ReferenceAudio:
         return len(self.samples) / float(self.sample_rate)
 
 
+@dataclass(frozen=True)
+class Piece:
+    """A run of a segment's text, or a pronunciation in IPA said in its place (engines with ``phonemes``)."""
+
+    text: str
+    ipa: str | None = None
+
+
 @dataclass
 class SynthesisRequest:
     """One unit of synthesis handed to an engine (one text segment in one voice)."""
@@ -79,6 +87,15 @@ class SynthesisRequest:
     mix: tuple[tuple[str, float], ...] = ()
     """A blend of built-in voices (``voice_mixing`` engines): (voice, weight) pairs, weights summing to 1;
     ``voice`` is then the first of them."""
+    pieces: tuple[Piece, ...] = ()
+    """``text`` cut where IPA pronunciations replace words (only for engines with the ``phonemes``
+    capability; empty: say ``text``)."""
+    pause_before: float = 0.0
+    """Seconds of silence the server puts before this segment's audio (an SSML ``<break>``)."""
+    gain: float = 1.0
+    """Amplitude factor the server applies to this segment (``<prosody volume>``)."""
+    pitch: float = 1.0
+    """Frequency factor the server applies to this segment (``<prosody pitch>``, times the request's)."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +148,8 @@ class Capabilities:
     """Reports when each word is spoken (``SynthesisRequest.timestamps`` -> :class:`TimedChunk`)."""
     voice_mixing: bool = False
     """Blends built-in voices by weight (``SynthesisRequest.mix``, asked as ``af_bella(2)+af_sky(1)``)."""
+    phonemes: bool = False
+    """Speaks pronunciations given in IPA (``SynthesisRequest.pieces``) and answers :meth:`Engine.phonemize`."""
 
     def names(self) -> list[str]:
         return [k for k in self.__dataclass_fields__ if getattr(self, k)]
@@ -203,6 +222,7 @@ CANNOT = {
     "instructions": "does not follow instructions",
     "timestamps": "cannot report word timestamps",
     "voice_mixing": "cannot mix voices",
+    "phonemes": "cannot take phonemes",
 }
 """What an engine without the capability cannot do, as the error says it."""
 
@@ -296,6 +316,8 @@ class Engine(abc.ABC):
             raise capability_error(info, "timestamps")
         if request.voice is not None and request.voice not in info.voice_ids():
             raise CapabilityError(f"engine '{info.name}' has no built-in voice '{request.voice}'")
+        if any(p.ipa is not None for p in request.pieces) and not caps.phonemes:
+            raise capability_error(info, "phonemes")
         if request.mix and not caps.voice_mixing:
             raise capability_error(info, "voice_mixing")
         unknown = [v for v, _ in request.mix if v not in info.voice_ids()]
@@ -317,6 +339,12 @@ class Engine(abc.ABC):
 
         Closing the iterator early (``aclose``) must stop the request's work.
         """
+
+    async def phonemize(self, text: str, voice: str | None = None, language: str | None = None,
+                        pieces: tuple[Piece, ...] = ()) -> str:
+        """The phonemes the engine would speak for ``text`` (cut into ``pieces`` where pronunciations
+        are given in IPA), sentences joined by a space (engines with the ``phonemes`` capability)."""
+        raise capability_error(self.info, "phonemes")
 
     async def abort(self, request_id: str) -> None:  # noqa: B027  (optional hook, as stop)
         """Stop a request's work now (client gone); idempotent, unknown ids are ignored."""

@@ -21,7 +21,9 @@ from flashtts.engine.idle_unload import IdleUnloadEngine
 from flashtts.http.apis import compat as compat_routes
 from flashtts.http.apis.captions import routes as captions_routes
 from flashtts.http.apis.flashtts import routes as flashtts_routes
+from flashtts.http.apis.lexicon import routes as lexicon_routes
 from flashtts.http.apis.openai import routes as openai_routes
+from flashtts.http.apis.phonemes import routes as phoneme_routes
 from flashtts.http.apis.stream import routes as speech_stream_routes
 from flashtts.http.apis.system import routes as system_routes
 from flashtts.http.errors import install_error_handlers
@@ -90,7 +92,8 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
                        open_reads=frozenset(openai_routes.LISTINGS if config.open_listings else ()))  # before any body
     if config.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["*"],
-                           allow_headers=["*"], expose_headers=["X-Request-Id", "X-Audio-Duration"], max_age=600)
+                           allow_headers=["*"], max_age=600,
+                           expose_headers=["X-Request-Id", "X-Audio-Duration", "X-SSML-Ignored"])
     app.add_middleware(DrainMiddleware, drain=drain)  # shutting down: new requests 503, the rest counted
     app.add_middleware(ErrorCounter)  # counts every 4xx/5xx answer, 413 included
     app.add_middleware(RequestIdMiddleware)  # outermost: every answer, 413 included, carries the id
@@ -100,6 +103,8 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> FastAPI:
     app.include_router(speech_stream_routes.router)
     app.include_router(openai_routes.router)
     app.include_router(flashtts_routes.router)
+    app.include_router(phoneme_routes.router)
+    app.include_router(lexicon_routes.router)
     compat_routes.include(app, config)  # APIs of docs/compat.md; --compat picks groups
 
     web = config.web_dir or web_dir()

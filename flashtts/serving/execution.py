@@ -13,11 +13,13 @@ from dataclasses import replace
 import numpy as np
 
 from flashtts import audio
-from flashtts.engine import SynthesisRequest, TimedChunk
+from flashtts.engine import SynthesisRequest, TimedChunk, WordTiming
 from flashtts.errors import ClientGoneError, TimeoutError_
+from flashtts.serving import silence
 from flashtts.serving.admission import Ticket
 from flashtts.serving.plans import Disconnected, Plan
 from flashtts.serving.state import ServiceState
+from flashtts.ssml import relabel
 
 log = logging.getLogger("flashtts.requests")
 
@@ -35,25 +37,41 @@ class Execution(ServiceState):
         return Ticket(self.admission, client)
 
     async def samples(self, plan: Plan, disconnected: Disconnected | None = None) -> AsyncGenerator[np.ndarray, None]:
-        """Engine audio of the whole plan at the engine's rate, speed/pitch applied, with deadline,
-        disconnect checks and abort on early close."""
+        """Engine audio of the whole plan at the engine's rate, speed/pitch/volume applied and pauses
+        inserted, with deadline, disconnect checks and abort on early close."""
         info = self.engine.info
+        rate = info.sample_rate
         native_speed = info.capabilities.speed
-        effects = None
-        post_speed = 1.0 if native_speed else plan.speed
-        if abs(post_speed - 1.0) > 1e-6 or abs(plan.pitch - 1.0) > 1e-6:
-            effects = audio.Effects(info.sample_rate, speed=post_speed, pitch=plan.pitch)
+        effects: audio.Effects | None = None
+        effects_key = (1.0, 1.0)
         deadline = plan.started + self.config.request_timeout
         finished = False
         current: SynthesisRequest | None = None
         heard = 0.0  # seconds of output before the current chunk, for word timings
         try:
-            for seg in plan.segments:
+            for index, seg in enumerate(plan.segments):
                 current = seg
+                post_speed = 1.0 if native_speed else seg.speed
+                key = (post_speed, plan.pitch * seg.pitch)
+                if key != effects_key or seg.pause_before:
+                    if effects is not None:  # the old settings' tail, before a pause or a change of them
+                        tail = self._heard(plan, await asyncio.to_thread(effects, None))
+                        if len(tail):
+                            yield tail
+                    effects_key = key
+                    effects = audio.Effects(rate, speed=key[0], pitch=key[1]) if key != (1.0, 1.0) else None
+                if seg.pause_before:
+                    gap = self._heard(plan, silence.silence(max(0.0, seg.pause_before - 2 * silence.MARGIN), rate))
+                    heard += len(gap) / rate
+                    yield gap
+                following = plan.segments[index + 1].pause_before if index + 1 < len(plan.segments) \
+                    else plan.pause_after
                 seg_start = heard
-                if not native_speed:
-                    seg = replace(seg, speed=1.0)
-                stream = self.engine.synthesize(seg)
+                trim_head = seg.pause_before > 0
+                held: np.ndarray | None = None  # the last chunk, whose quiet tail goes when a pause follows
+                slots = plan.word_slots.get(seg.request_id)
+                said: list[WordTiming] = []  # a respelling's words, relabelled once the segment is over
+                stream = self.engine.synthesize(seg if native_speed else replace(seg, speed=1.0))
                 try:
                     while True:
                         remaining = deadline - time.monotonic()
@@ -66,25 +84,37 @@ class Execution(ServiceState):
                         if disconnected is not None and await disconnected():
                             plan.status = "disconnected"
                             return
+                        words: tuple[WordTiming, ...] = ()
                         if isinstance(chunk, TimedChunk):
-                            plan.words.extend(w.shifted(seg_start, 1.0 / post_speed) for w in chunk.words)
+                            words = chunk.words
                             chunk = chunk.audio
-                        heard += len(chunk) / info.sample_rate / post_speed
-                        if effects is not None:
-                            chunk = await asyncio.to_thread(effects, chunk)  # ffmpeg filters, off the loop
-                        if plan.ttfa is None and len(chunk):
-                            plan.ttfa = time.monotonic() - plan.started
-                            self.metrics.observe_ttfa(plan.ttfa)
-                        plan.audio_seconds += len(chunk) / info.sample_rate
-                        if len(chunk):
-                            yield chunk
+                        if trim_head and len(chunk):
+                            cut = silence.quiet_head(chunk, rate)
+                            chunk, trim_head = chunk[cut:], False
+                            seg_start -= cut / rate / post_speed
+                        (said if slots else plan.words).extend(w.shifted(seg_start, 1.0 / post_speed) for w in words)
+                        heard += len(chunk) / rate / post_speed
+                        if following:
+                            chunk, held = (held if held is not None else chunk[:0]), chunk
+                        out = await self._processed(plan, seg, chunk, effects)
+                        if len(out):
+                            yield out
+                    if slots:
+                        plan.words.extend(relabel(slots, said))
+                    if held is not None:
+                        cut = silence.quiet_tail(held, rate)
+                        heard -= cut / rate / post_speed
+                        out = await self._processed(plan, seg, held[:len(held) - cut], effects)
+                        if len(out):
+                            yield out
                 finally:
                     await stream.aclose()
             if effects is not None:
-                tail = await asyncio.to_thread(effects, None)
-                plan.audio_seconds += len(tail) / info.sample_rate
+                tail = self._heard(plan, await asyncio.to_thread(effects, None))
                 if len(tail):
                     yield tail
+            if plan.pause_after:
+                yield self._heard(plan, silence.silence(max(0.0, plan.pause_after - silence.MARGIN), rate))
             finished = True
         except asyncio.TimeoutError:
             plan.status = "timeout"
@@ -99,6 +129,22 @@ class Execution(ServiceState):
                     plan.status = "aborted"
                 if plan.status in ("aborted", "disconnected", "timeout"):
                     self.metrics.inc("requests_aborted_total")
+
+    async def _processed(self, plan: Plan, seg: SynthesisRequest, chunk: np.ndarray,
+                         effects: audio.Effects | None) -> np.ndarray:
+        """A segment's chunk at its volume, through the effects (ffmpeg filters, off the loop), counted."""
+        if seg.gain != 1.0 and len(chunk):
+            chunk = np.clip(chunk * seg.gain, -1.0, 1.0).astype(np.float32)
+        if effects is not None:
+            chunk = await asyncio.to_thread(effects, chunk)
+        if plan.ttfa is None and len(chunk):
+            plan.ttfa = time.monotonic() - plan.started
+            self.metrics.observe_ttfa(plan.ttfa)
+        return self._heard(plan, chunk)
+
+    def _heard(self, plan: Plan, chunk: np.ndarray) -> np.ndarray:
+        plan.audio_seconds += len(chunk) / self.engine.info.sample_rate
+        return chunk
 
     async def encoded(self, plan: Plan, disconnected: Disconnected | None = None) -> AsyncGenerator[bytes, None]:
         """A live stream of the plan's audio in its response format.

@@ -23,6 +23,7 @@ from flashtts.engine import GenerationOptions, WordTiming
 from flashtts.errors import APIError, IdleTimeoutError
 from flashtts.serving import Plan, SpeechService, Ticket, Utterance, VoiceChoice
 from flashtts.serving.admission import QueueFullError
+from flashtts.ssml import is_ssml
 from flashtts.text.characters import check_value
 from flashtts.text.sentences import SentenceCutter
 
@@ -84,6 +85,9 @@ class LiveSpeech:
         self._abort_counted = False
         self._active_at = time.monotonic()
         """When the session last had text or audio: its idle time counts from here."""
+        self._document: list[str] | None = None
+        """An SSML document being sent (the session's text started with ``<speak``): spoken whole at the end,
+        never cut into sentences (a piece of XML is not a document)."""
 
     @classmethod
     def open(cls, service: SpeechService, route: str, options: LiveOptions, client: str | None = None,
@@ -109,6 +113,14 @@ class LiveSpeech:
         return live
 
     @classmethod
+    async def check_document(cls, service: SpeechService, route: str, options: LiveOptions, text: str) -> None:
+        """An SSML document planned once before anything is sent (its markup, voices and pauses checked), so
+        a bad one is refused before the answer opens; plain text needs no such check."""
+        if is_ssml(text):
+            await service.plan(route, [cls._utterance(options, text)], response_format="pcm", options=options.options,
+                               timestamps=options.timestamps)
+
+    @classmethod
     def _check(cls, service: SpeechService, route: str, options: LiveOptions) -> None:
         service.plan_now(route, [cls._utterance(options, "check")], response_format="pcm", options=options.options,
                          timestamps=options.timestamps)
@@ -127,6 +139,11 @@ class LiveSpeech:
         self.service.check_length(self.characters, "text")  # the session's text in all, as one request's
         if piece:  # only text keeps a session alive (empty pieces would hold it open forever)
             self._active_at = time.monotonic()
+        if self._document is None and piece.strip() and self.characters == len(piece) and is_ssml(piece):
+            self._document = []
+        if self._document is not None:
+            self._document.append(piece)
+            return
         for segment in self.cutter.feed(piece):
             self._queue.put_nowait(segment)
 
@@ -138,7 +155,9 @@ class LiveSpeech:
         self.end()
 
     def flush(self) -> None:
-        """Speak what is pending now, complete or not."""
+        """Speak what is pending now, complete or not (an SSML document: only once it has ended)."""
+        if self._document is not None:
+            return
         for segment in self.cutter.flush():
             self._queue.put_nowait(segment)
 
@@ -146,6 +165,8 @@ class LiveSpeech:
         """No more text: speak the rest, then :meth:`events` ends."""
         if not self._ended:
             self.flush()
+            if self._document:
+                self._queue.put_nowait("".join(self._document))
             self._ended = True
             self._queue.put_nowait(None)
 

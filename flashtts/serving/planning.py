@@ -8,10 +8,10 @@ from dataclasses import replace
 from flashtts import audio
 from flashtts.engine import EngineInfo, GenerationOptions, SynthesisRequest
 from flashtts.errors import APIError
+from flashtts.serving.markup import SSML_MARKUP, Markup
 from flashtts.serving.plans import Caller, Plan, Utterance, new_request_id
-from flashtts.serving.state import ServiceState
-from flashtts.text.languages import speech_language, voice_language_codes
-from flashtts.text.normalize import normalize as normalize_text
+from flashtts.ssml import Lexicon, WordSlot, is_ssml
+from flashtts.text.languages import voice_language_codes
 from flashtts.text.scripts import readable_scripts, unreadable_script
 from flashtts.text.sentences import parse_dialogue, split_text
 
@@ -35,22 +35,24 @@ def check_script(info: EngineInfo, voice: str | None, text: str, param: str = "i
                    code="unsupported_language")
 
 
-class Planning(ServiceState):
+class Planning(Markup):
     """Requests checked and segmented (:meth:`plan`), on a worker thread."""
 
     def check_text(self, text: str, param: str = "input") -> None:
-        """400 for text that is blank or over the length limit."""
+        """400 for text that is blank or over the length limit (an SSML document may hold 4x the limit
+        in markup; what it says is checked when it is read)."""
         if not text or not text.strip():
             raise APIError(f"{param} is empty", param=param, code="empty_input")
-        self.check_length(len(text), param)
+        self.check_length(len(text), param, markup=is_ssml(text))
 
     def check_format(self, response_format: str) -> None:
         if response_format not in audio.FORMATS:
             raise APIError(f"unknown response_format '{response_format}'", param="response_format")
 
-    def check_length(self, chars: int, param: str = "input") -> None:
-        """The one text-length check: 400 ``input_too_long`` past ``--max_text_chars``."""
-        limit = self.config.limits.max_text_chars
+    def check_length(self, chars: int, param: str = "input", *, markup: bool = False) -> None:
+        """The one text-length check: 400 ``input_too_long`` past ``--max_text_chars`` (``markup``: an SSML
+        document, which may hold :data:`SSML_MARKUP` times that)."""
+        limit = self.config.limits.max_text_chars * (SSML_MARKUP if markup else 1)
         if chars > limit:
             raise APIError(f"{param} is {chars} characters; the limit is {limit}", param=param,
                            code="input_too_long")
@@ -75,18 +77,21 @@ class Planning(ServiceState):
         optional_instructions: bool = False,
         normalize: bool = True,
         caller: Caller | None = None,
+        pronunciations: Lexicon | None = None,
     ) -> Plan:
         """Validate and segment; raises APIError/CapabilityError before anything is sent.
 
         ``optional_instructions``: the API treats instructions as a hint (OpenAI's), so an engine that
         cannot follow them ignores them (see :meth:`_without_unfollowable_instructions`).
-        ``normalize``: text is read as a person would (:mod:`flashtts.text.normalize`).
+        ``normalize``: text is read as a person would (:mod:`flashtts.text.normalize`), inline forms too.
+        ``pronunciations``: the request's lexicon entries, over the server's (:mod:`flashtts.serving.markup`).
         ``caller``: the request id and client the edge gives (a fresh id when it gives none).
         ``opening``: the plan opens its answer (False for a live session's later segments, whose listener
         already hears audio): its first segment may then start with a small chunk.
         """
         self.check_format(response_format)
-        self.check_length(sum(len(u.text) for u in utterances), text_param)
+        self.check_length(sum(len(u.text) for u in utterances), text_param,
+                          markup=any(is_ssml(u.text) for u in utterances))
         caller = caller or Caller()
         request_id = caller.request_id or new_request_id()
         job_id = new_request_id()  # engine ids stay unique even when clients reuse an X-Request-Id
@@ -98,43 +103,62 @@ class Planning(ServiceState):
         speed = first.speed or first.voice.speed or 1.0
         pitch = first.pitch or 1.0
         headers: dict[str, str] = {}
+        labels: list[str] = []
+        relabel: dict[str, tuple[WordSlot, ...]] = {}
+        pause = 0.0
         for utt in utterances:
-            total_chars += len(utt.text)
             if not (utt.language or utt.voice.language):
                 check_script(self.engine.info, utt.voice.voice, utt.text, text_param)
             if optional_instructions:
                 utt = self._without_unfollowable_instructions(utt, headers)
-            if normalize:
-                lang = speech_language(self.engine.info, utt.voice.voice, utt.language or utt.voice.language, utt.text)
-                utt = replace(utt, text=normalize_text(utt.text, lang))
-            spoken_chars += len(utt.text)
-            self._check_spoken_length(spoken_chars, text_param)
-            if not any(ch.isalnum() for ch in utt.text):
-                continue  # only punctuation or symbols: no engine says anything for it
-            for piece in split_text(utt.text, threshold, window):
-                seg = SynthesisRequest(
-                    request_id=f"{job_id}-{len(segments)}",
-                    text=piece,
-                    voice=utt.voice.voice,
-                    mix=utt.voice.mix,
-                    reference=utt.voice.reference,
-                    instructions=utt.instructions or utt.voice.instructions,
-                    language=(utt.language or utt.voice.language or "auto"),
-                    speed=utt.speed or utt.voice.speed or 1.0,
-                    options=options,
-                    stream=stream,
-                    opening=opening and not segments,
-                    timestamps=timestamps,
-                )
-                self._drop_unsupported_role_defaults(seg, utt)
-                self.engine.validate(seg)
-                segments.append(seg)
+            lexicon = self.lexicon(pronunciations, utt.voice.lexicon)
+            said_chars, parts = self.markup_parts(utt, normalize=normalize, lexicon=lexicon, param=text_param,
+                                                  headers=headers)
+            total_chars += said_chars
+            for part in parts:
+                if isinstance(part, float):
+                    pause += part
+                    continue
+                pause += part.pause_before
+                spoken_chars += len(part.text)
+                self._check_spoken_length(spoken_chars, text_param)
+                if not any(ch.isalnum() for ch in part.text):
+                    continue  # only punctuation or symbols: no engine says anything for it
+                said = part.utterance
+                labels.append(said.voice.label)
+                whole = part.pieces or (timestamps and part.slots)  # IPA, or words to relabel: one engine call
+                texts = [part.text] if whole else split_text(part.text, threshold, window)
+                for piece in texts:
+                    seg = SynthesisRequest(
+                        request_id=f"{job_id}-{len(segments)}",
+                        text=piece,
+                        voice=said.voice.voice,
+                        mix=said.voice.mix,
+                        reference=said.voice.reference,
+                        instructions=said.instructions or said.voice.instructions,
+                        language=(said.language or said.voice.language or "auto"),
+                        speed=said.speed or said.voice.speed or 1.0,
+                        options=options,
+                        stream=stream,
+                        opening=opening and not segments,
+                        timestamps=timestamps,
+                        pieces=part.pieces,
+                        pause_before=pause,
+                        gain=part.gain,
+                        pitch=part.pitch,
+                    )
+                    pause = 0.0
+                    self._drop_unsupported_role_defaults(seg, said)
+                    self.engine.validate(seg)
+                    segments.append(seg)
+                    if timestamps and part.slots:
+                        relabel[seg.request_id] = part.slots
         if not segments:
             raise APIError(f"{text_param}: nothing to speak: no letters or digits once markup, emoji and symbols "
                            "are left out", param=text_param, code="empty_input")
-        return Plan(request_id, route, segments, response_format, speed, pitch,
-                    ", ".join(dict.fromkeys(u.voice.label for u in utterances)), total_chars, headers=headers,
-                    client=caller.client)
+        self.check_length(total_chars, text_param)  # what a document says, its markup left out
+        return Plan(request_id, route, segments, response_format, speed, pitch, ", ".join(dict.fromkeys(labels)),
+                    total_chars, headers=headers, pause_after=pause, word_slots=relabel, client=caller.client)
 
     def _check_spoken_length(self, spoken_chars: int, param: str) -> None:
         most = SPOKEN_EXPANSION * self.config.limits.max_text_chars

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from flashtts import audio
 from flashtts.engine import ReferenceAudio, SynthesisRequest, WordTiming
+from flashtts.ssml import Entry, WordSlot
 
 Disconnected = Callable[[], Awaitable[bool]]
 """Asks whether the client has gone (a request's ``is_disconnected``)."""
@@ -42,6 +43,8 @@ class VoiceChoice:
     language: str | None = None
     mix: tuple[tuple[str, float], ...] = ()
     """A blend of built-in voices (weights summing to one); ``voice`` is then its first voice."""
+    lexicon: tuple[Entry, ...] = ()
+    """A role's pronunciations."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class Utterance:
     speed: float | None = None
     pitch: float | None = None
     language: str | None = None
+    phonemes: bool = False
+    """``text`` is phonemes in IPA, said as written (engines with the ``phonemes`` capability)."""
 
 
 @dataclass
@@ -77,6 +82,10 @@ class Plan:
     words: list[WordTiming] = field(default_factory=list)
     """Word timings heard so far, on the plan's audio timeline (when its segments ask for timestamps)."""
     headers: dict[str, str] = field(default_factory=dict)
-    """Extra response headers (``X-Instructions-Ignored``)."""
+    """Extra response headers (``X-Instructions-Ignored``, ``X-SSML-Ignored``)."""
     client: str | None = None
     """The caller's client (:class:`Caller`), whose slot the plan takes when admitted."""
+    pause_after: float = 0.0
+    """Seconds of silence after the last segment (a document that ends with a ``<break>``)."""
+    word_slots: dict[str, tuple[WordSlot, ...]] = field(default_factory=dict)
+    """Segments (by request id) whose word timings are relabelled: a respelling said, its written word shown."""

@@ -12,9 +12,11 @@ from flashtts.serving.execution import Execution
 from flashtts.serving.lifecycle import Lifecycle
 from flashtts.serving.planning import Planning
 from flashtts.serving.result_cache import ResultCache
+from flashtts.serving.role_lexicon import RoleLexicons
 from flashtts.serving.roles import RoleService
 from flashtts.serving.sessions import LiveSessions
 from flashtts.serving.voices import Voices
+from flashtts.ssml import LexiconFile
 from flashtts.voices.registry import SpeakerRegistry
 
 
@@ -35,5 +37,9 @@ class SpeechService(Execution, Planning, Voices):
         self._audio_cache: dict[tuple[str, str], np.ndarray] = {}
         self.lifecycle = Lifecycle(self, ResultCache(int(config.result_cache_mb * 1024 * 1024)))
         """admit -> run -> encode -> release -> finish, once for every surface (and the result cache)."""
+        self.lexicon_file = LexiconFile(config.lexicon) if config.lexicon else None
+        """The server's pronunciation lexicon (``--lexicon``); a bad file stops the start."""
         self.roles = RoleService(self)
         """Role management, created once with the service."""
+        self.role_lexicons = RoleLexicons(registry)
+        """Roles' pronunciations."""

@@ -12,6 +12,7 @@ from flashtts import audio
 from flashtts.engine import ReferenceAudio, capability_error
 from flashtts.errors import APIError, TooLargeError
 from flashtts.serving.plans import VoiceChoice
+from flashtts.serving.role_lexicon import role_entries
 from flashtts.serving.state import ServiceState
 from flashtts.voices.matching import match_voice
 from flashtts.voices.mixing import MixError, VoiceMix, looks_like_mix, parse_mix
@@ -72,6 +73,7 @@ class Voices(ServiceState):
                 speed=role.speed,
                 language=role.language,
                 mix=parts,
+                lexicon=role_entries(role),
             )
         if name.lower() in OPENAI_VOICES and info.default_voice is not None:
             return VoiceChoice(label=name, voice=info.default_voice)

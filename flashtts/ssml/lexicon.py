@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -325,7 +326,12 @@ class LexiconFile:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._stamp: tuple[int, int] | None = None
+        self._checked = 0.0
         self.lexicon = Lexicon()
+        self.error: str | None = None
+        """Why the last reload failed (the entries before it stay in use); ``None`` after a good one."""
+        self.loaded_at: float | None = None
+        """Wall-clock time of the last good load."""
         self.reload()
 
     def _read(self) -> tuple[str, tuple[int, int]]:
@@ -348,7 +354,27 @@ class LexiconFile:
             text, stamp = self._read()
             self.lexicon = parse_lexicon(text, str(self.path))
             self._stamp = stamp
+            self.error = None
+            self.loaded_at = time.time()
             return self.lexicon
+
+    def current(self, every: float = 1.0) -> Lexicon:
+        """The entries in use, the file read again first when it changed (looked at most every ``every``
+        seconds); a bad new file keeps the old entries and sets :attr:`error`."""
+        now = time.monotonic()
+        if now - self._checked >= every:
+            self._checked = now
+            if self.changed():
+                try:
+                    self.reload()
+                except LexiconError as exc:
+                    self.error = str(exc)
+        return self.lexicon
+
+    def describe(self) -> dict[str, object]:
+        """What ``/server_info`` reports of it."""
+        return {"file": str(self.path), "entries": len(self.lexicon), "loaded_at": self.loaded_at,
+                "error": self.error}
 
     def changed(self) -> bool:
         """The file differs (time or size) from what was loaded."""

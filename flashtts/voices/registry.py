@@ -121,6 +121,8 @@ class Role:
     audio_sha256: str | None = None
     """Hash of the reference clip; with the name it keys clone-prompt caches."""
     sample_rate: int | None = None
+    lexicon: list[dict[str, str]] = field(default_factory=list)
+    """The role's pronunciations (``{"word", "ipa", "respelling"}``, docs/ssml.md), over the server's lexicon."""
 
     @property
     def has_audio(self) -> bool:

@@ -216,9 +216,11 @@ class WyomingHandler(AsyncEventHandler):
 
     async def _synthesize(self, request: Synthesize) -> None:
         self.service.check_text(request.text, "text")
+        options = self._options(request.voice)
+        await LiveSpeech.check_document(self.service, ROUTE, options, request.text)
         self._synthesizing = True
         try:
-            live = LiveSpeech.request(self.service, ROUTE, self._options(request.voice), request.text, self.client)
+            live = LiveSpeech.request(self.service, ROUTE, options, request.text, self.client)
             await self._speak(live, per_segment=False)
         finally:
             self._synthesizing = False

@@ -105,6 +105,13 @@ async def test_custom_voice_over_http(checkpoints, tmp_path):
         assert_400_says(r, "clone")
         r = await client.post("/v1/audio/speech", json={"model": "x", "input": "Hi.", "voice": "nobody"})
         assert_400_says(r, "nobody", "ryan")
+        # issue 21: <phoneme> needs an engine that takes phonemes; inline IPA falls back to the written word
+        r = await client.post("/v1/audio/speech", json={"model": "x", "voice": "ryan", "input": (
+            '<speak>Say <phoneme alphabet="ipa" ph="təˈmɑːtoʊ">tomato</phoneme>.</speak>')})
+        assert_400_says(r, "qwen3", "cannot take phonemes", "it supports")
+        r = await client.post("/v1/audio/speech", json={"model": "x", "voice": "ryan", "response_format": "wav",
+                                                        "input": "Say [tomato](/təˈmɑːtoʊ/)."})
+        assert r.status_code == 200 and "pronunciation-ipa" in r.headers["x-ssml-ignored"]
 
 
 async def test_voice_design_over_http(checkpoints, tmp_path):

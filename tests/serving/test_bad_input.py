@@ -9,12 +9,14 @@ tests/test_openai_sdk.py::test_bad_requests_over_a_socket.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 
 import httpx
 import numpy as np
 import pytest
 import pytest_asyncio
+from hostile_ssml import HOSTILE
 
 from flashtts.audio import encode
 from flashtts.config.settings import Limits, ServerConfig
@@ -170,6 +172,25 @@ async def test_role_named_dotdot_with_real_audio(http):
         err = assert_openai_error(r, 400)
         assert err["param"] == "name" and err["code"] == "invalid_name"
     assert "x" not in (await http.get("/audio_roles")).json()["roles"]
+    await _good(http)
+
+
+async def test_hostile_ssml_is_refused_with_nothing_synthesised(http):
+    """Issue 21: entity expansion, external entities, DOCTYPE, deep nesting, many and huge breaks, unclosed
+    tags, NUL and surrogates: each a 4xx naming its code, before a byte is synthesised (the refusal times are
+    in docs/benchmarks/ssml_hostile.md)."""
+    before = (await http.get("/server_info")).json()["stats"]
+    for name, (doc, _) in HOSTILE.items():
+        body = json.dumps({"model": "tts-1", "voice": "alloy", "input": doc})  # ASCII: a lone surrogate as its escape
+        r = await http.post("/v1/audio/speech", content=body, headers={"content-type": "application/json"})
+        err = assert_openai_error(r, 400)
+        assert err["param"] == "input" and err["code"], (name, err)
+    for doc in ("The [[ wɜːld ]] is here.", "Say [x](/ʘʘ/) now."):  # raw phonemes in text are not read as such
+        r = await http.post("/v1/audio/speech", json={"model": "tts-1", "voice": "alloy", "input": doc,
+                                                      "stream": False})
+        assert r.status_code == 200, r.text[:200]
+    after = (await http.get("/server_info")).json()["stats"]
+    assert after["requests_total"] - before["requests_total"] == 2, (before, after)  # only the two above ran
     await _good(http)
 
 

@@ -10,9 +10,12 @@ from pathlib import Path
 import yaml
 
 from flashtts.config.options import env_var, fields
+from flashtts.config.startup_checks import OTHER_VARIABLES
 
 ROOT = Path(__file__).resolve().parents[2]
-OPTION_VARIABLES = {env_var(f.name) for f, _, _ in fields()}
+OPTION_VARIABLES = {env_var(f.name) for f, _, _ in fields()} | {"FLASHTTS_CACHE_DIR"}
+"""What the image may set: serve's options and the engines' cache folder (a variable no option reads)."""
+assert "FLASHTTS_CACHE_DIR" in OTHER_VARIABLES  # serve does not warn about it
 
 
 def names_in(text: str) -> set[str]:

@@ -6,14 +6,17 @@ A fake ``run_batch`` is fine here: what is under test is the scheduling, not the
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Sequence
 
 import pytest
 
 from flashtts.engine.microbatch import MicroBatcher
-from flashtts.engine.worker import ModelWorker
+from flashtts.engine.worker import MODEL_THREAD_NICE, ModelWorker
 from flashtts.metrics import Metrics
+
+from support import unavailable
 
 
 class Recorder:
@@ -354,3 +357,29 @@ async def test_stop_fails_running_and_waiting_items(make):
     for task in (a, b):
         with pytest.raises(RuntimeError, match="engine stopped"):
             await asyncio.wait_for(task, 10)
+
+
+async def test_model_threads_and_the_threads_they_start_yield_the_cpu_to_the_event_loop():
+    """Under saturation the loop is scheduled first: model threads (and pools they start, as ONNX
+    Runtime's) run MODEL_THREAD_NICE steps below the event loop's thread."""
+    if not hasattr(os, "getpriority"):
+        unavailable("no per-thread CPU priority on this platform (Linux has it)")
+    worker = ModelWorker("prio", threads=2)
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def child_niceness() -> int:
+        seen: list[int] = []
+        child = threading.Thread(target=lambda: seen.append(niceness()))
+        child.start()
+        child.join()
+        return seen[0]
+
+    try:
+        assert await worker.run(niceness) == min(19, own + MODEL_THREAD_NICE)
+        assert await worker.run(child_niceness) == min(19, own + MODEL_THREAD_NICE)
+        assert niceness() == own  # the loop's own thread is untouched
+    finally:
+        worker.shutdown()

@@ -59,7 +59,7 @@ def test_check_role_dir_writes_nothing_it_leaves(tmp_path):
 
 def test_unknown_variables_are_named_with_the_likely_one():
     notes = unknown_variables({"FLASHTTS_PROT": "8000", "FLASHTTS_PORT": "1", "FLASHTTS_ZZZ": "1", "HOME": "/",
-                               "FLASHTTS_REQUIRE_VLLM": "1", "FLASHTTS_TEST_IMAGE": "x"},
+                               "FLASHTTS_REQUIRE_VLLM": "1", "FLASHTTS_TEST_IMAGE": "x", "FLASHTTS_CACHE_DIR": "/c"},
                               ["FLASHTTS_PORT", "FLASHTTS_HOST"])
     assert notes == ["ignoring FLASHTTS_PROT: no flashtts serve option reads it (did you mean FLASHTTS_PORT?)",
                      "ignoring FLASHTTS_ZZZ: no flashtts serve option reads it"]

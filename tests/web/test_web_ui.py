@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from flashtts.audio import decode
@@ -158,6 +159,41 @@ def test_speak_options_and_voice_preview(new_page, server):
     page.click("#speak-go")
     err = page.wait_for_selector("#speak-error:not([hidden])")
     assert "unknown voice 'nobody'" in err.inner_text()
+
+
+def test_pronunciation_editor_lists_adds_tries_and_deletes_a_roles_entries(new_page, server, transcribe):
+    """Issue 21: a role's lexicon in the Roles tab; what is added is stored with the role and heard."""
+    r = httpx.post(server.url + "/add_speaker", data={"name": "lex", "voice": "joe"}, timeout=60)
+    assert r.status_code == 200, r.text
+    page = new_page(server.url)
+    wait_loaded(page)
+    page.click("#tab-roles")
+    page.click("#roles-list li[data-role='lex'] button[data-action=lexicon]")
+    editor = "#roles-list li[data-role='lex'] .lexicon"
+    page.wait_for_selector(f"{editor} p.muted:not([hidden])")  # no entries yet
+    page.fill(f"{editor} input[name=word]", "boy")
+    page.fill(f"{editor} input[name=ipa]", "/ɡˈɜːl/")
+    page.click(f"{editor} button[data-action=try]")  # spoken with the unsaved entry, phonemes before/after
+    page.wait_for_selector(f"{editor} audio[data-ready='1']", state="attached")
+    heard = page.wait_for_selector(f"{editor} .lexicon-heard:has-text('ɡˈɜːl')").inner_text()
+    assert "bˈɔɪ" in heard, heard
+    assert httpx.get(server.url + "/roles/lex/lexicon", timeout=30).json()["entries"] == []  # tried, not saved
+    page.click(f"{editor} button[type=submit]")
+    page.wait_for_selector(f"{editor} tr[data-word='boy']")
+    assert httpx.get(server.url + "/roles/lex/lexicon", timeout=30).json()["entries"] == [
+        {"word": "boy", "ipa": "ɡˈɜːl"}]
+    spoken = httpx.post(server.url + "/speak", timeout=120, json={
+        "name": "lex", "text": HARVARD[1], "response_format": "wav"})
+    words = re.findall(r"[a-z]+", transcribe(decode(spoken.content, 16000)).lower())
+    assert "girl" in words and "boy" not in words, words
+
+    page.reload()  # stored with the role: there after a reload
+    wait_loaded(page)
+    page.click("#tab-roles")
+    page.click("#roles-list li[data-role='lex'] button[data-action=lexicon]")
+    page.click(f"{editor} tr[data-word='boy'] button")
+    page.wait_for_selector(f"{editor} tr[data-word='boy']", state="detached")
+    assert httpx.get(server.url + "/roles/lex/lexicon", timeout=30).json()["entries"] == []
 
 
 def test_streaming_falls_back_to_web_audio_without_mediasource(new_page, server):

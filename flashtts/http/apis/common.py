@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from flashtts.engine import GenerationOptions
+from flashtts.ssml import Lexicon, entries_from_json
 
 ResponseFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
 
@@ -60,6 +61,31 @@ class GenerationFields(BaseModel):
             max_new_tokens=self.max_new_tokens or self.max_tokens,
             seed=self.seed,
         )
+
+
+MAX_PRONUNCIATIONS = 100
+"""Most lexicon entries one request may carry."""
+
+
+class PronunciationsField(BaseModel):
+    """A request's own lexicon entries (docs/ssml.md), over the server's ``--lexicon``."""
+
+    pronunciations: list[dict[str, str]] | dict[str, str] | None = Field(
+        None, description="flashtts: how to say words: [{\"word\", \"ipa\", \"respelling\"}] or "
+                          "{\"word\": \"/IPA/ respelling\"}; IPA for phoneme engines, the respelling for the others")
+
+    @field_validator("pronunciations")
+    @classmethod
+    def _entries(cls, value):
+        if value is not None:
+            if len(value) > MAX_PRONUNCIATIONS:
+                raise ValueError(f"at most {MAX_PRONUNCIATIONS} entries")
+            entries_from_json(value)
+        return value
+
+    def lexicon(self) -> Lexicon | None:
+        """The entries as a lexicon (None when there are none)."""
+        return Lexicon(entries_from_json(self.pronunciations)) if self.pronunciations else None
 
 
 def reject_bool(value):

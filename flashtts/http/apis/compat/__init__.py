@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 
 from flashtts.config.settings import ServerConfig
 from flashtts.http.apis.compat.cosyvoice import routes as cosyvoice
+from flashtts.http.apis.compat.kokoro_fastapi import routes as kokoro_fastapi
 from flashtts.http.apis.compat.qwen_fastapi import routes as qwen_fastapi
 from flashtts.http.apis.compat.selfhost import routes as selfhost
 from flashtts.http.apis.compat.streaming_service import routes as streaming_service
@@ -20,9 +21,11 @@ GROUPS: dict[str, tuple[APIRouter, ...]] = {
     "selfhost": (selfhost.open_router, selfhost.router),
     "streaming": (streaming_service.router,),
     "cosyvoice": (cosyvoice.router,),
+    "kokoro_fastapi": (kokoro_fastapi.router,),
 }
 """Group name -> its routers: Qwen3-TTS FastAPI deployment, Qwen3-TTS self-hosting plan,
-Qwen-TTS streaming service, CosyVoice (the names ``--compat`` takes: :data:`flashtts.config.compat.COMPAT_GROUPS`)."""
+Qwen-TTS streaming service, CosyVoice, Kokoro-FastAPI's phoneme routes (the names ``--compat`` takes:
+:data:`flashtts.config.compat.COMPAT_GROUPS`)."""
 
 
 def include(app: FastAPI, config: ServerConfig) -> None:

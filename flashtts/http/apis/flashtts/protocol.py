@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from flashtts.http.apis.common import (
     GenerationFields,
+    PronunciationsField,
     ResponseFormat,
     SpeechText,
     SpeedField,
@@ -31,11 +32,11 @@ class _Synthesis(GenerationFields, SpeedField):
         return value
 
 
-class SpeakRequest(_Synthesis):
+class SpeakRequest(_Synthesis, PronunciationsField):
     name: str = Field(min_length=1, max_length=64, description="Role (or built-in voice) to speak with")
 
 
-class MultiSpeakRequest(_Synthesis):
+class MultiSpeakRequest(_Synthesis, PronunciationsField):
     """``text`` holds ``<role:name>`` tags that choose the speaker of what follows."""
 
 

@@ -10,11 +10,13 @@ from fastapi.responses import Response
 from flashtts.engine import capability_error
 from flashtts.errors import APIError
 from flashtts.http.apis import get_service, read_upload
+from flashtts.http.apis.common import PronunciationsField
 from flashtts.http.apis.flashtts.protocol import CloneForm, MultiSpeakRequest, RoleList, RoleResult, SpeakRequest
 from flashtts.http.auth import require_api_key
 from flashtts.http.responses import respond
 from flashtts.http.security import current_client, http_caller
 from flashtts.serving import SpeechService, Utterance
+from flashtts.ssml import is_ssml
 
 router = APIRouter(tags=["flashtts"], dependencies=[Depends(require_api_key)])
 
@@ -22,7 +24,8 @@ router = APIRouter(tags=["flashtts"], dependencies=[Depends(require_api_key)])
 def _plan_kwargs(body) -> dict:
     return dict(response_format=body.response_format, options=body.generation_options(),
                 length_threshold=body.length_threshold, window_size=body.window_size, stream=body.stream,
-                text_param="text", normalize=body.normalize)
+                text_param="text", normalize=body.normalize,
+                pronunciations=body.lexicon() if isinstance(body, PronunciationsField) else None)
 
 
 @router.post("/clone_voice", summary="Speak text in the voice of a reference clip")
@@ -62,9 +65,12 @@ async def speak(body: SpeakRequest, request: Request, service: SpeechService = D
 async def multi_speak(body: MultiSpeakRequest, request: Request,
                       service: SpeechService = Depends(get_service)) -> Response:
     service.check_text(body.text, "text")
+    # an SSML document switches speakers with <voice name>; it starts in the engine's default voice
+    default = service.engine.info.default_voice or ""
+    turns = [(default, body.text)] if is_ssml(body.text) else service.dialogue(body.text)
     utts = [Utterance(text, service.resolve_voice(role, "text"), instructions=body.instructions, speed=body.speed,
                       pitch=body.pitch, language=body.language)
-            for role, text in service.dialogue(body.text)]
+            for role, text in turns]
     plan = await service.plan("/multi_speak", utts, caller=http_caller(), **_plan_kwargs(body))
     return await respond(service, plan, request, stream=body.stream)
 

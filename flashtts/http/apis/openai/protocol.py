@@ -6,16 +6,17 @@ from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, Field
 
-from flashtts.http.apis.common import GenerationFields, ResponseFormat, SpeechText, SpeedField
+from flashtts.http.apis.common import GenerationFields, PronunciationsField, ResponseFormat, SpeechText, SpeedField
 
 
 class VoiceId(BaseModel):
     id: str = Field(min_length=1, max_length=256)
 
 
-class SpeechRequest(GenerationFields, SpeedField):
+class SpeechRequest(GenerationFields, SpeedField, PronunciationsField):
     model: str = Field("tts-1", max_length=256)
-    input: SpeechText = Field(description="Text to speak")
+    input: SpeechText = Field(description="Text to speak: plain text (inline [word](/IPA/) and [pause:0.5s] "
+                                          "forms read) or an SSML <speak> document (docs/ssml.md)")
     voice: str | VoiceId = Field(description="Built-in voice, role name, or {'id': ...}")
     instructions: str | None = Field(None, max_length=4096)
     response_format: ResponseFormat = "mp3"

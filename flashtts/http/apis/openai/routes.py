@@ -52,6 +52,7 @@ async def speech_plan(service: SpeechService, body: SpeechRequest, route: str, *
         length_threshold=body.length_threshold, window_size=body.window_size,
         stream=stream, timestamps=body.timestamps, optional_instructions=True, normalize=body.normalize,
         caller=caller,
+        pronunciations=body.lexicon(),
     )
 
 

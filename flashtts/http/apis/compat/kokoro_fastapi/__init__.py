@@ -1,0 +1,1 @@
+"""Kokoro-FastAPI's phoneme routes (``/dev/phonemize``, ``/dev/generate_from_phonemes``)."""

@@ -1,0 +1,1 @@
+"""A role's pronunciation lexicon (``/roles/{name}/lexicon``)."""

@@ -1,0 +1,1 @@
+"""Phonemes: ``/v1/audio/phonemize`` and speech from phonemes."""
