@@ -6,11 +6,10 @@ to a response builder (:mod:`flashtts.http.responses`).
 """
 
 from flashtts.serving.admission import Ticket
-from flashtts.serving.execution import encode_step
 from flashtts.serving.plans import Disconnected, Plan, Utterance, VoiceChoice
 from flashtts.serving.roles import RoleService
 from flashtts.serving.service import SpeechService
 from flashtts.serving.voices import OPENAI_VOICES
 
 __all__ = ["OPENAI_VOICES", "Disconnected", "Plan", "RoleService", "SpeechService", "Ticket", "Utterance",
-           "VoiceChoice", "encode_step"]
+           "VoiceChoice"]

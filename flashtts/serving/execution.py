@@ -152,17 +152,16 @@ class Execution(ServiceState):
         The container header travels with the first audio, so the first part exists only once the
         engine produced sound: a failure before it can still be answered with an error status.
         """
-        enc = audio.Encoder(plan.response_format, self.engine.info.sample_rate, live=True, out_rate=plan.out_rate)
-        head = enc.header()
+        framer = LiveFramer(audio.Encoder(plan.response_format, self.engine.info.sample_rate, live=True,
+                                          out_rate=plan.out_rate))
         async with aclosing(self.samples(plan, disconnected)) as chunks:
             async for chunk in chunks:
-                data = await encode_step(enc, enc.write, chunk)
+                data = await framer.write(chunk)
                 if data:
-                    yield head + data
-                    head = b""
-        tail = await encode_step(enc, enc.finish)
-        if head or tail:
-            yield head + tail
+                    yield data
+        tail = await framer.finish()
+        if tail:
+            yield tail
 
     async def complete(self, plan: Plan, disconnected: Disconnected | None = None) -> tuple[bytes, float]:
         """The whole file and its duration in seconds; stops early (499) when the client has gone."""
@@ -202,3 +201,27 @@ async def encode_step(enc: audio.Encoder, fn: Callable[..., bytes], *args) -> by
     if enc.compresses:
         return await asyncio.to_thread(fn, *args)
     return fn(*args)
+
+
+class LiveFramer:
+    """A live encoder whose container header travels with the first audio (so nothing is sent before the
+    engine made sound): one place for every stream (HTTP, SSE, the WebSocket)."""
+
+    def __init__(self, enc: audio.Encoder) -> None:
+        self.enc = enc
+        self._head = enc.header()
+
+    async def write(self, samples: np.ndarray) -> bytes:
+        """The encoded bytes of ``samples`` (the header first, once there is audio); b"" while the codec waits."""
+        data = await encode_step(self.enc, self.enc.write, samples)
+        if not data:
+            return b""
+        head, self._head = self._head, b""
+        return head + data
+
+    async def finish(self) -> bytes:
+        """The rest: the codec's tail (with the header, when no audio came at all)."""
+        tail = await encode_step(self.enc, self.enc.finish)
+        head, self._head = self._head, b""
+        return head + tail if head or tail else b""
+

@@ -21,13 +21,18 @@ from live import assert_openai_error
 from support import app_client, need, unavailable
 
 pytestmark = pytest.mark.slow
-need("torch", "the qwen extra")
-try:
-    from flashtts_engines.qwen3._compat import import_qwen_tts
 
-    import_qwen_tts()
-except Exception as exc:  # the qwen extra is not installed (or broken: in CI that fails, never skips)
-    unavailable(f"Qwen3-TTS engine unavailable: {type(exc).__name__}: {exc}")
+
+@pytest.fixture(scope="module", autouse=True)
+def qwen_extra() -> None:
+    """The qwen extra, imported when a test here runs (not at collection: make test-fast never pays for it)."""
+    need("torch", "the qwen extra")
+    try:
+        from flashtts_engines.qwen3._compat import import_qwen_tts
+
+        import_qwen_tts()
+    except Exception as exc:  # the qwen extra is not installed (or broken: in CI that fails, never skips)
+        unavailable(f"Qwen3-TTS engine unavailable: {type(exc).__name__}: {exc}")
 
 FRAMES = 10  # fixed_frames: each segment is exactly 10 codec frames = 0.8 s
 SEG = FRAMES * 0.08

