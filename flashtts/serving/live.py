@@ -100,7 +100,7 @@ class LiveSpeech:
                 client: str | None = None) -> LiveSpeech:
         """All the text at once, as one request: checked and admitted now (429 when full), then ended."""
         cls._check(service, route, options)
-        live = cls(service, route, options, client, ticket=service.admit(client))
+        live = cls(service, route, options, client, ticket=service.execution.admit(client))
         try:
             live.say(text)
         except BaseException:
@@ -110,8 +110,8 @@ class LiveSpeech:
 
     @classmethod
     def _check(cls, service: SpeechService, route: str, options: LiveOptions) -> None:
-        service.plan_now(route, [cls._utterance(options, "check")], response_format="pcm", options=options.options,
-                         timestamps=options.timestamps)
+        service.planning.plan_now(route, [cls._utterance(options, "check")], response_format="pcm",
+                                  options=options.options, timestamps=options.timestamps)
 
     @staticmethod
     def _utterance(options: LiveOptions, text: str) -> Utterance:
@@ -124,7 +124,7 @@ class LiveSpeech:
             raise APIError("text after the end of the stream", param="text", code="stream_ended")
         check_value(piece, "text")  # control characters, lone surrogates: as on every HTTP route
         self.characters += len(piece)
-        self.service.check_length(self.characters, "text")  # the session's text in all, as one request's
+        self.service.planning.check_length(self.characters, "text")  # the session's text in all, as one request's
         if piece:  # only text keeps a session alive (empty pieces would hold it open forever)
             self._active_at = time.monotonic()
         for segment in self.cutter.feed(piece):
@@ -162,7 +162,8 @@ class LiveSpeech:
         deadline = time.monotonic() + self.service.config.limits.live_idle_timeout
         while True:
             try:
-                self._ticket = self.service.admit(self.client, count=not self._counted)  # the session counts once
+                # the session counts once
+                self._ticket = self.service.execution.admit(self.client, count=not self._counted)
                 break
             except QueueFullError:
                 if not self._counted or time.monotonic() >= deadline:
@@ -201,7 +202,7 @@ class LiveSpeech:
                 if text is None:
                     return
                 try:
-                    plan = await self.service.plan(self.route, [self._utterance(self.options, text)],
+                    plan = await self.service.planning.plan(self.route, [self._utterance(self.options, text)],
                                                    response_format="pcm", options=self.options.options, stream=True,
                                                    timestamps=self.options.timestamps, opening=self._planned == 0)
                 except APIError as exc:
@@ -238,7 +239,7 @@ class LiveSpeech:
 
     async def _audio(self, plan: Plan, offset: float) -> AsyncGenerator[LiveEvent, None]:
         sent = 0
-        async with aclosing(self.service.samples(plan)) as chunks:
+        async with aclosing(self.service.execution.samples(plan)) as chunks:
             async for chunk in chunks:
                 yield chunk
                 if len(plan.words) > sent:

@@ -6,10 +6,10 @@ import asyncio
 from dataclasses import replace
 
 from flashtts import audio
-from flashtts.engine import EngineInfo, GenerationOptions, SynthesisRequest
+from flashtts.config.settings import ServerConfig
+from flashtts.engine import Engine, EngineInfo, GenerationOptions, SynthesisRequest
 from flashtts.errors import APIError
 from flashtts.serving.plans import Caller, Plan, Utterance, new_request_id
-from flashtts.serving.state import ServiceState
 from flashtts.text.languages import speech_language, voice_language_codes
 from flashtts.text.normalize import normalize as normalize_text
 from flashtts.text.scripts import readable_scripts, unreadable_script
@@ -35,8 +35,12 @@ def check_script(info: EngineInfo, voice: str | None, text: str, param: str = "i
                    code="unsupported_language")
 
 
-class Planning(ServiceState):
+class Planning:
     """Requests checked and segmented (:meth:`plan`), on a worker thread."""
+
+    def __init__(self, config: ServerConfig, engine: Engine) -> None:
+        self.config = config
+        self.engine = engine
 
     def check_text(self, text: str, param: str = "input") -> None:
         """400 for text that is blank or over the length limit."""
