@@ -126,15 +126,15 @@ def synth(*, text: str, output: Path, voice: str | None, instructions: str | Non
         metrics = Metrics()
         eng = create_engine(config.engine, config.engine_config, metrics)
         service = SpeechService(config, eng, _registry(config.role_dir), metrics)
-        service.check_text(text, "text")  # what needs no model is refused before one is loaded
-        service.check_format(fmt)
+        service.planning.check_text(text, "text")  # what needs no model is refused before one is loaded
+        service.planning.check_format(fmt)
         await eng.start()
         try:
-            chosen = service.resolve_voice(voice or eng.info.default_voice or "default", "voice")
+            chosen = service.voices.resolve_voice(voice or eng.info.default_voice or "default", "voice")
             utterance = Utterance(text, chosen, instructions=instructions, speed=speed, language=language)
-            plan = service.plan_now("synth", [utterance],
+            plan = service.planning.plan_now("synth", [utterance],
                                     response_format=fmt, options=GenerationOptions(seed=opts.seed))
-            data, seconds = await service.complete(plan)
+            data, seconds = await service.execution.complete(plan)
             await asyncio.to_thread(output.write_bytes, data)
             return seconds
         finally:

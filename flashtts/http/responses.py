@@ -44,7 +44,7 @@ async def respond(service: SpeechService, plan: Plan, request: Request, *, strea
                                           first=False)
             media_type = "text/event-stream"
         else:
-            body = await lifecycle.stream(plan, service.encoded(plan, disconnected), buffer_bytes=limit)
+            body = await lifecycle.stream(plan, service.execution.encoded(plan, disconnected), buffer_bytes=limit)
             media_type = FORMATS[plan.response_format].media_type
         return ClosingStreamingResponse(body, media_type=media_type, headers={**headers, **STREAM_HEADERS})
     data, seconds = await lifecycle.file(plan, request.is_disconnected)

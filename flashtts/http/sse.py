@@ -18,7 +18,7 @@ async def speech_events(service: SpeechService, plan: Plan,
         """OpenAI's SSE events: ``speech.audio.delta`` chunks, then ``speech.audio.done`` (or ``error``)."""
         try:
             sent = 0
-            async with aclosing(service.encoded(plan, disconnected)) as parts:
+            async with aclosing(service.execution.encoded(plan, disconnected)) as parts:
                 async for data in parts:
                     yield _sse({"type": "speech.audio.delta", "audio": base64.b64encode(data).decode()})
                     if len(plan.words) > sent:  # timings of the words this audio completed

@@ -13,19 +13,26 @@ from dataclasses import replace
 import numpy as np
 
 from flashtts import audio
-from flashtts.engine import SynthesisRequest, TimedChunk, WordTiming
+from flashtts.config.settings import ServerConfig
+from flashtts.engine import Engine, SynthesisRequest, TimedChunk, WordTiming
 from flashtts.errors import ClientGoneError, TimeoutError_
+from flashtts.metrics import Metrics
 from flashtts.serving import silence
-from flashtts.serving.admission import Ticket
+from flashtts.serving.admission import Admission, Ticket
 from flashtts.serving.plans import Disconnected, Plan
-from flashtts.serving.state import ServiceState
 from flashtts.ssml import relabel
 
 log = logging.getLogger("flashtts.requests")
 
 
-class Execution(ServiceState):
+class Execution:
     """Running a plan: admitted, streamed from the engine, encoded, finished and logged once."""
+
+    def __init__(self, config: ServerConfig, engine: Engine, metrics: Metrics, admission: Admission) -> None:
+        self.config = config
+        self.engine = engine
+        self.metrics = metrics
+        self.admission = admission
 
     def admit(self, client: str | None, *, count: bool = True) -> Ticket:
         """A slot for one request (429 when the server, or this ``client``, is at its limit; None: a

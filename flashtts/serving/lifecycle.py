@@ -22,10 +22,10 @@ P = TypeVar("P")
 
 
 class Lifecycle:
-    """Admission, running and finishing of plans over one service (built once, with its result cache)."""
+    """Admission, running and finishing of plans (built once with the service, with its result cache)."""
 
-    def __init__(self, service: Execution, cache: ResultCache) -> None:
-        self.service = service
+    def __init__(self, execution: Execution, cache: ResultCache) -> None:
+        self.execution = execution
         self.cache = cache
         """Complete answers kept for the routes that ask for them (disabled when ``--result_cache_mb`` is 0)."""
 
@@ -44,7 +44,7 @@ class Lifecycle:
         finally:
             if ticket is not None:
                 ticket.generated()
-            self.service.finish(plan, error)
+            self.execution.finish(plan, error)
 
     async def stream(self, plan: Plan, parts: AsyncGenerator[T, None], *, buffer_bytes: int,
                      first: bool = True) -> AsyncIterator[T]:
@@ -52,7 +52,7 @@ class Lifecycle:
         ``buffer_bytes`` (the slot is freed when generation ends, the client's count when the stream is
         closed). ``first``: the first part is awaited here, so an engine failure before any audio is
         still an error the edge can answer with a status."""
-        ticket = self.service.admit(plan.client)
+        ticket = self.execution.admit(plan.client)
         buffered = Buffered(self.guarded(plan, parts, ticket), buffer_bytes, ticket)
         if not first:
             return buffered
@@ -90,14 +90,14 @@ class Lifecycle:
                 hit = cache.get(key)
                 if hit is not None:
                     results[i] = hit
-                    self.service.metrics.inc("requests_total")
-                    self.service.metrics.inc("result_cache_hits_total")
+                    self.execution.metrics.inc("requests_total")
+                    self.execution.metrics.inc("result_cache_hits_total")
                     continue
             todo.append(i)
         tickets = []
         try:
             for i in todo:
-                tickets.append(self.service.admit(plans[i].client))
+                tickets.append(self.execution.admit(plans[i].client))
         except BaseException:
             for ticket in tickets:
                 ticket.release()
@@ -106,13 +106,13 @@ class Lifecycle:
         async def run(i: int, ticket) -> None:
             error: BaseException | None = None
             try:
-                results[i] = await self.service.complete(plans[i], disconnected)
+                results[i] = await self.execution.complete(plans[i], disconnected)
             except BaseException as exc:
                 error = exc
                 raise
             finally:
                 ticket.release()
-                self.service.finish(plans[i], error)
+                self.execution.finish(plans[i], error)
             key, result = keys[i], results[i]
             if cache is not None and key is not None and result is not None:
                 cache.put(key, *result)

@@ -104,7 +104,7 @@ class LiveSpeech:
                 client: str | None = None) -> LiveSpeech:
         """All the text at once, as one request: checked and admitted now (429 when full), then ended."""
         cls._check(service, route, options)
-        live = cls(service, route, options, client, ticket=service.admit(client))
+        live = cls(service, route, options, client, ticket=service.execution.admit(client))
         try:
             live.say(text)
         except BaseException:
@@ -117,13 +117,13 @@ class LiveSpeech:
         """An SSML document planned once before anything is sent (its markup, voices and pauses checked), so
         a bad one is refused before the answer opens; plain text needs no such check."""
         if is_ssml(text):
-            await service.plan(route, [cls._utterance(options, text)], response_format="pcm", options=options.options,
-                               timestamps=options.timestamps)
+            await service.planning.plan(route, [cls._utterance(options, text)], response_format="pcm",
+                                        options=options.options, timestamps=options.timestamps)
 
     @classmethod
     def _check(cls, service: SpeechService, route: str, options: LiveOptions) -> None:
-        service.plan_now(route, [cls._utterance(options, "check")], response_format="pcm", options=options.options,
-                         timestamps=options.timestamps)
+        service.planning.plan_now(route, [cls._utterance(options, "check")], response_format="pcm",
+                                  options=options.options, timestamps=options.timestamps)
 
     @staticmethod
     def _utterance(options: LiveOptions, text: str) -> Utterance:
@@ -136,7 +136,7 @@ class LiveSpeech:
             raise APIError("text after the end of the stream", param="text", code="stream_ended")
         check_value(piece, "text")  # control characters, lone surrogates: as on every HTTP route
         self.characters += len(piece)
-        self.service.check_length(self.characters, "text")  # the session's text in all, as one request's
+        self.service.planning.check_length(self.characters, "text")  # the session's text in all, as one request's
         if piece:  # only text keeps a session alive (empty pieces would hold it open forever)
             self._active_at = time.monotonic()
         if self._document is None and piece.strip() and self.characters == len(piece) and is_ssml(piece):
@@ -183,7 +183,8 @@ class LiveSpeech:
         deadline = time.monotonic() + self.service.config.limits.live_idle_timeout
         while True:
             try:
-                self._ticket = self.service.admit(self.client, count=not self._counted)  # the session counts once
+                # the session counts once
+                self._ticket = self.service.execution.admit(self.client, count=not self._counted)
                 break
             except QueueFullError:
                 if not self._counted or time.monotonic() >= deadline:
@@ -222,7 +223,7 @@ class LiveSpeech:
                 if text is None:
                     return
                 try:
-                    plan = await self.service.plan(self.route, [self._utterance(self.options, text)],
+                    plan = await self.service.planning.plan(self.route, [self._utterance(self.options, text)],
                                                    response_format="pcm", options=self.options.options, stream=True,
                                                    timestamps=self.options.timestamps, opening=self._planned == 0)
                 except APIError as exc:
@@ -259,7 +260,7 @@ class LiveSpeech:
 
     async def _audio(self, plan: Plan, offset: float) -> AsyncGenerator[LiveEvent, None]:
         sent = 0
-        async with aclosing(self.service.samples(plan)) as chunks:
+        async with aclosing(self.service.execution.samples(plan)) as chunks:
             async for chunk in chunks:
                 yield chunk
                 if len(plan.words) > sent:

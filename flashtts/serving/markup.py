@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from flashtts import ssml
-from flashtts.engine import CapabilityError, Piece
+from flashtts.config.settings import ServerConfig
+from flashtts.engine import CapabilityError, Engine, Piece
 from flashtts.errors import APIError
 from flashtts.serving.plans import Utterance
 from flashtts.serving.voices import Voices
@@ -43,10 +44,17 @@ class Part:
     """Set when a respelling is said for a written word: the engine's word timings are relabelled with it."""
 
 
-class Markup(Voices):
-    """Reading a request's text as a document (mixed into the speech service)."""
+class Markup:
+    """Reading a request's text as a document: SSML, inline forms and pronunciations (planning uses it)."""
 
-    lexicon_file: ssml.LexiconFile | None
+    def __init__(self, config: ServerConfig, engine: Engine, voices: Voices,
+                 lexicon_file: ssml.LexiconFile | None = None) -> None:
+        self.config = config
+        self.engine = engine
+        self.voices = voices
+        """For ``<voice name>``: resolved as the ``voice`` field is."""
+        self.lexicon_file = lexicon_file
+        """The server's pronunciation lexicon (``--lexicon``); a bad file stops the start."""
 
     def lexicon(self, pronunciations: ssml.Lexicon | None = None,
                 role: tuple[ssml.Entry, ...] = ()) -> ssml.Lexicon | None:
@@ -124,7 +132,7 @@ class Markup(Voices):
 
     def _part(self, utt: Utterance, segment: ssml.Segment, *, normalize: bool, phonemes: bool, param: str) -> Part:
         if segment.voice is not None:
-            utt = replace(utt, voice=self.resolve_voice(segment.voice, param))
+            utt = replace(utt, voice=self.voices.resolve_voice(segment.voice, param))
         if segment.language is not None:
             utt = replace(utt, language=self._engine_language(segment.language) or utt.language)
         if normalize:

@@ -6,7 +6,8 @@ import asyncio
 from dataclasses import replace
 
 from flashtts import audio
-from flashtts.engine import EngineInfo, GenerationOptions, SynthesisRequest
+from flashtts.config.settings import ServerConfig
+from flashtts.engine import Engine, EngineInfo, GenerationOptions, SynthesisRequest
 from flashtts.errors import APIError
 from flashtts.serving.markup import SSML_MARKUP, Markup
 from flashtts.serving.plans import Caller, Plan, Utterance, new_request_id
@@ -35,8 +36,14 @@ def check_script(info: EngineInfo, voice: str | None, text: str, param: str = "i
                    code="unsupported_language")
 
 
-class Planning(Markup):
+class Planning:
     """Requests checked and segmented (:meth:`plan`), on a worker thread."""
+
+    def __init__(self, config: ServerConfig, engine: Engine, markup: Markup) -> None:
+        self.config = config
+        self.engine = engine
+        self.markup = markup
+        """SSML, inline forms and pronunciations read into parts."""
 
     def check_text(self, text: str, param: str = "input") -> None:
         """400 for text that is blank or over the length limit (an SSML document may hold 4x the limit
@@ -111,8 +118,8 @@ class Planning(Markup):
                 check_script(self.engine.info, utt.voice.voice, utt.text, text_param)
             if optional_instructions:
                 utt = self._without_unfollowable_instructions(utt, headers)
-            lexicon = self.lexicon(pronunciations, utt.voice.lexicon)
-            said_chars, parts = self.markup_parts(utt, normalize=normalize, lexicon=lexicon, param=text_param,
+            lexicon = self.markup.lexicon(pronunciations, utt.voice.lexicon)
+            said_chars, parts = self.markup.markup_parts(utt, normalize=normalize, lexicon=lexicon, param=text_param,
                                                   headers=headers)
             total_chars += said_chars
             for part in parts:

@@ -17,9 +17,9 @@ from flashtts.voices.registry import Role
 class RoleService:
     """Role management shared by FlashTTS's and OpenAI's routes."""
 
-    def __init__(self, speech: Voices) -> None:
-        self.speech = speech
-        self.registry = speech.registry
+    def __init__(self, voices: Voices) -> None:
+        self.voices = voices
+        self.registry = voices.registry
 
     async def audio_bytes(self, upload: bytes | None, encoded: str | None, param: str) -> bytes | None:
         """The clip from a file upload, a base64 string, or (when enabled) an allowed http(s) URL."""
@@ -29,7 +29,7 @@ class RoleService:
             return None
         value = encoded.strip()
         if is_url(value):
-            config = self.speech.config
+            config = self.voices.config
             return await AudioURLFetcher(config.audio_urls, config.limits.max_upload_bytes).fetch(value, param)
         if value.startswith("data:") and "," in value:
             value = value.split(",", 1)[1]
@@ -42,22 +42,22 @@ class RoleService:
         """A voice name, or (FlashTTS) a base64 clip or audio URL to clone from (decoded in ``client``'s
         slot)."""
         if len(value) <= 256 and not is_url(value) and not value.startswith("data:"):
-            return self.speech.resolve_voice(value, param)
+            return self.voices.resolve_voice(value, param)
         try:
             data = await self.audio_bytes(None, value, param)
             assert data is not None
-            samples, rate = await self.speech.load_reference(data, param, client)
+            samples, rate = await self.voices.load_reference(data, param, client)
         except APIError as exc:
             if exc.code != "invalid_audio":
                 raise
             raise APIError(f"{param}: neither a voice name (at most 256 characters) nor a clip to clone from "
                            f"({exc.message.removeprefix(param + ': ')})", param=param, code="invalid_audio") from None
-        return self.speech.reference_voice(samples, rate, None)
+        return self.voices.reference_voice(samples, rate, None)
 
     async def add(self, name: str, clip: bytes | None, *, client: str | None, **kwargs) -> Role:
         """Decode the clip and write the role on a worker thread (decoding and fsync never block the
         loop), admitted like synthesis."""
-        ticket = self.speech.admit(client)
+        ticket = self.voices.execution.admit(client)
         try:
             return await asyncio.to_thread(self.add_sync, name, clip, **kwargs)
         finally:
@@ -67,9 +67,9 @@ class RoleService:
                  instructions: str | None = None, speed: float | None = None, language: str | None = None,
                  description: str = "", overwrite: bool = False, param: str = "audio") -> Role:
         """Check, decode and store; the registry's refusals (bad name, exists) reach the one error mapping."""
-        info = self.speech.engine.info
+        info = self.voices.engine.info
         if voice is not None and looks_like_mix(voice):
-            voice = self.speech.resolve_mix(voice, "voice").name  # stored as built-in voices and their shares
+            voice = self.voices.resolve_mix(voice, "voice").name  # stored as built-in voices and their shares
         if voice is not None and voice not in info.voice_ids() and not looks_like_mix(voice):
             raise APIError(f"unknown built-in voice '{voice}'; this engine has: {', '.join(sorted(info.voice_ids()))}",
                            param="voice", code="voice_not_found")
@@ -78,7 +78,7 @@ class RoleService:
                            param=param, code="missing_audio")
         samples = rate = None
         if clip is not None:
-            samples, rate = self.speech.decode_reference(clip, param)
+            samples, rate = self.voices.decode_reference(clip, param)
         role = Role(name=name, voice=voice, engine=info.name, reference_text=reference_text or None,
                     language=language or None, instructions=instructions or None, speed=speed,
                     description=description)
@@ -90,7 +90,7 @@ class RoleService:
     async def delete(self, name: str) -> Role:
         """Remove a role (on a worker thread: the registry's lock and fsync never hold the loop)."""
         role = await asyncio.to_thread(self.registry.delete, name)
-        self.speech._audio_cache.clear()
+        self.voices._audio_cache.clear()
         return role
 
     async def list(self) -> builtins.list[Role]:

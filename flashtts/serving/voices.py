@@ -9,14 +9,15 @@ import logging
 import numpy as np
 
 from flashtts import audio
-from flashtts.engine import ReferenceAudio, capability_error
+from flashtts.config.settings import ServerConfig
+from flashtts.engine import Engine, ReferenceAudio, capability_error
 from flashtts.errors import APIError, TooLargeError
+from flashtts.serving.execution import Execution
 from flashtts.serving.plans import VoiceChoice
 from flashtts.serving.role_lexicon import role_entries
-from flashtts.serving.state import ServiceState
 from flashtts.voices.matching import match_voice
 from flashtts.voices.mixing import MixError, VoiceMix, looks_like_mix, parse_mix
-from flashtts.voices.registry import Role, RoleNotFoundError, name_key
+from flashtts.voices.registry import Role, RoleNotFoundError, SpeakerRegistry, name_key
 
 log = logging.getLogger("flashtts.requests")
 
@@ -27,8 +28,16 @@ MAX_LISTED = 20
 """An unknown voice's error lists every voice up to this many (then only the close names)."""
 
 
-class Voices(ServiceState):
+class Voices:
     """Turning what a request names into what the engine needs."""
+
+    def __init__(self, config: ServerConfig, engine: Engine, registry: SpeakerRegistry, execution: Execution) -> None:
+        self.config = config
+        self.engine = engine
+        self.registry = registry
+        self.execution = execution
+        """Admits reference clips being decoded, as synthesis is admitted."""
+        self._audio_cache: dict[tuple[str, str], np.ndarray] = {}
 
     def _reference_for(self, role: Role) -> ReferenceAudio:
         key = (name_key(role.name), role.audio_sha256 or "")
@@ -179,7 +188,7 @@ class Voices(ServiceState):
     async def load_reference(self, data: bytes, param: str, client: str | None) -> tuple[np.ndarray, int]:
         """:meth:`decode_reference` on a worker thread (never on the event loop), admitted like
         synthesis (for ``client``): uploads count against the same limits."""
-        ticket = self.admit(client)
+        ticket = self.execution.admit(client)
         try:
             return await asyncio.to_thread(self.decode_reference, data, param)
         finally:

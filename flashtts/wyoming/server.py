@@ -204,7 +204,7 @@ class WyomingHandler(AsyncEventHandler):
         """The asked voice (a name, else a speaker name, else the default voice) and language."""
         info = self.service.engine.info
         name = (voice.name or voice.speaker) if voice is not None else None
-        choice = self.service.resolve_voice(name or info.default_voice or "default", "voice")
+        choice = self.service.voices.resolve_voice(name or info.default_voice or "default", "voice")
         return LiveOptions(choice, language=self._language(voice))
 
     def _language(self, voice: SynthesizeVoice | None) -> str | None:
@@ -215,7 +215,7 @@ class WyomingHandler(AsyncEventHandler):
         return asked if asked in {lang.lower() for lang in self.service.engine.info.languages} else None
 
     async def _synthesize(self, request: Synthesize) -> None:
-        self.service.check_text(request.text, "text")
+        self.service.planning.check_text(request.text, "text")
         options = self._options(request.voice)
         await LiveSpeech.check_document(self.service, ROUTE, options, request.text)
         self._synthesizing = True

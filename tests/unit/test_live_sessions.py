@@ -31,7 +31,7 @@ def _service(tmp_path, queue_limit: int = 64, **limits) -> tuple[SpeechService, 
 
 
 def _session(service: SpeechService) -> LiveSpeech:
-    return LiveSpeech.open(service, "test", LiveOptions(service.resolve_voice("tone")), CLIENT)
+    return LiveSpeech.open(service, "test", LiveOptions(service.voices.resolve_voice("tone")), CLIENT)
 
 
 def _listen(live: LiveSpeech) -> tuple[list, asyncio.Task]:
@@ -73,7 +73,7 @@ async def test_a_session_holds_a_slot_only_while_it_has_text_to_speak(tmp_path):
 
 async def test_a_full_server_refuses_a_sessions_text_not_its_opening(tmp_path):
     service, _ = _service(tmp_path, queue_limit=1)
-    held = service.admit("addr:other")  # an HTTP request holds the only slot
+    held = service.execution.admit("addr:other")  # an HTTP request holds the only slot
     live = _session(service)  # opening needs no slot
     live.add("Hello there. ")
     with pytest.raises(QueueFullError):
@@ -89,7 +89,7 @@ async def test_a_session_under_way_waits_for_a_slot_rather_than_failing(tmp_path
     seen, task = _listen(live)
     live.add("First one. ")
     await until(lambda: sum(isinstance(e, SegmentEnd) for e in seen) == 1 and not service.admission.in_flight)
-    held = service.admit("addr:other")  # between two sentences another request takes the only slot
+    held = service.execution.admit("addr:other")  # between two sentences another request takes the only slot
     live.add("Second one. ")
     await asyncio.sleep(0.3)
     assert len(engine.requests) == 1 and not task.done()  # waiting, not failed

@@ -186,7 +186,7 @@ async def test_a_live_session_speaks_an_ssml_document_whole_at_its_end(tmp_path)
     engine = FakeEngine(chunks=1, chunk_seconds=0.05)
     config = _config(tmp_path)
     service = SpeechService(config, engine, SpeakerRegistry(config.role_dir), engine.metrics)
-    live = LiveSpeech.open(service, "test", LiveOptions(service.resolve_voice("tone")), "addr:192.0.2.1")
+    live = LiveSpeech.open(service, "test", LiveOptions(service.voices.resolve_voice("tone")), "addr:192.0.2.1")
     seen = []
 
     async def consume() -> None:

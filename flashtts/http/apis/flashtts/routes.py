@@ -34,7 +34,7 @@ async def clone_voice(
     form: Annotated[CloneForm, Form()],
     service: SpeechService = Depends(get_service),
 ) -> Response:
-    service.check_text(form.text, "text")
+    service.planning.check_text(form.text, "text")
     if not service.engine.info.capabilities.clone:
         raise capability_error(service.engine.info, "clone", "/clone_voice")
     roles = service.roles
@@ -43,35 +43,35 @@ async def clone_voice(
     if clip is None:
         raise APIError("give reference_audio_file or reference_audio", param="reference_audio_file",
                        code="missing_audio")
-    samples, rate = await service.load_reference(clip, "reference_audio", current_client())
-    voice = service.reference_voice(samples, rate, form.reference_text)
+    samples, rate = await service.voices.load_reference(clip, "reference_audio", current_client())
+    voice = service.voices.reference_voice(samples, rate, form.reference_text)
     utt = Utterance(form.text, voice, instructions=form.instructions, speed=form.speed, pitch=form.pitch,
                     language=form.language)
-    plan = await service.plan("/clone_voice", [utt], caller=http_caller(), **_plan_kwargs(form))
+    plan = await service.planning.plan("/clone_voice", [utt], caller=http_caller(), **_plan_kwargs(form))
     return await respond(service, plan, request, stream=form.stream)
 
 
 @router.post("/speak", summary="Speak text as a role (or built-in voice)")
 async def speak(body: SpeakRequest, request: Request, service: SpeechService = Depends(get_service)) -> Response:
-    service.check_text(body.text, "text")
-    voice = service.resolve_voice(body.name, "name")
+    service.planning.check_text(body.text, "text")
+    voice = service.voices.resolve_voice(body.name, "name")
     utt = Utterance(body.text, voice, instructions=body.instructions, speed=body.speed, pitch=body.pitch,
                     language=body.language)
-    plan = await service.plan("/speak", [utt], caller=http_caller(), **_plan_kwargs(body))
+    plan = await service.planning.plan("/speak", [utt], caller=http_caller(), **_plan_kwargs(body))
     return await respond(service, plan, request, stream=body.stream)
 
 
 @router.post("/multi_speak", summary="Speak a dialogue: '<role:name>' tags choose the speaker")
 async def multi_speak(body: MultiSpeakRequest, request: Request,
                       service: SpeechService = Depends(get_service)) -> Response:
-    service.check_text(body.text, "text")
+    service.planning.check_text(body.text, "text")
     # an SSML document switches speakers with <voice name>; it starts in the engine's default voice
     default = service.engine.info.default_voice or ""
-    turns = [(default, body.text)] if is_ssml(body.text) else service.dialogue(body.text)
-    utts = [Utterance(text, service.resolve_voice(role, "text"), instructions=body.instructions, speed=body.speed,
-                      pitch=body.pitch, language=body.language)
+    turns = [(default, body.text)] if is_ssml(body.text) else service.planning.dialogue(body.text)
+    utts = [Utterance(text, service.voices.resolve_voice(role, "text"), instructions=body.instructions,
+                      speed=body.speed, pitch=body.pitch, language=body.language)
             for role, text in turns]
-    plan = await service.plan("/multi_speak", utts, caller=http_caller(), **_plan_kwargs(body))
+    plan = await service.planning.plan("/multi_speak", utts, caller=http_caller(), **_plan_kwargs(body))
     return await respond(service, plan, request, stream=body.stream)
 
 

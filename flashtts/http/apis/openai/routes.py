@@ -42,10 +42,10 @@ async def speech(body: SpeechRequest, request: Request, service: SpeechService =
 
 async def speech_plan(service: SpeechService, body: SpeechRequest, route: str, *, stream: bool) -> Plan:
     """Check and plan one ``audio.speech`` request (word timings when ``body.timestamps``)."""
-    service.check_text(body.input, "input")
+    service.planning.check_text(body.input, "input")
     caller = http_caller()
     voice = await service.roles.voice_from(body.voice_name(), "voice", client=caller.client)
-    return await service.plan(
+    return await service.planning.plan(
         route,
         [Utterance(body.input, voice, instructions=body.instructions, speed=body.speed, language=body.language)],
         response_format=body.response_format, options=body.generation_options(),

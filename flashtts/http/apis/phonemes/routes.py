@@ -18,12 +18,12 @@ router = APIRouter(prefix="/v1/audio", tags=["phonemes"], dependencies=[Depends(
 
 @router.post("/phonemize", response_model=Phonemes, summary="The phonemes the engine would say for a text")
 async def phonemize(body: PhonemizeRequest, service: SpeechService = Depends(get_service)) -> Phonemes:
-    service.check_text(body.input, "input")
+    service.planning.check_text(body.input, "input")
     voice = await service.roles.voice_from(body.voice or service.engine.info.default_voice or "", "voice",
                                            client=http_caller().client)
     utt = Utterance(body.input, voice, language=body.language)
-    lexicon = service.lexicon(body.lexicon(), voice.lexicon)
-    said = await service.phonemes_of(utt, normalize=body.normalize, lexicon=lexicon)
+    lexicon = service.markup.lexicon(body.lexicon(), voice.lexicon)
+    said = await service.markup.phonemes_of(utt, normalize=body.normalize, lexicon=lexicon)
     info = service.engine.info
     return Phonemes(phonemes=said, alphabet=str(info.extra.get("phoneme_alphabet", "ipa")), engine=info.name,
                     voice=voice.voice)
@@ -32,10 +32,10 @@ async def phonemize(body: PhonemizeRequest, service: SpeechService = Depends(get
 async def phoneme_plan(service: SpeechService, route: str, phonemes: str, voice_name: str | None,
                        speed: float | None, response_format: str) -> Plan:
     """A plan that says ``phonemes`` as written (400 on engines without the ``phonemes`` capability)."""
-    service.check_text(phonemes, "phonemes")
+    service.planning.check_text(phonemes, "phonemes")
     voice = await service.roles.voice_from(voice_name or service.engine.info.default_voice or "", "voice",
                                            client=http_caller().client)
-    return await service.plan(route, [Utterance(phonemes, voice, speed=speed, phonemes=True)],
+    return await service.planning.plan(route, [Utterance(phonemes, voice, speed=speed, phonemes=True)],
                               response_format=response_format, options=GenerationOptions(), text_param="phonemes",
                               normalize=False, caller=http_caller())
 

@@ -78,7 +78,7 @@ async def server_info(request: Request, service: SpeechService = Depends(get_ser
         "languages": list(info.languages),
         "capabilities": info.capabilities.names(),
         "roles": [role.name for role in await service.roles.list()],
-        "lexicon": service.lexicon_file.describe() if service.lexicon_file is not None else None,
+        "lexicon": service.markup.lexicon_file.describe() if service.markup.lexicon_file is not None else None,
         "settings": {
             "batch_size": cfg.engine_config.batch_size, "wait_timeout": cfg.engine_config.wait_timeout,
             "queue_limit": cfg.queue_limit, "request_timeout": cfg.request_timeout,

@@ -41,7 +41,7 @@ METHODS = ["GET", "POST"]
 
 async def _stream(service: SpeechService, request: Request, route: str, utt: Utterance, fmt: str | None) -> Response:
     fmt = fmt or ("pcm" if request.method == "GET" else "wav")
-    plan = await service.plan(route, [utt], response_format=fmt, options=GenerationOptions(), stream=True,
+    plan = await service.planning.plan(route, [utt], response_format=fmt, options=GenerationOptions(), stream=True,
                               text_param="tts_text", caller=http_caller())
     plan.out_rate = SAMPLE_RATE
     response = await respond(service, plan, request, stream=True)
@@ -55,15 +55,15 @@ async def _prompt_voice(service: SpeechService, upload: UploadFile, text: str | 
     clip = await read_upload(service, upload, "prompt_wav")
     if clip is None:
         raise APIError("prompt_wav is empty", param="prompt_wav", code="missing_audio")
-    samples, rate = await service.load_reference(clip, "prompt_wav", current_client())
-    return service.reference_voice(samples, rate, text or None)
+    samples, rate = await service.voices.load_reference(clip, "prompt_wav", current_client())
+    return service.voices.reference_voice(samples, rate, text or None)
 
 
 @router.api_route("/inference_sft", methods=METHODS, summary="Speak with a preset speaker (spk_id)")
 async def inference_sft(request: Request, form: Annotated[SftForm, Form()],
                         service: SpeechService = Depends(get_service)) -> Response:
-    service.check_text(form.tts_text, "tts_text")
-    voice = service.resolve_voice(form.spk_id, "spk_id")
+    service.planning.check_text(form.tts_text, "tts_text")
+    voice = service.voices.resolve_voice(form.spk_id, "spk_id")
     return await _stream(service, request, "/inference_sft", Utterance(form.tts_text, voice, speed=form.speed),
                          form.format)
 
@@ -72,7 +72,7 @@ async def inference_sft(request: Request, form: Annotated[SftForm, Form()],
                   summary="Clone the voice of prompt_wav (with its transcript)")
 async def inference_zero_shot(request: Request, form: Annotated[ZeroShotForm, Form()],
                               service: SpeechService = Depends(get_service)) -> Response:
-    service.check_text(form.tts_text, "tts_text")
+    service.planning.check_text(form.tts_text, "tts_text")
     require(service, "clone", "/inference_zero_shot (cloning the voice of prompt_wav)")
     voice = await _prompt_voice(service, form.prompt_wav, form.prompt_text)
     return await _stream(service, request, "/inference_zero_shot", Utterance(form.tts_text, voice, speed=form.speed),
@@ -83,7 +83,7 @@ async def inference_zero_shot(request: Request, form: Annotated[ZeroShotForm, Fo
                   summary="Clone the voice of prompt_wav, speaking another language")
 async def inference_cross_lingual(request: Request, form: Annotated[CrossLingualForm, Form()],
                                   service: SpeechService = Depends(get_service)) -> Response:
-    service.check_text(form.tts_text, "tts_text")
+    service.planning.check_text(form.tts_text, "tts_text")
     require(service, "clone", "/inference_cross_lingual (cloning the voice of prompt_wav)")
     voice = await _prompt_voice(service, form.prompt_wav, None)
     return await _stream(service, request, "/inference_cross_lingual",
@@ -93,9 +93,9 @@ async def inference_cross_lingual(request: Request, form: Annotated[CrossLingual
 @router.api_route("/inference_instruct", methods=METHODS, summary="Preset speaker with a style instruction")
 async def inference_instruct(request: Request, form: Annotated[InstructForm, Form()],
                              service: SpeechService = Depends(get_service)) -> Response:
-    service.check_text(form.tts_text, "tts_text")
+    service.planning.check_text(form.tts_text, "tts_text")
     require(service, "instructions", "/inference_instruct (instruct_text)")
-    voice = service.resolve_voice(form.spk_id, "spk_id")
+    voice = service.voices.resolve_voice(form.spk_id, "spk_id")
     utt = Utterance(form.tts_text, voice, instructions=form.instruct_text, speed=form.speed)
     return await _stream(service, request, "/inference_instruct", utt, form.format)
 
@@ -103,7 +103,7 @@ async def inference_instruct(request: Request, form: Annotated[InstructForm, For
 @router.api_route("/inference_instruct2", methods=METHODS, summary="Clone prompt_wav's voice with a style instruction")
 async def inference_instruct2(request: Request, form: Annotated[Instruct2Form, Form()],
                               service: SpeechService = Depends(get_service)) -> Response:
-    service.check_text(form.tts_text, "tts_text")
+    service.planning.check_text(form.tts_text, "tts_text")
     require(service, "clone", "/inference_instruct2 (cloning the voice of prompt_wav)")
     require(service, "instructions", "/inference_instruct2 (instruct_text)")
     voice = await _prompt_voice(service, form.prompt_wav, None)

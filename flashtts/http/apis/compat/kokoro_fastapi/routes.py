@@ -23,11 +23,11 @@ router = APIRouter(prefix="/dev", tags=["compat: Kokoro-FastAPI"], dependencies=
 
 @router.post("/phonemize", response_model=DevPhonemes, summary="Text to phonemes (Kokoro-FastAPI)")
 async def phonemize(body: DevPhonemizeRequest, service: SpeechService = Depends(get_service)) -> DevPhonemes:
-    service.check_text(body.text, "text")
+    service.planning.check_text(body.text, "text")
     voice = await service.roles.voice_from(service.engine.info.default_voice or "", "voice",
                                            client=http_caller().client)
-    said = await service.phonemes_of(Utterance(body.text, voice), normalize=True, lexicon=service.lexicon(),
-                                     param="text")
+    said = await service.markup.phonemes_of(Utterance(body.text, voice), normalize=True,
+                                            lexicon=service.markup.lexicon(), param="text")
     return DevPhonemes(phonemes=said)
 
 

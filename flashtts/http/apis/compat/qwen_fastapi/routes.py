@@ -33,10 +33,10 @@ router = APIRouter(tags=["compat: Qwen3-TTS FastAPI"], dependencies=[Depends(req
 async def _plan(service: SpeechService, route: str, text: str, instruct: str, language: str | None,
           options: GenerationOptions, param: str = "text") -> Plan:
     info = service.engine.info
-    service.check_text(text, param)
+    service.planning.check_text(text, param)
     voice = VoiceChoice(label="voice_design", voice=info.default_voice)
     utt = Utterance(text, voice, instructions=instruct, language=engine_language(info, language))
-    return await service.plan(route, [utt], response_format="wav", options=options, caller=http_caller())
+    return await service.planning.plan(route, [utt], response_format="wav", options=options, caller=http_caller())
 
 
 @router.get("/languages", response_model=Languages, summary="Languages the engine speaks")

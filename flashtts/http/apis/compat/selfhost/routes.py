@@ -51,14 +51,15 @@ async def api_voices(service: SpeechService = Depends(get_service)) -> VoicesRes
 async def synthesize(body: SynthesizeRequest, request: Request,
                      service: SpeechService = Depends(get_service)) -> SynthesizeResponse:
     watch = Stopwatch()
-    service.check_text(body.text, "text")
+    service.planning.check_text(body.text, "text")
     info = service.engine.info
-    voice = service.resolve_voice(body.speaker, "speaker")
+    voice = service.voices.resolve_voice(body.speaker, "speaker")
     language = engine_language(info, body.language if "language" in body.model_fields_set else None)
     utt = Utterance(body.text, voice, instructions=body.instruct, speed=body.speed, pitch=body.pitch,
                     language=language)
-    plan = await service.plan("/api/tts/synthesize", [utt], response_format="wav", options=body.generation_options(),
-                        length_threshold=body.length_threshold, window_size=body.window_size, caller=http_caller())
+    plan = await service.planning.plan("/api/tts/synthesize", [utt], response_format="wav",
+                                       options=body.generation_options(), length_threshold=body.length_threshold,
+                                       window_size=body.window_size, caller=http_caller())
     data, seconds = await service.lifecycle.file(plan, request.is_disconnected, cached=True)
     return SynthesizeResponse(success=True, audio_base64=base64.b64encode(data).decode(), duration=round(seconds, 3),
                               sample_rate=plan.out_rate, processing_time=watch.seconds)

@@ -28,14 +28,14 @@ router = APIRouter(tags=["compat: Qwen-TTS streaming service"], dependencies=[De
 
 async def _plan(service: SpeechService, route: str, body: StreamTTSRequest | FullTTSRequest, text: str, fmt: str,
           stream: bool) -> Plan:
-    service.check_text(text, "text")
+    service.planning.check_text(text, "text")
     attrs = body.voice_attributes or VoiceAttributes()
     voice = voice_for_attributes(service, attrs.gender, attrs.age, attrs.emotion, text)
     options = body.generation_options()
     if body.max_length is not None:
         options = replace(options, max_new_tokens=body.max_length)
     utt = Utterance(text, voice, language=engine_language(service.engine.info, body.language))
-    return await service.plan(route, [utt], response_format=fmt, options=options,
+    return await service.planning.plan(route, [utt], response_format=fmt, options=options,
                               length_threshold=body.length_threshold,
                         window_size=body.window_size, stream=stream, caller=http_caller())
 
