@@ -142,6 +142,7 @@ async def test_abort_waiting_and_unknown_jobs(batcher):
     b.abort("nobody")
     await queued.done.wait()
     assert isinstance(queued.error, RuntimeError)
+    await until(lambda: bool(model.threads))  # the running job has stepped (model threads yield the CPU)
     b.abort("run")
     await running.done.wait()
     assert "queued" not in {i for batch in model.batches for i in batch}

@@ -24,8 +24,8 @@ class FaultyPiperEngine(PiperEngine):
         self._poison: set[tuple[int, ...]] = set()
         self.faults = 0
 
-    def _phonemize(self, voice: str, text: str, timed: bool = False):
-        prepared = super()._phonemize(voice, text, timed)
+    def _phonemize(self, voice: str, text: str, *args, **kwargs):
+        prepared = super()._phonemize(voice, text, *args, **kwargs)
         if MARKER in text:
             self._poison.update(prepared.ids)
         return prepared
