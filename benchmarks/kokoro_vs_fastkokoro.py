@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import statistics
 import sys
 import tempfile
@@ -35,7 +34,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 from _server import LiveServer, Peer, free_port
-from piper_vs_http_server import PARAGRAPH, SENTENCES, cpu_seconds
+from piper_vs_http_server import PARAGRAPH, clients_in_turn
 
 from flashtts_engines.kokoro.files import load_voices
 from flashtts_engines.kokoro.wheels import MODEL, assembled_folder
@@ -78,27 +77,13 @@ def body(text: str, stream: bool) -> dict:
 async def closed_loop(url: str, clients: int, seconds: float, seed: int, pid: int) -> dict:
     """Audio seconds per second with ``clients`` clients asking one sentence after another, and
     the CPU seconds the server process spent per audio second meanwhile."""
-    audio = 0.0
-    done = 0
-    deadline = time.monotonic() + seconds
+    async def ask(http: httpx.AsyncClient, text: str) -> float:
+        r = await http.post(url + "/v1/audio/speech", json=body(text, stream=False))
+        r.raise_for_status()
+        return len(r.content) / 2 / PCM_RATE
 
-    async def client(i: int) -> None:
-        nonlocal audio, done
-        rng = random.Random(seed * 100 + i)
-        async with httpx.AsyncClient(timeout=300) as http:
-            while time.monotonic() < deadline:
-                r = await http.post(url + "/v1/audio/speech", json=body(rng.choice(SENTENCES), stream=False))
-                r.raise_for_status()
-                audio += len(r.content) / 2 / PCM_RATE
-                done += 1
-
-    cpu_before = cpu_seconds(pid)
-    started = time.monotonic()
-    await asyncio.gather(*(client(i) for i in range(clients)))
-    wall = time.monotonic() - started
-    cpu_after = cpu_seconds(pid)
-    cpu = None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) / audio
-    return {"audio_s_per_s": audio / wall, "sentences_per_s": done / wall, "cpu_s_per_audio_s": cpu}
+    out = await clients_in_turn(ask, clients, seconds, seed, pid)
+    return {**out, "sentences_per_s": out["requests_per_s"]}
 
 
 async def first_audio(url: str) -> float:

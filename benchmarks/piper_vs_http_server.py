@@ -83,6 +83,19 @@ def request_for(kind: str, url: str, text: str, stream: bool = False) -> tuple[s
 async def closed_loop(kind: str, url: str, clients: int, seconds: float, seed: int, pid: int = 0) -> dict:
     """Audio seconds per second with ``clients`` clients asking one sentence after another, and
     the CPU seconds process ``pid`` (the server) spent per audio second meanwhile."""
+    async def ask(http: httpx.AsyncClient, text: str) -> float:
+        target, body = request_for(kind, url, text)
+        r = await http.post(target, json=body)
+        r.raise_for_status()
+        return wav_seconds(r.content)
+
+    return await clients_in_turn(ask, clients, seconds, seed, pid)
+
+
+async def clients_in_turn(ask, clients: int, seconds: float, seed: int, pid: int = 0) -> dict:
+    """``clients`` clients each sending ``ask(http, sentence)`` (-> the answer's audio seconds) one after
+    another until ``seconds`` are over: audio seconds per second, requests (and per second), and the CPU
+    seconds process ``pid`` spent per audio second meanwhile."""
     audio = 0.0
     done = 0
     deadline = time.monotonic() + seconds
@@ -90,12 +103,9 @@ async def closed_loop(kind: str, url: str, clients: int, seconds: float, seed: i
     async def client(i: int) -> None:
         nonlocal audio, done
         rng = random.Random(seed * 100 + i)
-        async with httpx.AsyncClient(timeout=120) as http:
+        async with httpx.AsyncClient(timeout=300) as http:
             while time.monotonic() < deadline:
-                target, body = request_for(kind, url, rng.choice(SENTENCES))
-                r = await http.post(target, json=body)
-                r.raise_for_status()
-                audio += wav_seconds(r.content)
+                audio += await ask(http, rng.choice(SENTENCES))
                 done += 1
 
     cpu_before = cpu_seconds(pid) if pid else None
@@ -104,7 +114,8 @@ async def closed_loop(kind: str, url: str, clients: int, seconds: float, seed: i
     wall = time.monotonic() - started  # requests started before the deadline all count, and so does their time
     cpu_after = cpu_seconds(pid) if pid else None
     cpu = None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) / audio
-    return {"audio_s_per_s": audio / wall, "requests": done, "cpu_s_per_audio_s": cpu}
+    return {"audio_s_per_s": audio / wall, "requests": done, "requests_per_s": done / wall,
+            "cpu_s_per_audio_s": cpu}
 
 
 async def first_byte(kind: str, url: str) -> float:
