@@ -93,7 +93,8 @@ async def test_wyoming_port_answers_describe(server):
 
 @pytest.mark.parametrize("setting, message", [  # the others: tests/unit/test_startup_checks.py, in-process
     ({"FLASHTTS_PORT": "eighty"}, "FLASHTTS_PORT"),  # refused before anything loads
-    ({"FLASHTTS_MODEL_PATH": "/nowhere/voice.onnx"}, "could not start: no Piper voice at /nowhere/voice.onnx"),  # at start
+    # at start
+    ({"FLASHTTS_MODEL_PATH": "/nowhere/voice.onnx"}, "could not start: no Piper voice at /nowhere/voice.onnx"),
 ])
 def test_bad_settings_end_with_a_clear_message(setting, message):
     env = [a for k, v in setting.items() for a in ("-e", f"{k}={v}")]
