@@ -38,8 +38,9 @@ install-dev: $(VENV)/.installed-$(EXTRAS)
 serve: install
 	$(VENV)/bin/flashtts serve --host $(HOST) --port $(PORT)
 
+# two pytest runs at once (tools/test_lanes.py): the model tests (tests/qwen3, tests/vllm) beside the rest
 test: install-dev
-	FLASHTTS_REQUIRE_VLLM=$(REQUIRE_VLLM) $(PY) -m pytest -q -ra $(PYTEST_ARGS)
+	FLASHTTS_REQUIRE_VLLM=$(REQUIRE_VLLM) $(PY) tools/test_lanes.py $(PYTEST_ARGS)
 
 test-fast: install-dev
 	$(PY) -m pytest -q -ra -m "not slow and not browser" $(PYTEST_ARGS)

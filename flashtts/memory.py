@@ -58,6 +58,23 @@ def limit_heap_arenas(arenas: int = 2) -> None:
             pass
 
 
+M_MMAP_THRESHOLD = -3
+"""glibc's ``mallopt`` parameter: blocks of at least this many bytes get a mapping of their own."""
+
+
+def map_large_blocks(threshold: int = 2**20) -> None:
+    """Give every block of ``threshold`` bytes or more a mapping of its own, returned to the system when
+    freed. glibc otherwise raises that bound to the size of each large block freed (up to 32 MiB), after
+    which blocks of that size come from the heaps: an allocator that frees and takes back big regions
+    (an ONNX Runtime arena being shrunk) then leaves them there, scattered, and resident memory creeps up."""
+    libc = _libc()
+    if libc is not None:
+        try:
+            libc.mallopt(M_MMAP_THRESHOLD, threshold)
+        except AttributeError:  # not glibc
+            pass
+
+
 def release_free_memory() -> bool:
     """Return the heap's free pages to the system (glibc ``malloc_trim``): threads' allocator arenas keep
     what a burst of concurrent work freed, which then shows as resident memory until trimmed. True if done."""

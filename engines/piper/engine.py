@@ -59,6 +59,12 @@ IDLE_RELEASE = 30.0
 """Seconds of no requests after which the sessions' shared arena is shrunk too (``--engine_opt
 idle_release``). Not sooner: a burst right after a release grows it again (8 concurrent sentences
 measured ~10% more CPU with a release between bursts a second apart), a single sentence ~5% of its own CPU."""
+ARENA_REFRESH = 60.0
+"""Under steady load (never ``idle_release`` seconds idle), the shared arena is shrunk at most this often
+(``--engine_opt arena_refresh``; 0: never), at a moment no sentence is running: it then holds what the
+last minute's sentences needed, not the largest burst since start, whose high-water mark otherwise
+creeps up for hours (measured ~1 MiB/min in the 30-minute soak). A refresh costs the next sentences
+their buffers' first page faults, ~10% of one burst's CPU, once a minute."""
 
 LENGTH_SCALE_SPEED: tuple[tuple[float, float], ...] = (
     (0.67, 1.351), (0.8, 1.145), (0.9, 1.048), (1.0, 1.0), (1.1, 0.962), (1.25, 0.865), (1.5, 0.724), (2.0, 0.568))
@@ -124,6 +130,10 @@ class PiperEngine(Engine):
         self._threads = 0
         self._running = 0
         self._running_lock = threading.Lock()
+        self._arena_refresh = ARENA_REFRESH
+        self._arena_shrunk = time.monotonic()
+        """When the shared arena was last shrunk (or the engine started)."""
+        self._arena_refreshes = 0
         self._info: EngineInfo | None = None
         self._worker: ModelWorker | None = None
         self._batcher: MicroBatcher[_Sentence, tuple[np.ndarray, np.ndarray | None]] | None = None
@@ -199,6 +209,7 @@ class PiperEngine(Engine):
         # ONNX threads for a sentence alone: 0 is ONNX Runtime's default, one per physical core
         self._threads = max(0, int(self.config.extra.get("threads", 0)))
         self._idle_release = max(0.0, float(self.config.extra.get("idle_release", IDLE_RELEASE)))
+        self._arena_refresh = max(0.0, float(self.config.extra.get("arena_refresh", ARENA_REFRESH)))
         self._worker = ModelWorker("flashtts-piper", threads=self._parallel)
         self._g2p = ModelWorker("flashtts-piper-g2p")  # espeak is not thread-safe: one thread of its own
         await self._worker.run(self._load)
@@ -241,14 +252,19 @@ class PiperEngine(Engine):
 
         self._trim = loop.call_later(TRIM_AFTER, trim)
 
+    def _shrink_arena(self, model: VoiceModel) -> None:
+        """Free what the sessions' shared arena holds beyond the sentences running now (any voice will do)."""
+        self._arena_shrunk = time.monotonic()
+        try:
+            model.shrink()
+        except Exception:  # memory stays held; nothing else is wrong
+            log.exception("shrinking the voices' memory failed")
+
     def _release_memory(self) -> None:
         """Shrink the sessions' shared arena, then hand the freed heap back (off the event loop)."""
         models = self._cache.values() if self._cache is not None else []
         if models:
-            try:
-                models[0].shrink()
-            except Exception:  # memory stays held; nothing else is wrong
-                log.exception("shrinking the voices' memory failed")
+            self._shrink_arena(models[0])
         release_free_memory()
 
     async def stop(self) -> None:
@@ -341,6 +357,14 @@ class PiperEngine(Engine):
         finally:
             with self._running_lock:
                 self._running -= 1
+                refresh = (self._running == 0 and self._arena_refresh > 0
+                           and time.monotonic() - self._arena_shrunk >= self._arena_refresh)
+                if refresh:
+                    self._arena_shrunk = time.monotonic()
+            if refresh:  # nothing runs now: every buffer the arena holds is free
+                self._arena_refreshes += 1
+                self._shrink_arena(model)
+                release_free_memory()
         audio, id_samples = result if isinstance(result, tuple) else (result, None)
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
         peak = float(np.max(np.abs(audio))) if audio.size else 0.0
@@ -453,6 +477,7 @@ class PiperEngine(Engine):
                 "loaded_voices": cache.loaded() if cache is not None else [],
                 "voice_cache_mb": self.config.voice_cache_mb, "voice_idle_timeout": self.config.voice_idle_timeout,
                 "voice_evictions": cache.evictions if cache is not None else 0, "idle_release": self._idle_release,
+                "arena_refresh": self._arena_refresh, "arena_refreshes": self._arena_refreshes,
                 "batch_size": 1, "active_streams": len(self._active),
                 "parallel_rows": self._parallel, "onnx_threads_alone": self._threads,
                 "wait_timeout": 0.0,

@@ -52,13 +52,17 @@ _arena_registered = False
 
 
 def _shared_arena() -> None:
-    """Register the process's CPU arena that Piper sessions share (once)."""
+    """Register the process's CPU arena that Piper sessions share (once); its regions, once freed by a
+    shrink, go back to the system rather than into the C heap (``map_large_blocks``)."""
     global _arena_registered
     import onnxruntime
+
+    from flashtts.memory import map_large_blocks
 
     with _arena_lock:
         if _arena_registered:
             return
+        map_large_blocks()
         cpu = onnxruntime.OrtMemoryInfo("Cpu", onnxruntime.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0,
                                         onnxruntime.OrtMemType.DEFAULT)
         try:

@@ -236,3 +236,27 @@ def test_repeated_model_paths_and_the_voice_cache_options_reach_the_engine():
     assert config.model_path == "en_GB-alba-medium" and config.all_model_paths() == ("en_GB-alba-medium", "joe")
     assert (config.voice_cache_mb, config.voice_idle_timeout) == (200, 60)
     assert ServeOptions().engine_config().all_model_paths() == ()
+
+
+@pytest.mark.parametrize(("refresh", "refreshed"), [("0.05", True), ("0", False)])
+async def test_under_steady_load_the_shared_arena_is_refreshed_between_sentences(refresh, refreshed):
+    """``arena_refresh``: with no idle moment long enough for ``idle_release``, the shared arena is still
+    shrunk, at a moment no sentence runs, once per period (0: never)."""
+    import asyncio
+
+    from flashtts.engine import EngineConfig, SynthesisRequest
+    from flashtts.metrics import Metrics
+    from flashtts_engines.piper.engine import PiperEngine
+
+    engine = PiperEngine(EngineConfig(extra={"arena_refresh": refresh, "idle_release": "0"}), Metrics())
+    await engine.start()
+    try:
+        for i in range(3):
+            await asyncio.sleep(0.1)
+            chunks = [c async for c in engine.synthesize(SynthesisRequest(request_id=f"r{i}", text="Hello there."))]
+            assert sum(len(c) for c in chunks) > 0
+        stats = engine.stats()
+    finally:
+        await engine.stop()
+    assert stats["arena_refresh"] == float(refresh)
+    assert (stats["arena_refreshes"] >= 2) is refreshed and (stats["arena_refreshes"] == 0) is not refreshed

@@ -31,3 +31,14 @@ def test_no_skip_can_hide_a_failure_in_ci():
     assert not found, f"skips outside support.unavailable/need (they would hide a failure in CI): {found}"
     for rel in ALLOWED:
         assert (ROOT / rel).is_file(), f"{rel} is gone: drop it from ALLOWED"
+
+
+def test_make_tests_lanes_cover_the_suite_once():
+    """tools/test_lanes.py: every model-lane path exists (the serving lane ignores exactly those), and only an
+    argument naming tests, not an option, turns the lanes into one plain run."""
+    from tools.test_lanes import MODELS, names_a_path
+
+    assert all((ROOT / path).exists() for path in MODELS), [p for p in MODELS if not (ROOT / p).exists()]
+    assert len(set(MODELS)) == len(MODELS) and not any(a != b and b.startswith(a + "/") for a in MODELS for b in MODELS)
+    assert names_a_path(["tests/unit/test_text.py::test_x"]) and names_a_path(["-x", "tests/qwen3"])
+    assert not names_a_path(["--durations=40", "-k", "piper and not slow", "-x"])

@@ -27,20 +27,6 @@ def vllm_installed() -> None:
 
 
 @pytest.fixture(scope="session")
-def talker_checkpoint(tmp_path_factory):
-    from flashtts_engines.qwen3.vllm.reference import make_tiny_talker_checkpoint
-
-    return make_tiny_talker_checkpoint("custom_voice", tmp_path_factory.mktemp("ck") / "cv")
-
-
-@pytest.fixture(scope="session")
-def reference(talker_checkpoint):
-    from flashtts_engines.qwen3.vllm.reference import ReferenceTalker
-
-    return ReferenceTalker(talker_checkpoint)
-
-
-@pytest.fixture(scope="session")
 def vllm_checkpoints(tmp_path_factory):
     """Full tiny checkpoints (talker with heads of 32 for vLLM's CPU attention, codec, speaker encoder)."""
     from flashtts_engines.qwen3.checkpoint import make_checkpoint

@@ -1,7 +1,9 @@
 """Acceptance 1 through the Qwen3 engine: greedy ``--backend vllm`` gives ``--backend torch``'s codec
 frames (and audio) for each request, alone and 8 concurrent of different lengths; a consumer that goes
-away aborts its request in vLLM. Cloning (in-context and x-vector) on vLLM gives torch's samples:
-tests/vllm/test_http.py, through the HTTP API."""
+away aborts its request in vLLM. The engine's vLLM talker on its own gives the reference talker's
+(``qwen_tts``) frames, alone and batched, and aborts a request whose consumer leaves. One vLLM engine
+serves the whole module (its start is the slow part). Cloning (in-context and x-vector) on vLLM gives
+torch's samples: tests/vllm/test_http.py, through the HTTP API."""
 
 from __future__ import annotations
 
@@ -84,6 +86,14 @@ def assert_same(got, want, what: str) -> None:
     assert float(np.max(np.abs(want_wav))) > 1e-3  # not silence: the comparison means something
 
 
+@pytest.fixture(scope="module")
+def reference(vllm_checkpoints):
+    """The ``qwen_tts`` talker on the module engine's checkpoint."""
+    from flashtts_engines.qwen3.vllm.reference import ReferenceTalker
+
+    return ReferenceTalker(vllm_checkpoints["custom_voice"])
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def vllm_custom_voice(vllm_checkpoints):
     """One vLLM engine on the CustomVoice checkpoint for the module (its start is the slow part)."""
@@ -124,3 +134,79 @@ async def test_closing_the_audio_stream_aborts_the_vllm_request(vllm_custom_voic
     assert engine.generation.talker.engine.output_processor.get_num_unfinished_requests() == 0
     assert engine.stats()["live_requests"] == 0
     assert other[0][0].shape[0] > 0  # a request after the abort runs to its end
+
+
+# ---- the talker alone, against the reference ---------------------------------------------------
+def _case(i: int):
+    # different lengths: prompts differ in text; max_new_tokens differ per request
+    return TEXTS[i], SPEAKERS[i], 6 + 3 * i
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_vllm_greedy_matches_reference_alone_and_batched(vllm_custom_voice, reference):
+    import torch
+
+    from flashtts_engines.qwen3.sampling import Sampling
+
+    talker = vllm_custom_voice.generation.talker
+
+    inputs = [reference.talker_inputs(t, speaker=s, language="english") for t, s, _ in map(_case, range(8))]
+    want = [reference.greedy_codes(t, speaker=s, language="english", max_new_tokens=n)
+            for t, s, n in map(_case, range(8))]
+
+    async def body():
+        alone = []
+        for i in (0, 4):
+            t, _, n = _case(i)
+            alone.append(await talker.generate(inputs[i]["prompt"], inputs[i]["trailing"], inputs[i]["pad"],
+                                               Sampling.greedy(max_frames=n - 1)))
+        batched = await asyncio.gather(*[
+            talker.generate(inputs[i]["prompt"], inputs[i]["trailing"], inputs[i]["pad"],
+                            Sampling.greedy(max_frames=_case(i)[2] - 1))
+            for i in range(8)
+        ])
+        return alone, batched
+
+    alone, batched = await body()
+    for got, i in zip(alone, (0, 4), strict=False):
+        assert got.shape == want[i].shape == (_case(i)[2] - 1, 16)
+        assert torch.equal(got, want[i]), f"request {i} alone differs from the reference"
+    lengths = {g.shape[0] for g in batched}
+    assert len(lengths) == 8  # really different lengths, joining and leaving at different steps
+    for i, got in enumerate(batched):
+        assert torch.equal(got, want[i]), f"request {i} in a batch of 8 differs from the reference"
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_cancelled_request_is_aborted_and_others_finish(vllm_custom_voice, reference):
+    import torch
+
+    from flashtts_engines.qwen3.sampling import Sampling
+
+    talker = vllm_custom_voice.generation.talker
+
+    a = reference.talker_inputs(TEXTS[1], speaker="ryan", language="english")
+    want = reference.greedy_codes(TEXTS[1], speaker="ryan", language="english", max_new_tokens=20)
+
+    async def body():
+        async def consume_two():
+            got = []
+            frames = talker.frames(a["prompt"], a["trailing"], a["pad"], Sampling.greedy(max_frames=399))
+            async with contextlib.aclosing(frames):
+                async for frame in frames:
+                    got.append(frame)
+                    if len(got) == 2:
+                        break  # the consumer goes away (a client disconnect)
+            return got
+
+        first, other = await asyncio.gather(
+            consume_two(), talker.generate(a["prompt"], a["trailing"], a["pad"], Sampling.greedy(max_frames=19)))
+        await asyncio.sleep(0.5)
+        return first, other, talker.engine.output_processor.get_num_unfinished_requests(), talker.stats()
+
+    first, other, still_live, stats = await body()
+    assert len(first) == 2
+    assert torch.equal(first[0], want[0]) and torch.equal(first[1], want[1])
+    assert torch.equal(other, want)
+    assert still_live == 0, "the abandoned request is still running in vLLM"
+    assert stats["live_requests"] == 0
