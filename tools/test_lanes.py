@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -42,22 +43,25 @@ def main(args: list[str]) -> int:
         "serving": BASE + ["tests", *(f"--ignore={m}" for m in MODELS), *args],
     }
     t0 = time.monotonic()
+    ended: dict[str, float] = {}
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as models_out:
         models = subprocess.Popen(lanes["models"], cwd=ROOT, stdout=models_out, stderr=subprocess.STDOUT,
                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        waiter = threading.Thread(target=lambda: (models.wait(), ended.setdefault("models", time.monotonic() - t0)))
+        waiter.start()
         try:
             serving_rc = subprocess.call(lanes["serving"], cwd=ROOT)
-            serving_s = time.monotonic() - t0
-            models_rc = models.wait()
+            ended["serving"] = time.monotonic() - t0
+            waiter.join()
         except BaseException:
             models.kill()
             raise
-        models_s = time.monotonic() - t0
+        models_rc = models.returncode
         models_out.seek(0)
         print(f"\n===== lane models ({', '.join(MODELS)}): exit {models_rc} =====", flush=True)
         sys.stdout.write(models_out.read())
-    print(f"\n===== lanes: serving exit {serving_rc} ({serving_s:.0f} s), models exit {models_rc} "
-          f"(done at {models_s:.0f} s); wall {time.monotonic() - t0:.0f} s =====", flush=True)
+    print(f"\n===== lanes: serving exit {serving_rc} ({ended['serving']:.0f} s), models exit {models_rc} "
+          f"({ended['models']:.0f} s); wall {time.monotonic() - t0:.0f} s =====", flush=True)
     return serving_rc or models_rc
 
 

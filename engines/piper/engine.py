@@ -204,8 +204,11 @@ class PiperEngine(Engine):
         )
 
     async def start(self) -> None:
-        # sentences at once: 4 per core measured best against piper.http_server at 8 clients (its threads)
-        self._parallel = max(1, int(self.config.extra.get("parallel", 4 * (os.cpu_count() or 1))))
+        # sentences at once: 2 per core. Against piper.http_server at 8 clients on 2 cores, 4 and 8 at once
+        # served alike (1.07 vs 1.04-1.12) and 2 lost CPU share to other work (docs/benchmarks/
+        # piper_vs_http_server.md); 4 holds half the activation memory of 8 at its peak, and a steady load
+        # fills them, so the shared arena reaches its level at once instead of creeping up with rarer bursts
+        self._parallel = max(1, int(self.config.extra.get("parallel", 2 * (os.cpu_count() or 1))))
         # ONNX threads for a sentence alone: 0 is ONNX Runtime's default, one per physical core
         self._threads = max(0, int(self.config.extra.get("threads", 0)))
         self._idle_release = max(0.0, float(self.config.extra.get("idle_release", IDLE_RELEASE)))
