@@ -42,6 +42,16 @@ def _libc() -> ctypes.CDLL | None:
         return None
 
 
+def _mallopt(param: int, value: int) -> None:
+    """glibc's ``mallopt``; nothing where the C library is not glibc."""
+    libc = _libc()
+    if libc is not None:
+        try:
+            libc.mallopt(param, value)
+        except AttributeError:  # not glibc
+            pass
+
+
 M_ARENA_MAX = -8
 """glibc's ``mallopt`` parameter: the most heaps (arenas) malloc keeps for threads."""
 
@@ -50,12 +60,7 @@ def limit_heap_arenas(arenas: int = 2) -> None:
     """Let glibc's malloc keep at most ``arenas`` heaps. Each model thread otherwise gets a heap of
     its own, whose freed pages stay scattered and mostly unreturnable; with few heaps, memory freed
     by an unloaded model goes back to the system (``--idle_unload``)."""
-    libc = _libc()
-    if libc is not None:
-        try:
-            libc.mallopt(M_ARENA_MAX, arenas)
-        except AttributeError:  # not glibc
-            pass
+    _mallopt(M_ARENA_MAX, arenas)
 
 
 M_MMAP_THRESHOLD = -3
@@ -67,12 +72,7 @@ def map_large_blocks(threshold: int = 2**20) -> None:
     freed. glibc otherwise raises that bound to the size of each large block freed (up to 32 MiB), after
     which blocks of that size come from the heaps: an allocator that frees and takes back big regions
     (an ONNX Runtime arena being shrunk) then leaves them there, scattered, and resident memory creeps up."""
-    libc = _libc()
-    if libc is not None:
-        try:
-            libc.mallopt(M_MMAP_THRESHOLD, threshold)
-        except AttributeError:  # not glibc
-            pass
+    _mallopt(M_MMAP_THRESHOLD, threshold)
 
 
 def release_free_memory() -> bool:

@@ -255,19 +255,18 @@ class PiperEngine(Engine):
 
         self._trim = loop.call_later(TRIM_AFTER, trim)
 
-    def _shrink_arena(self, model: VoiceModel) -> None:
-        """Free what the sessions' shared arena holds beyond the sentences running now (any voice will do)."""
+    def _release_memory(self, model: VoiceModel | None = None) -> None:
+        """Shrink the sessions' shared arena through ``model`` (or any loaded voice: the arena is shared), then
+        hand the freed heap back (off the event loop)."""
         self._arena_shrunk = time.monotonic()
-        try:
-            model.shrink()
-        except Exception:  # memory stays held; nothing else is wrong
-            log.exception("shrinking the voices' memory failed")
-
-    def _release_memory(self) -> None:
-        """Shrink the sessions' shared arena, then hand the freed heap back (off the event loop)."""
-        models = self._cache.values() if self._cache is not None else []
-        if models:
-            self._shrink_arena(models[0])
+        if model is None:
+            models = self._cache.values() if self._cache is not None else []
+            model = models[0] if models else None
+        if model is not None:
+            try:
+                model.shrink()
+            except Exception:  # memory stays held; nothing else is wrong
+                log.exception("shrinking the voices' memory failed")
         release_free_memory()
 
     async def stop(self) -> None:
@@ -362,12 +361,11 @@ class PiperEngine(Engine):
                 self._running -= 1
                 refresh = (self._running == 0 and self._arena_refresh > 0
                            and time.monotonic() - self._arena_shrunk >= self._arena_refresh)
-                if refresh:
+                if refresh:  # claimed here, so that one sentence thread alone does it
                     self._arena_shrunk = time.monotonic()
+                    self._arena_refreshes += 1
             if refresh:  # nothing runs now: every buffer the arena holds is free
-                self._arena_refreshes += 1
-                self._shrink_arena(model)
-                release_free_memory()
+                self._release_memory(model)
         audio, id_samples = result if isinstance(result, tuple) else (result, None)
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
         peak = float(np.max(np.abs(audio))) if audio.size else 0.0
